@@ -1,0 +1,97 @@
+//! Builds every driver crate to a wasm32-wasip2 component, from source, and
+//! writes their paths (and bytes, for embedding) as constants.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// (constant name, package, file stem of the built component)
+const DRIVERS: &[(&str, &str, &str)] = &[
+    ("GENERIC", "generic-driver", "generic_driver"),
+    ("SHORT_NAMES", "short-names-driver", "short_names_driver"),
+    ("CACHING", "caching-driver", "caching_driver"),
+    ("HOSTILE", "hostile-driver", "hostile_driver"),
+];
+const TARGET: &str = "wasm32-wasip2";
+
+fn main() {
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
+    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let workspace = manifest.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let target_dir = out.join("target");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+
+    ensure_target_installed();
+
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(&workspace)
+        .args(["build", "--release", "--target", TARGET])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for (_, package, _) in DRIVERS {
+        cmd.args(["-p", package]);
+    }
+    // The outer build's flags and wrappers (clippy, coverage) are not for
+    // the guest.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_MAKEFLAGS",
+        "MAKEFLAGS",
+        "MFLAGS",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().expect("cannot run cargo to build the driver components");
+    assert!(
+        status.success(),
+        "building the driver components for {TARGET} failed (see above)"
+    );
+
+    let release = target_dir.join(TARGET).join("release");
+    let mut code = String::new();
+    for (name, package, stem) in DRIVERS {
+        let wasm = release.join(format!("{stem}.wasm"));
+        assert!(wasm.exists(), "{} was not built", wasm.display());
+        code.push_str(&format!(
+            "/// Path of the `{package}` component.\npub const {name}: &str = {wasm:?};\n\
+             /// Bytes of the `{package}` component.\npub const {name}_WASM: &[u8] = include_bytes!({wasm:?});\n"
+        ));
+        rerun_for_sources(&release.join(format!("{stem}.d")));
+    }
+    std::fs::write(out.join("drivers.rs"), code).unwrap();
+    println!("cargo:rerun-if-changed={}", workspace.join("wit").display());
+    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.lock").display());
+}
+
+/// Rerun when any source file of a driver changes, as the nested build's
+/// dep-info lists them.
+fn rerun_for_sources(dep_info: &Path) {
+    let Ok(text) = std::fs::read_to_string(dep_info) else { return };
+    let Some((_, deps)) = text.split_once(": ") else { return };
+    for dep in deps.split_whitespace() {
+        println!("cargo:rerun-if-changed={dep}");
+    }
+}
+
+/// A fresh machine may have the toolchain without the wasm target.
+fn ensure_target_installed() {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let installed = sysroot.is_some_and(|s| Path::new(&s).join("lib/rustlib").join(TARGET).exists());
+    if !installed {
+        println!("cargo:warning=installing the {TARGET} target with rustup");
+        let ok = Command::new("rustup")
+            .args(["target", "add", TARGET])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "the {TARGET} target is missing: run `rustup target add {TARGET}`");
+    }
+}

@@ -1,0 +1,163 @@
+//! The `Driver` trait and the macro that exports it.
+
+use crate::{DriverError, ExportLocation, Share, Snapshot};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// The backend's driver options from the host's configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Options(BTreeMap<String, String>);
+
+impl Options {
+    /// The option `key`, if set.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// The option `key` parsed as `T`, or `default` if unset; an option that
+    /// does not parse is a [`DriverError::Invalid`] naming it.
+    pub fn parse_or<T: FromStr>(&self, key: &str, default: T) -> Result<T, DriverError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(raw) => raw.parse().map_err(|_| {
+                DriverError::Invalid(format!(
+                    "option `{key}` = {raw:?} is not a valid {}",
+                    std::any::type_name::<T>()
+                ))
+            }),
+        }
+    }
+}
+
+impl From<Vec<(String, String)>> for Options {
+    fn from(pairs: Vec<(String, String)>) -> Self {
+        Options(pairs.into_iter().collect())
+    }
+}
+
+/// A share driver. The host creates a fresh instance for every operation
+/// and calls [`Driver::setup`] first, so keep no state between calls other
+/// than in [`PrivateStorage`](crate::PrivateStorage) and on the backend.
+///
+/// Operations a driver does not support keep their default, which answers
+/// [`DriverError::Invalid`].
+pub trait Driver: Sized + Send + Sync + 'static {
+    /// Build the driver from its options.
+    fn setup(options: Options) -> Result<Self, DriverError>;
+
+    /// Create `share`; returns its export locations.
+    fn create_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError>;
+
+    /// Delete `share` and everything kept about it.
+    fn delete_share(&self, share: &Share) -> Result<(), DriverError>;
+
+    /// Grow `share` to `new_size_gib`.
+    fn extend_share(&self, share: &Share, new_size_gib: u64) -> Result<(), DriverError> {
+        let _ = (share, new_size_gib);
+        Err(unsupported("extend-share"))
+    }
+
+    /// Make sure `share` is exported; returns its export locations.
+    fn ensure_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
+        let _ = share;
+        Err(unsupported("ensure-share"))
+    }
+
+    /// Snapshot a share.
+    fn create_snapshot(&self, snapshot: &Snapshot) -> Result<(), DriverError> {
+        let _ = snapshot;
+        Err(unsupported("create-snapshot"))
+    }
+
+    /// Delete a snapshot and everything kept about it.
+    fn delete_snapshot(&self, snapshot: &Snapshot) -> Result<(), DriverError> {
+        let _ = snapshot;
+        Err(unsupported("delete-snapshot"))
+    }
+
+    /// Adopt the backend object `backend_name` as `share`; returns its size
+    /// in GiB and export locations.
+    fn manage_existing(&self, share: &Share, backend_name: &str) -> Result<(u64, Vec<ExportLocation>), DriverError> {
+        let _ = (share, backend_name);
+        Err(unsupported("manage-existing"))
+    }
+
+    /// Forget `share`, leaving its data on the backend.
+    fn unmanage(&self, share: &Share) -> Result<(), DriverError> {
+        let _ = share;
+        Err(unsupported("unmanage"))
+    }
+}
+
+fn unsupported(op: &str) -> DriverError {
+    DriverError::Invalid(format!("this driver does not support {op}"))
+}
+
+#[doc(hidden)]
+pub fn __get<T>(cell: &std::sync::OnceLock<T>) -> Result<&T, DriverError> {
+    cell.get()
+        .ok_or_else(|| DriverError::Invalid("the host called an operation before setup".into()))
+}
+
+/// Export a [`Driver`] as this component's `share-driver`.
+///
+/// ```no_run
+/// # use manila_driver_sdk::*;
+/// # struct MyDriver;
+/// # impl Driver for MyDriver {
+/// #     fn setup(_: Options) -> Result<Self, DriverError> { Ok(MyDriver) }
+/// #     fn create_share(&self, _: &Share) -> Result<Vec<ExportLocation>, DriverError> { Ok(vec![]) }
+/// #     fn delete_share(&self, _: &Share) -> Result<(), DriverError> { Ok(()) }
+/// # }
+/// manila_driver_sdk::export_driver!(MyDriver);
+/// ```
+#[macro_export]
+macro_rules! export_driver {
+    ($driver:ty) => {
+        const _: () = {
+            use $crate::bindings::exports::manila::driver::share_driver::Guest;
+            use $crate::{Driver as _, DriverError, ExportLocation, Share, Snapshot};
+
+            static DRIVER: ::std::sync::OnceLock<$driver> = ::std::sync::OnceLock::new();
+
+            struct Export;
+
+            impl Guest for Export {
+                fn setup(options: ::std::vec::Vec<(String, String)>) -> Result<(), DriverError> {
+                    let driver = <$driver>::setup(options.into())?;
+                    let _ = DRIVER.set(driver);
+                    Ok(())
+                }
+                fn create_share(share: Share) -> Result<Vec<ExportLocation>, DriverError> {
+                    $crate::__get(&DRIVER)?.create_share(&share)
+                }
+                fn delete_share(share: Share) -> Result<(), DriverError> {
+                    $crate::__get(&DRIVER)?.delete_share(&share)
+                }
+                fn extend_share(share: Share, new_size_gib: u64) -> Result<(), DriverError> {
+                    $crate::__get(&DRIVER)?.extend_share(&share, new_size_gib)
+                }
+                fn ensure_share(share: Share) -> Result<Vec<ExportLocation>, DriverError> {
+                    $crate::__get(&DRIVER)?.ensure_share(&share)
+                }
+                fn create_snapshot(snapshot: Snapshot) -> Result<(), DriverError> {
+                    $crate::__get(&DRIVER)?.create_snapshot(&snapshot)
+                }
+                fn delete_snapshot(snapshot: Snapshot) -> Result<(), DriverError> {
+                    $crate::__get(&DRIVER)?.delete_snapshot(&snapshot)
+                }
+                fn manage_existing(
+                    share: Share,
+                    backend_name: String,
+                ) -> Result<(u64, Vec<ExportLocation>), DriverError> {
+                    $crate::__get(&DRIVER)?.manage_existing(&share, &backend_name)
+                }
+                fn unmanage(share: Share) -> Result<(), DriverError> {
+                    $crate::__get(&DRIVER)?.unmanage(&share)
+                }
+            }
+
+            $crate::bindings::__export_driver_world!(Export with_types_in $crate::bindings);
+        };
+    };
+}

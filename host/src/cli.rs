@@ -1,0 +1,247 @@
+//! The command line.
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use privdata_host::{Config, ExportLocation, Manager, Share, Snapshot, store};
+use std::path::PathBuf;
+
+/// Private data for sandboxed OpenStack Manila share drivers.
+#[derive(Debug, Parser)]
+#[command(name = "privdata", version)]
+pub struct Cli {
+    /// The configuration file (TOML, like manila.conf).
+    #[arg(long, short, global = true, env = "PRIVDATA_CONFIG", default_value = "privdata.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the three example drivers through a share lifecycle on a
+    /// temporary SQLite store, and show their private data.
+    #[cfg(feature = "demo")]
+    Demo {
+        /// Keep the demo's files in this directory instead of a temporary one.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
+    /// Share operations on a backend's driver.
+    #[command(subcommand)]
+    Share(ShareCommand),
+    /// Snapshot operations on a backend's driver.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+    /// List the hosts that hold private data, with counts.
+    Hosts(Output),
+    /// List the entities a host holds private data for.
+    List {
+        /// The backend host, `hostname@backend`.
+        #[arg(long)]
+        host: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Show the private data of one entity of a host.
+    Get {
+        /// The backend host, `hostname@backend`.
+        #[arg(long)]
+        host: String,
+        /// The entity (share or snapshot) UUID.
+        #[arg(long)]
+        entity: String,
+        /// Only these keys (repeatable); all keys if none.
+        #[arg(long = "key")]
+        keys: Vec<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Output {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ShareArgs {
+    /// The backend (section name in the configuration).
+    #[arg(long)]
+    backend: String,
+    /// The share UUID.
+    #[arg(long)]
+    id: String,
+    /// The share's display name.
+    #[arg(long, default_value = "")]
+    name: String,
+    /// Size in GiB.
+    #[arg(long, default_value_t = 1)]
+    size: u64,
+    /// Protocol.
+    #[arg(long, default_value = "NFS")]
+    protocol: String,
+}
+
+impl ShareArgs {
+    fn share(&self) -> Share {
+        Share {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            size_gib: self.size,
+            protocol: self.protocol.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum ShareCommand {
+    /// Create a share; prints its export locations.
+    Create(ShareArgs),
+    /// Delete a share and its private data.
+    Delete(ShareArgs),
+    /// Grow a share.
+    Extend {
+        #[command(flatten)]
+        share: ShareArgs,
+        /// The new size in GiB.
+        #[arg(long)]
+        new_size: u64,
+    },
+    /// Make sure a share is exported; prints its export locations.
+    Ensure(ShareArgs),
+    /// Adopt an existing backend object as a share.
+    Manage {
+        #[command(flatten)]
+        share: ShareArgs,
+        /// The object's name on the backend.
+        #[arg(long)]
+        backend_name: String,
+    },
+    /// Stop managing a share; its data stays on the backend.
+    Unmanage(ShareArgs),
+}
+
+#[derive(Debug, Args)]
+struct SnapshotArgs {
+    /// The backend (section name in the configuration).
+    #[arg(long)]
+    backend: String,
+    /// The snapshot UUID.
+    #[arg(long)]
+    id: String,
+    /// The UUID of the share it is of.
+    #[arg(long)]
+    share_id: String,
+    /// Size in GiB.
+    #[arg(long, default_value_t = 1)]
+    size: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum SnapshotCommand {
+    /// Snapshot a share.
+    Create(SnapshotArgs),
+    /// Delete a snapshot and its private data.
+    Delete(SnapshotArgs),
+}
+
+/// Run one command.
+pub fn run(cli: Cli) -> Result<()> {
+    let manager = || Manager::from_config_file(&cli.config).context("cannot start the backends");
+    match cli.command {
+        #[cfg(feature = "demo")]
+        Command::Demo { keep } => crate::demo::run(keep),
+        Command::Share(cmd) => {
+            let manager = manager()?;
+            match cmd {
+                ShareCommand::Create(a) => print_exports(&manager.backend(&a.backend)?.create_share(&a.share())?),
+                ShareCommand::Delete(a) => manager.backend(&a.backend)?.delete_share(&a.share())?,
+                ShareCommand::Extend { share, new_size } => {
+                    manager.backend(&share.backend)?.extend_share(&share.share(), new_size)?
+                }
+                ShareCommand::Ensure(a) => print_exports(&manager.backend(&a.backend)?.ensure_share(&a.share())?),
+                ShareCommand::Manage { share, backend_name } => {
+                    let (size, exports) = manager
+                        .backend(&share.backend)?
+                        .manage_existing(&share.share(), &backend_name)?;
+                    println!("size {size} GiB");
+                    print_exports(&exports);
+                }
+                ShareCommand::Unmanage(a) => manager.backend(&a.backend)?.unmanage(&a.share())?,
+            }
+            Ok(())
+        }
+        Command::Snapshot(cmd) => {
+            let manager = manager()?;
+            let (a, create) = match cmd {
+                SnapshotCommand::Create(a) => (a, true),
+                SnapshotCommand::Delete(a) => (a, false),
+            };
+            let snapshot = Snapshot {
+                id: a.id.clone(),
+                share_id: a.share_id.clone(),
+                size_gib: a.size,
+            };
+            let backend = manager.backend(&a.backend)?;
+            if create {
+                backend.create_snapshot(&snapshot)?;
+            } else {
+                backend.delete_snapshot(&snapshot)?;
+            }
+            Ok(())
+        }
+        Command::Hosts(output) => {
+            let hosts = open_storage(&cli.config)?.hosts()?;
+            if output.json {
+                println!("{}", serde_json::to_string_pretty(&hosts)?);
+            } else {
+                for h in hosts {
+                    println!("{}\t{} entities\t{} entries", h.host, h.entities, h.entries);
+                }
+            }
+            Ok(())
+        }
+        Command::List { host, output } => {
+            let entities = open_storage(&cli.config)?.entities(&host)?;
+            if output.json {
+                println!("{}", serde_json::to_string_pretty(&entities)?);
+            } else {
+                for e in entities {
+                    println!("{}\t{} entries", e.entity, e.entries);
+                }
+            }
+            Ok(())
+        }
+        Command::Get { host, entity, keys, output } => {
+            let storage = open_storage(&cli.config)?;
+            let data = privdata_host::PrivateData::new(storage, &host, Default::default());
+            let keys = (!keys.is_empty()).then_some(keys);
+            let pairs = data.get(&entity, keys.as_deref())?;
+            if output.json {
+                let map: serde_json::Map<String, serde_json::Value> =
+                    pairs.into_iter().map(|(k, v)| (k, v.into())).collect();
+                println!("{}", serde_json::to_string_pretty(&map)?);
+            } else {
+                for (k, v) in pairs {
+                    println!("{k} = {v}");
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Admin commands need only the store, not the drivers.
+fn open_storage(config: &std::path::Path) -> Result<std::sync::Arc<dyn privdata_host::Storage>> {
+    let config = Config::load(config)?;
+    Ok(store::open(&config.storage_url)?)
+}
+
+pub(crate) fn print_exports(exports: &[ExportLocation]) {
+    for e in exports {
+        let admin = if e.is_admin_only { " (admin only)" } else { "" };
+        println!("export {}{admin}", e.path);
+    }
+}

@@ -1,0 +1,241 @@
+//! The configuration file, in the spirit of manila.conf: where the store is,
+//! then one section per backend.
+//!
+//! ```toml
+//! # The hostname part of every backend's host (`hostname@backend`);
+//! # defaults to this machine's hostname, as in Manila.
+//! host = "node1"
+//!
+//! [storage]
+//! url = "sqlite://privdata.db"      # relative to this file
+//!
+//! [backends.alpha]
+//! driver = "drivers/generic_driver.wasm"
+//! root = "/srv/alpha"
+//! options = { export_host = "10.0.0.5" }
+//! limits = { max_value_bytes = 1023, timeout_secs = 10, max_memory_mib = 64 }
+//! ```
+
+use crate::error::{Error, Result};
+use crate::runtime::SandboxLimits;
+use crate::store::DataLimits;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A parsed configuration with every path made absolute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where the private data lives: `sqlite://PATH`.
+    pub storage_url: String,
+    /// The backends, by name.
+    pub backends: BTreeMap<String, BackendConfig>,
+}
+
+/// One backend section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendConfig {
+    /// The host its private data is bound to, `hostname@backend`.
+    pub host: String,
+    /// The driver component (`.wasm`).
+    pub driver: PathBuf,
+    /// The directory the driver manages; it sees it as `/`.
+    pub root: PathBuf,
+    /// Options passed to the driver's `setup`.
+    pub options: BTreeMap<String, String>,
+    /// Limits on the driver's private data.
+    pub data_limits: DataLimits,
+    /// Limits on the driver's sandbox.
+    pub sandbox_limits: SandboxLimits,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    host: Option<String>,
+    storage: StorageSection,
+    #[serde(default)]
+    backends: BTreeMap<String, BackendSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageSection {
+    url: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackendSection {
+    host: Option<String>,
+    driver: PathBuf,
+    root: PathBuf,
+    #[serde(default)]
+    options: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    limits: LimitsSection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LimitsSection {
+    max_value_bytes: Option<usize>,
+    timeout_secs: Option<f64>,
+    max_memory_mib: Option<usize>,
+}
+
+impl Config {
+    /// Read and check the configuration file at `path`.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: format!("cannot read it: {e}"),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, base).map_err(|message| Error::Config {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parse configuration text; relative paths are taken from `base`.
+    pub fn parse(text: &str, base: &Path) -> std::result::Result<Config, String> {
+        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        let hostname = match file.host {
+            Some(h) => h,
+            None => system_hostname(),
+        };
+        let absolute = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        let storage_url = match file.storage.url.split_once("://") {
+            Some(("sqlite", path)) => format!("sqlite://{}", absolute(Path::new(path)).display()),
+            Some(_) => file.storage.url,
+            None => format!("sqlite://{}", absolute(Path::new(&file.storage.url)).display()),
+        };
+        if file.backends.is_empty() {
+            return Err("no backends: add a section like [backends.alpha] with driver and root".into());
+        }
+        let mut backends = BTreeMap::new();
+        for (name, b) in file.backends {
+            let bad = |what: String| format!("[backends.{name}]: {what}");
+            if name.is_empty() || name.contains('@') {
+                return Err(bad("a backend name must be non-empty and without `@`".into()));
+            }
+            let mut options = BTreeMap::new();
+            for (k, v) in b.options {
+                let v = match v {
+                    toml::Value::String(s) => s,
+                    toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => v.to_string(),
+                    _ => return Err(bad(format!("option `{k}` must be a string, number or boolean"))),
+                };
+                options.insert(k, v);
+            }
+            let mut data_limits = DataLimits::default();
+            if let Some(max) = b.limits.max_value_bytes {
+                if max == 0 || max > 1 << 20 {
+                    return Err(bad(format!("limits.max_value_bytes = {max}; use 1 to 1048576")));
+                }
+                data_limits.max_value_bytes = max;
+            }
+            let mut sandbox_limits = SandboxLimits::default();
+            if let Some(secs) = b.limits.timeout_secs {
+                if !(secs > 0.0 && secs <= 3600.0) {
+                    return Err(bad(format!("limits.timeout_secs = {secs}; use more than 0 and at most 3600")));
+                }
+                sandbox_limits.timeout = Duration::from_secs_f64(secs);
+            }
+            if let Some(mib) = b.limits.max_memory_mib {
+                if !(1..=4096).contains(&mib) {
+                    return Err(bad(format!("limits.max_memory_mib = {mib}; use 1 to 4096")));
+                }
+                sandbox_limits.max_memory_bytes = mib << 20;
+            }
+            let host = b.host.unwrap_or_else(|| format!("{hostname}@{name}"));
+            if host.is_empty() {
+                return Err(bad("host must not be empty".into()));
+            }
+            backends.insert(
+                name,
+                BackendConfig {
+                    host,
+                    driver: absolute(&b.driver),
+                    root: absolute(&b.root),
+                    options,
+                    data_limits,
+                    sandbox_limits,
+                },
+            );
+        }
+        Ok(Config {
+            storage_url,
+            backends,
+        })
+    }
+}
+
+fn system_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        host = "node1"
+        [storage]
+        url = "data/privdata.db"
+        [backends.alpha]
+        driver = "drivers/generic.wasm"
+        root = "/srv/alpha"
+        options = { export_host = "10.0.0.5", replicas = 2 }
+        limits = { max_value_bytes = 4096, timeout_secs = 2.5 }
+        [backends.beta]
+        host = "other@beta"
+        driver = "/opt/d.wasm"
+        root = "beta"
+    "#;
+
+    #[test]
+    fn a_full_file_parses_with_paths_made_absolute() {
+        let c = Config::parse(GOOD, Path::new("/etc/privdata")).unwrap();
+        assert_eq!(c.storage_url, "sqlite:///etc/privdata/data/privdata.db");
+        let a = &c.backends["alpha"];
+        assert_eq!(a.host, "node1@alpha");
+        assert_eq!(a.driver, Path::new("/etc/privdata/drivers/generic.wasm"));
+        assert_eq!(a.options["replicas"], "2");
+        assert_eq!(a.data_limits.max_value_bytes, 4096);
+        assert_eq!(a.sandbox_limits.timeout, Duration::from_millis(2500));
+        let b = &c.backends["beta"];
+        assert_eq!(b.host, "other@beta");
+        assert_eq!(b.root, Path::new("/etc/privdata/beta"));
+        assert_eq!(b.data_limits, DataLimits::default());
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let cases = [
+            ("[storage]\nurl='x'\n", "no backends"),
+            ("[storage]\nurl='x'\n[backends.a]\ndriver='d'\nroot='r'\nlimits={max_value_bytes=0}", "max_value_bytes = 0"),
+            ("[storage]\nurl='x'\n[backends.a]\ndriver='d'\nrot='r'", "unknown field `rot`"),
+            ("[storage]\nurl='x'\n[backends.a]\ndriver='d'", "missing field `root`"),
+            ("[storage]\nurl='x'\n[backends.a]\ndriver='d'\nroot='r'\noptions={x=[1]}", "option `x`"),
+            ("[storage\nurl='x'", "invalid table header"),
+        ];
+        for (text, want) in cases {
+            let err = Config::parse(text, Path::new("/")).unwrap_err();
+            assert!(err.contains(want), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn load_names_the_file() {
+        let err = Config::load(Path::new("/nonexistent/privdata.toml")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/privdata.toml"), "{err}");
+    }
+}

@@ -1,0 +1,105 @@
+//! The errors an embedder sees.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the host, as seen by embedding code.
+///
+/// The first five variants are also what a driver sees through the
+/// `private-data` interface (see [`Error::to_guest`]); their messages never
+/// carry a host path, SQL text or connection string.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An entity id that is not a UUID.
+    #[error("{0}")]
+    InvalidEntityId(String),
+    /// A key that is empty, too long, or repeated within one call.
+    #[error("{0}")]
+    InvalidKey(String),
+    /// A value longer than the backend's limit.
+    #[error("{0}")]
+    ValueTooLong(String),
+    /// The backend's quota of private data would be exceeded.
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// The store is busy or unreachable; the call wrote nothing and may be
+    /// retried.
+    #[error("storage unavailable: {0}")]
+    StorageUnavailable(String),
+    /// The store failed in a way that retrying will not fix (corrupt file,
+    /// schema from a newer version, ...).
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// The configuration file is invalid.
+    #[error("configuration {path}: {message}")]
+    Config {
+        /// The file that was read.
+        path: PathBuf,
+        /// What was wrong and how to fix it.
+        message: String,
+    },
+    /// A driver component could not be loaded.
+    #[error("driver {path}: {message}")]
+    DriverLoad {
+        /// The component file.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
+    /// A driver trapped (panicked, ran out of time or memory, ...). The
+    /// instance was discarded; the host and other backends are unaffected.
+    #[error("driver of backend `{backend}` trapped in {operation}: {message}")]
+    DriverTrap {
+        /// The backend whose driver trapped.
+        backend: String,
+        /// The operation that was running.
+        operation: &'static str,
+        /// The trap, as wasmtime reports it.
+        message: String,
+    },
+    /// A driver returned its own typed error.
+    #[error("driver of backend `{backend}` failed {operation}: {error}")]
+    Driver {
+        /// The backend.
+        backend: String,
+        /// The operation.
+        operation: &'static str,
+        /// The driver's error.
+        error: DriverError,
+    },
+    /// No backend of that name is configured.
+    #[error("no backend named `{0}` in the configuration")]
+    UnknownBackend(String),
+}
+
+/// A typed error returned by a driver's share operation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DriverError {
+    /// The entity is unknown to the driver.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The request is invalid for this driver.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The driver's backend failed.
+    #[error("backend: {0}")]
+    Backend(String),
+    /// The driver's private-data calls failed.
+    #[error("private data: {0}")]
+    PrivateData(String),
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+        match err.sqlite_error_code() {
+            Some(DatabaseBusy | DatabaseLocked) => Error::StorageUnavailable(
+                "the database stayed locked by another writer past the busy timeout".into(),
+            ),
+            _ => Error::Storage(err.to_string()),
+        }
+    }
+}

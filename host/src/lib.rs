@@ -1,0 +1,45 @@
+//! Host for sandboxed OpenStack Manila share drivers, with private data.
+//!
+//! Drivers are WebAssembly components (the `manila:driver` world in `wit/`).
+//! Each backend's driver runs in its own sandbox, bound to its backend host:
+//! the private data it reads and writes is that host's alone, and the only
+//! files it sees are its backend's root directory.
+//!
+//! ```no_run
+//! use privdata_host::{Manager, Share};
+//!
+//! # fn main() -> Result<(), privdata_host::Error> {
+//! let manager = Manager::from_config_file("privdata.toml".as_ref())?;
+//! let alpha = manager.backend("alpha")?;
+//! let share = Share {
+//!     id: "3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17".into(),
+//!     name: "projects".into(),
+//!     size_gib: 10,
+//!     protocol: "NFS".into(),
+//! };
+//! let exports = alpha.create_share(&share)?;
+//! println!("mount {}", exports[0].path);
+//! // What the driver keeps about the share, as an operator may inspect it:
+//! for (key, value) in alpha.private_data().get(&share.id, None)? {
+//!     println!("{key} = {value}");
+//! }
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+mod bindings;
+pub mod config;
+pub mod error;
+pub mod manager;
+mod private_data;
+pub mod runtime;
+pub mod store;
+pub mod validate;
+
+pub use bindings::{ExportLocation, Share, Snapshot};
+pub use config::Config;
+pub use error::{DriverError, Error, Result};
+pub use manager::{Backend, Manager};
+pub use runtime::{DriverComponent, Runtime, Sandbox, SandboxLimits};
+pub use store::{DataLimits, PrivateData, Storage};

@@ -1,0 +1,173 @@
+//! Backends from the configuration, each driver bound to its own host.
+
+use crate::bindings::{ExportLocation, Share, Snapshot};
+use crate::config::{BackendConfig, Config};
+use crate::error::{Error, Result};
+use crate::runtime::{DriverComponent, Runtime, Sandbox};
+use crate::store::{self, PrivateData, Storage};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The share service's view of its backends.
+#[derive(Debug)]
+pub struct Manager {
+    storage: Arc<dyn Storage>,
+    backends: BTreeMap<String, Backend>,
+}
+
+impl Manager {
+    /// Read the configuration file at `path` and start every backend in it.
+    pub fn from_config_file(path: &Path) -> Result<Self> {
+        Manager::new(&Config::load(path)?)
+    }
+
+    /// Open the store and load every backend's driver. Drivers used by
+    /// several backends are compiled once.
+    pub fn new(config: &Config) -> Result<Self> {
+        let storage = store::open(&config.storage_url)?;
+        Manager::with_storage(config, storage, &Runtime::new()?)
+    }
+
+    /// Like [`Manager::new`], over storage and a runtime the caller already has.
+    pub fn with_storage(config: &Config, storage: Arc<dyn Storage>, runtime: &Runtime) -> Result<Self> {
+        let mut compiled: HashMap<PathBuf, DriverComponent> = HashMap::new();
+        let mut backends = BTreeMap::new();
+        let mut hosts: HashMap<&str, &str> = HashMap::new();
+        for (name, b) in &config.backends {
+            if let Some(other) = hosts.insert(&b.host, name) {
+                return Err(Error::Config {
+                    path: PathBuf::from("(configuration)"),
+                    message: format!(
+                        "backends `{other}` and `{name}` are both bound to host `{}`; \
+                         each backend needs its own host or they would share private data",
+                        b.host
+                    ),
+                });
+            }
+            let driver = match compiled.get(&b.driver) {
+                Some(d) => d.clone(),
+                None => {
+                    let d = runtime.load(&b.driver)?;
+                    compiled.insert(b.driver.clone(), d.clone());
+                    d
+                }
+            };
+            backends.insert(name.clone(), Backend::new(name, b, driver, storage.clone()));
+        }
+        Ok(Manager { storage, backends })
+    }
+
+    /// The backend called `name`.
+    pub fn backend(&self, name: &str) -> Result<&Backend> {
+        self.backends
+            .get(name)
+            .ok_or_else(|| Error::UnknownBackend(name.to_string()))
+    }
+
+    /// Every backend, by name.
+    pub fn backends(&self) -> impl Iterator<Item = &Backend> {
+        self.backends.values()
+    }
+
+    /// The store every backend's private data lives in.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+}
+
+/// One backend: its driver, bound to its host, root and limits.
+#[derive(Debug)]
+pub struct Backend {
+    driver: DriverComponent,
+    sandbox: Sandbox,
+}
+
+impl Backend {
+    fn new(name: &str, config: &BackendConfig, driver: DriverComponent, storage: Arc<dyn Storage>) -> Self {
+        Backend {
+            driver,
+            sandbox: Sandbox {
+                backend: name.to_string(),
+                private_data: PrivateData::new(storage, &config.host, config.data_limits),
+                root: config.root.clone(),
+                options: config.options.clone().into_iter().collect(),
+                limits: config.sandbox_limits,
+            },
+        }
+    }
+
+    /// The backend's name.
+    pub fn name(&self) -> &str {
+        &self.sandbox.backend
+    }
+
+    /// The host its private data is bound to.
+    pub fn host(&self) -> &str {
+        self.sandbox.private_data.host()
+    }
+
+    /// The backend's private data, as its driver sees it.
+    pub fn private_data(&self) -> &PrivateData {
+        &self.sandbox.private_data
+    }
+
+    /// Create `share`; returns where clients mount it.
+    pub fn create_share(&self, share: &Share) -> Result<Vec<ExportLocation>> {
+        self.driver.call(&self.sandbox, "create-share", |s, d| {
+            d.manila_driver_share_driver().call_create_share(s, share)
+        })
+    }
+
+    /// Delete `share` and its private data.
+    pub fn delete_share(&self, share: &Share) -> Result<()> {
+        self.driver.call(&self.sandbox, "delete-share", |s, d| {
+            d.manila_driver_share_driver().call_delete_share(s, share)
+        })
+    }
+
+    /// Grow `share` to `new_size_gib`.
+    pub fn extend_share(&self, share: &Share, new_size_gib: u64) -> Result<()> {
+        self.driver.call(&self.sandbox, "extend-share", |s, d| {
+            d.manila_driver_share_driver()
+                .call_extend_share(s, share, new_size_gib)
+        })
+    }
+
+    /// Make sure `share` is exported; returns its export locations.
+    pub fn ensure_share(&self, share: &Share) -> Result<Vec<ExportLocation>> {
+        self.driver.call(&self.sandbox, "ensure-share", |s, d| {
+            d.manila_driver_share_driver().call_ensure_share(s, share)
+        })
+    }
+
+    /// Snapshot a share.
+    pub fn create_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
+        self.driver.call(&self.sandbox, "create-snapshot", |s, d| {
+            d.manila_driver_share_driver().call_create_snapshot(s, snapshot)
+        })
+    }
+
+    /// Delete a snapshot and its private data.
+    pub fn delete_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
+        self.driver.call(&self.sandbox, "delete-snapshot", |s, d| {
+            d.manila_driver_share_driver().call_delete_snapshot(s, snapshot)
+        })
+    }
+
+    /// Adopt the backend object `backend_name` as `share`; returns its size
+    /// in GiB and export locations.
+    pub fn manage_existing(&self, share: &Share, backend_name: &str) -> Result<(u64, Vec<ExportLocation>)> {
+        self.driver.call(&self.sandbox, "manage-existing", |s, d| {
+            d.manila_driver_share_driver()
+                .call_manage_existing(s, share, backend_name)
+        })
+    }
+
+    /// Stop managing `share`, leaving its data on the backend.
+    pub fn unmanage(&self, share: &Share) -> Result<()> {
+        self.driver.call(&self.sandbox, "unmanage", |s, d| {
+            d.manila_driver_share_driver().call_unmanage(s, share)
+        })
+    }
+}

@@ -1,0 +1,61 @@
+//! The `private-data` interface as drivers see it: each call goes to the
+//! [`PrivateData`](crate::PrivateData) handle the instance was bound to.
+
+use crate::bindings::private_data::{Error as WitError, Host};
+use crate::error::Error;
+use crate::runtime::State;
+
+impl Host for State {
+    fn details_get(
+        &mut self,
+        entity_id: String,
+        keys: Option<Vec<String>>,
+    ) -> Result<Vec<(String, String)>, WitError> {
+        self.private_data
+            .get(&entity_id, keys.as_deref())
+            .map_err(|e| self.to_guest(e))
+    }
+
+    fn details_update(
+        &mut self,
+        entity_id: String,
+        details: Vec<(String, String)>,
+        delete_existing: bool,
+    ) -> Result<(), WitError> {
+        self.private_data
+            .update(&entity_id, &details, delete_existing)
+            .map_err(|e| self.to_guest(e))
+    }
+
+    fn details_delete(
+        &mut self,
+        entity_id: String,
+        keys: Option<Vec<String>>,
+    ) -> Result<(), WitError> {
+        self.private_data
+            .delete(&entity_id, keys.as_deref())
+            .map_err(|e| self.to_guest(e))
+    }
+}
+
+impl State {
+    /// Turn a host error into what the guest may see. Storage details (paths,
+    /// SQL) stay in the host log.
+    fn to_guest(&self, err: Error) -> WitError {
+        match err {
+            Error::InvalidEntityId(m) => WitError::InvalidEntityId(m),
+            Error::InvalidKey(m) => WitError::InvalidKey(m),
+            Error::ValueTooLong(m) => WitError::ValueTooLong(m),
+            Error::QuotaExceeded(m) => WitError::QuotaExceeded(m),
+            other => {
+                tracing::warn!(backend = %self.backend, error = %other, "private-data call failed");
+                let retry = if matches!(other, Error::StorageUnavailable(_)) {
+                    "the store is busy; retry the operation"
+                } else {
+                    "the store failed; the host log has details"
+                };
+                WitError::StorageUnavailable(format!("{retry} (nothing was written)"))
+            }
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! The sandbox: one shared engine, drivers compiled once, and a fresh,
+//! limited instance for every operation.
+
+use crate::bindings::{Driver, DriverPre, WitDriverError};
+use crate::error::{DriverError, Error, Result};
+use crate::store::PrivateData;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// How often the engine's epoch advances; CPU limits are counted in these.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// How much a driver may print per operation before its output is cut.
+const OUTPUT_CAPACITY: usize = 64 * 1024;
+/// The deepest wasm stack a driver may use.
+const MAX_WASM_STACK: usize = 1024 * 1024;
+
+/// Per-backend limits on what a driver instance may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxLimits {
+    /// Wall-clock CPU time one operation may run, counting the private-data
+    /// calls it makes.
+    pub timeout: Duration,
+    /// Linear memory one instance may grow to, in bytes.
+    pub max_memory_bytes: usize,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        SandboxLimits {
+            timeout: Duration::from_secs(10),
+            max_memory_bytes: 64 << 20,
+        }
+    }
+}
+
+/// The wasmtime engine and linker shared by every driver.
+#[derive(Clone)]
+pub struct Runtime {
+    engine: Engine,
+    linker: std::sync::Arc<Linker<State>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// A new engine with epoch interruption, and a linker that offers
+    /// drivers `private-data` plus WASI (no network, no environment).
+    pub fn new() -> Result<Self> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.max_wasm_stack(MAX_WASM_STACK);
+        let engine = Engine::new(&config).map_err(|e| Error::Storage(format!("wasmtime: {e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        let link = |r: wasmtime::Result<()>| r.map_err(|e| Error::Storage(format!("linker: {e:#}")));
+        link(wasmtime_wasi::p2::add_to_linker_sync(&mut linker))?;
+        link(Driver::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s))?;
+
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("privdata-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .map_err(|e| Error::Storage(format!("cannot start the epoch thread: {e}")))?;
+
+        Ok(Runtime {
+            engine,
+            linker: std::sync::Arc::new(linker),
+        })
+    }
+
+    /// Compile the driver component at `path`.
+    pub fn load(&self, path: &Path) -> Result<DriverComponent> {
+        let bytes = std::fs::read(path).map_err(|e| Error::DriverLoad {
+            path: path.to_path_buf(),
+            message: format!("cannot read the file: {e}"),
+        })?;
+        self.load_bytes(&bytes, path)
+    }
+
+    /// Compile a driver component from its bytes; `path` names it in errors.
+    pub fn load_bytes(&self, wasm: &[u8], path: &Path) -> Result<DriverComponent> {
+        let load_err = |message: String| Error::DriverLoad {
+            path: path.to_path_buf(),
+            message,
+        };
+        let component = Component::new(&self.engine, wasm).map_err(|e| {
+            load_err(format!(
+                "not a valid WebAssembly component ({e:#}); build drivers with \
+                 `cargo build --target wasm32-wasip2`"
+            ))
+        })?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            load_err(format!(
+                "the component does not fit the manila:driver world: {e:#}"
+            ))
+        })?;
+        let pre = DriverPre::new(pre).map_err(|e| {
+            load_err(format!(
+                "the component does not export manila:driver/share-driver: {e:#}"
+            ))
+        })?;
+        Ok(DriverComponent {
+            pre,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+/// What one driver instance is bound to: its backend, its data, its root.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    /// The backend name, for logs and errors.
+    pub backend: String,
+    /// The backend's private data, bound to its host.
+    pub private_data: PrivateData,
+    /// The directory the driver sees as `/`.
+    pub root: PathBuf,
+    /// The driver options passed to `setup`.
+    pub options: Vec<(String, String)>,
+    /// Resource limits.
+    pub limits: SandboxLimits,
+}
+
+/// The state of one instance's store.
+#[allow(missing_debug_implementations, reason = "WasiCtx has no Debug")]
+pub struct State {
+    pub(crate) backend: String,
+    pub(crate) private_data: PrivateData,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// A compiled driver, ready to be instantiated cheaply per operation.
+#[derive(Clone)]
+pub struct DriverComponent {
+    pre: DriverPre<State>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for DriverComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DriverComponent")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of a driver's export: the wasmtime layer (traps) around the
+/// driver's own typed result.
+type Call<R> = wasmtime::Result<std::result::Result<R, WitDriverError>>;
+
+impl DriverComponent {
+    /// The file this driver was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Instantiate the driver in `sandbox`, call `setup` with its options and
+    /// then `op`. The instance is discarded afterwards, so a trap never
+    /// leaves state behind.
+    pub fn call<R>(
+        &self,
+        sandbox: &Sandbox,
+        operation: &'static str,
+        op: impl FnOnce(&mut Store<State>, &Driver) -> Call<R>,
+    ) -> Result<R> {
+        let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+        let stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(stdout.clone()).stderr(stderr.clone());
+        wasi.preopened_dir(&sandbox.root, "/", FsPerms::ReadWrite)
+            .map_err(|e| Error::DriverLoad {
+                path: sandbox.root.clone(),
+                message: format!(
+                    "cannot open the root directory of backend `{}`: {e:#}; create it or fix \
+                     `root` in the configuration",
+                    sandbox.backend
+                ),
+            })?;
+        let state = State {
+            backend: sandbox.backend.clone(),
+            private_data: sandbox.private_data.clone(),
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(sandbox.limits.max_memory_bytes)
+                .instances(8)
+                .build(),
+        };
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|s| &mut s.limits);
+        let ticks = (sandbox.limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+
+        let result = self.pre.instantiate(&mut store).and_then(|driver| {
+            let options = &sandbox.options;
+            match driver
+                .manila_driver_share_driver()
+                .call_setup(&mut store, options)?
+            {
+                Ok(()) => op(&mut store, &driver),
+                Err(e) => Ok(Err(e)),
+            }
+        });
+        log_output(&sandbox.backend, "stdout", &stdout);
+        log_output(&sandbox.backend, "stderr", &stderr);
+
+        match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(Error::Driver {
+                backend: sandbox.backend.clone(),
+                operation,
+                error: error.into(),
+            }),
+            Err(trap) => Err(Error::DriverTrap {
+                backend: sandbox.backend.clone(),
+                operation,
+                message: describe_trap(&trap, &sandbox.limits, &stderr),
+            }),
+        }
+    }
+}
+
+fn log_output(backend: &str, stream: &str, pipe: &MemoryOutputPipe) {
+    let bytes = pipe.contents();
+    for line in String::from_utf8_lossy(&bytes).lines() {
+        tracing::info!(target: "privdata::driver", backend, stream, "{line}");
+    }
+}
+
+/// Say what happened in words an operator can act on; a panic's message
+/// is on the driver's stderr, so the last line of it is included.
+fn describe_trap(err: &wasmtime::Error, limits: &SandboxLimits, stderr: &MemoryOutputPipe) -> String {
+    let what = match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => format!(
+            "timed out: the operation ran longer than its limit of {:?}",
+            limits.timeout
+        ),
+        Some(Trap::StackOverflow) => "stack overflow: the driver recursed too deeply".to_string(),
+        Some(Trap::UnreachableCodeReached) => "the driver aborted (panic or out of memory)".into(),
+        Some(trap) => format!("trap: {trap}"),
+        None => format!("{err:#}"),
+    };
+    let stderr = stderr.contents();
+    let last = String::from_utf8_lossy(&stderr)
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .map(str::to_string);
+    match last {
+        Some(line) => format!("{what}; driver's last words: {line}"),
+        None => what,
+    }
+}
+
+impl From<WitDriverError> for DriverError {
+    fn from(e: WitDriverError) -> Self {
+        match e {
+            WitDriverError::NotFound(m) => DriverError::NotFound(m),
+            WitDriverError::Invalid(m) => DriverError::Invalid(m),
+            WitDriverError::Backend(m) => DriverError::Backend(m),
+            WitDriverError::PrivateData(m) => DriverError::PrivateData(m),
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The storage trait behind the private-data interface, and the handle that
+//! binds it to one backend host.
+//!
+//! Validation lives in [`PrivateData`], above the trait, so every storage
+//! implementation gives the same semantics and the same errors.
+
+pub mod sqlite;
+
+use crate::error::Result;
+use crate::validate;
+use std::sync::Arc;
+
+/// One stored pair: `(key, value)`.
+pub type Pair = (String, String);
+
+/// Where private data lives. Implementations get validated, canonical input
+/// and must run each call as one transaction.
+pub trait Storage: Send + Sync + std::fmt::Debug {
+    /// Pairs of `entity` for `host`, sorted by key: all of them (`keys = None`)
+    /// or only those found among `keys`.
+    fn get(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<Vec<Pair>>;
+
+    /// Upsert `details`; with `delete_existing`, first remove every other key
+    /// of the entity. One transaction.
+    fn update(&self, host: &str, entity: &str, details: &[Pair], delete_existing: bool) -> Result<()>;
+
+    /// Remove all pairs of `entity` (`keys = None`) or the listed keys.
+    fn delete(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<()>;
+
+    /// Every host that holds data, with its entity and entry counts (admin).
+    fn hosts(&self) -> Result<Vec<HostSummary>>;
+
+    /// Every entity of `host`, with its entry count, sorted by id (admin).
+    fn entities(&self, host: &str) -> Result<Vec<EntitySummary>>;
+}
+
+/// What one host holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HostSummary {
+    /// The backend host, `hostname@backend`.
+    pub host: String,
+    /// How many entities it has data for.
+    pub entities: u64,
+    /// How many key/value pairs in all.
+    pub entries: u64,
+}
+
+/// What one entity holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EntitySummary {
+    /// The canonical entity id.
+    pub entity: String,
+    /// How many key/value pairs.
+    pub entries: u64,
+}
+
+/// Limits a backend puts on its private data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataLimits {
+    /// The longest value, in bytes.
+    pub max_value_bytes: usize,
+}
+
+impl Default for DataLimits {
+    fn default() -> Self {
+        DataLimits {
+            max_value_bytes: validate::DEFAULT_MAX_VALUE_BYTES,
+        }
+    }
+}
+
+/// The private data of one backend host: every call validates its input and
+/// addresses only `host`'s data. This is what a driver instance is bound to.
+#[derive(Debug, Clone)]
+pub struct PrivateData {
+    storage: Arc<dyn Storage>,
+    host: Arc<str>,
+    limits: DataLimits,
+}
+
+impl PrivateData {
+    /// Bind `storage` to `host` with `limits`.
+    pub fn new(storage: Arc<dyn Storage>, host: &str, limits: DataLimits) -> Self {
+        PrivateData {
+            storage,
+            host: host.into(),
+            limits,
+        }
+    }
+
+    /// The host this handle is bound to.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// `details-get`: see the WIT contract.
+    pub fn get(&self, entity: &str, keys: Option<&[String]>) -> Result<Vec<Pair>> {
+        let entity = validate::entity_id(entity)?;
+        if let Some(keys) = keys {
+            validate::keys(keys.iter().map(String::as_str))?;
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+        }
+        self.storage.get(&self.host, &entity, keys)
+    }
+
+    /// `details-update`: see the WIT contract.
+    pub fn update(&self, entity: &str, details: &[Pair], delete_existing: bool) -> Result<()> {
+        let entity = validate::entity_id(entity)?;
+        validate::details(details, self.limits.max_value_bytes)?;
+        if details.is_empty() && !delete_existing {
+            return Ok(());
+        }
+        self.storage.update(&self.host, &entity, details, delete_existing)
+    }
+
+    /// `details-delete`: see the WIT contract.
+    pub fn delete(&self, entity: &str, keys: Option<&[String]>) -> Result<()> {
+        let entity = validate::entity_id(entity)?;
+        if let Some(keys) = keys {
+            validate::keys(keys.iter().map(String::as_str))?;
+            if keys.is_empty() {
+                return Ok(());
+            }
+        }
+        self.storage.delete(&self.host, &entity, keys)
+    }
+}
+
+/// Open the storage a URL names: `sqlite://PATH` or a plain file path.
+pub fn open(url: &str) -> Result<Arc<dyn Storage>> {
+    let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    if let Some((scheme, _)) = url.split_once("://")
+        && scheme != "sqlite"
+    {
+        return Err(crate::Error::Storage(format!(
+            "storage URL scheme `{scheme}://` is not supported; use `sqlite://PATH` or a file path"
+        )));
+    }
+    Ok(Arc::new(sqlite::SqliteStorage::open(path)?))
+}

@@ -1,0 +1,211 @@
+//! The embedded default: one SQLite file in WAL mode.
+
+use super::{EntitySummary, HostSummary, Pair, Storage};
+use crate::error::{Error, Result};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How long a call waits for another writer before it reports
+/// `storage-unavailable`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Schema migrations, in order; `PRAGMA user_version` counts how many ran.
+const MIGRATIONS: &[&str] = &[
+    // 1: the private data, keyed the way every call addresses it.
+    "CREATE TABLE private_data (
+        host       TEXT NOT NULL,
+        entity_id  TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        value      TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (host, entity_id, key)
+    ) WITHOUT ROWID;",
+];
+
+/// Private data in one SQLite file.
+#[derive(Debug)]
+pub struct SqliteStorage {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStorage {
+    /// Open (creating if needed) the store at `path` and bring its schema up
+    /// to date. A file from a newer version of this program is refused, not
+    /// touched.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let fail = |what: &str, err: rusqlite::Error| {
+            Error::Storage(format!("{what} {}: {err}", path.display()))
+        };
+        let mut conn = Connection::open(&path).map_err(|e| {
+            fail("cannot open SQLite file (check the directory exists and is writable)", e)
+        })?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| fail("cannot configure", e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| fail("cannot use WAL mode on (is it a SQLite database?)", e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| fail("cannot configure", e))?;
+        migrate(&mut conn).map_err(|e| match e {
+            Error::Storage(msg) => Error::Storage(format!("{}: {msg}", path.display())),
+            other => other,
+        })?;
+        Ok(SqliteStorage {
+            path,
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a transaction open
+        // (rusqlite rolls back on drop), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The schema version this program writes.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::Storage(format!(
+            "the database has schema version {version}, newer than {SCHEMA_VERSION} which this \
+             program knows; use the newer privdata that wrote it, or restore a backup"
+        )));
+    }
+    for sql in &MIGRATIONS[version..] {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl Storage for SqliteStorage {
+    fn get(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<Vec<Pair>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut pairs = Vec::new();
+        match keys {
+            None => {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT key, value FROM private_data
+                     WHERE host = ?1 AND entity_id = ?2 ORDER BY key",
+                )?;
+                let rows = stmt.query_map(params![host, entity], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                for row in rows {
+                    pairs.push(row?);
+                }
+            }
+            Some(keys) => {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT value FROM private_data
+                     WHERE host = ?1 AND entity_id = ?2 AND key = ?3",
+                )?;
+                for key in keys {
+                    if let Some(value) = stmt
+                        .query_row(params![host, entity, key], |r| r.get(0))
+                        .optional()?
+                    {
+                        pairs.push((key.clone(), value));
+                    }
+                }
+                pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            }
+        }
+        drop(tx);
+        Ok(pairs)
+    }
+
+    fn update(&self, host: &str, entity: &str, details: &[Pair], delete_existing: bool) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if delete_existing {
+            tx.prepare_cached("DELETE FROM private_data WHERE host = ?1 AND entity_id = ?2")?
+                .execute(params![host, entity])?;
+        }
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO private_data (host, entity_id, key, value, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                 ON CONFLICT (host, entity_id, key)
+                 DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )?;
+            let now = now();
+            for (key, value) in details {
+                stmt.execute(params![host, entity, key, value, now])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn delete(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        match keys {
+            None => {
+                tx.prepare_cached("DELETE FROM private_data WHERE host = ?1 AND entity_id = ?2")?
+                    .execute(params![host, entity])?;
+            }
+            Some(keys) => {
+                let mut stmt = tx.prepare_cached(
+                    "DELETE FROM private_data WHERE host = ?1 AND entity_id = ?2 AND key = ?3",
+                )?;
+                for key in keys {
+                    stmt.execute(params![host, entity, key])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn hosts(&self) -> Result<Vec<HostSummary>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT host, COUNT(DISTINCT entity_id), COUNT(*) FROM private_data
+             GROUP BY host ORDER BY host",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(HostSummary {
+                host: r.get(0)?,
+                entities: r.get(1)?,
+                entries: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn entities(&self, host: &str) -> Result<Vec<EntitySummary>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT entity_id, COUNT(*) FROM private_data WHERE host = ?1
+             GROUP BY entity_id ORDER BY entity_id",
+        )?;
+        let rows = stmt.query_map([host], |r| {
+            Ok(EntitySummary {
+                entity: r.get(0)?,
+                entries: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

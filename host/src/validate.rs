@@ -1,0 +1,137 @@
+//! Validation of what drivers pass in: entity ids, keys and values.
+
+use crate::error::{Error, Result};
+use std::collections::HashSet;
+
+/// The longest key, in bytes.
+pub const MAX_KEY_BYTES: usize = 255;
+/// The default longest value, in bytes (Manila's column size).
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 1023;
+
+/// Parse an entity id in any spelling Manila accepts (hyphenated, no dashes,
+/// upper case, braces, `urn:uuid:`) into the canonical lower-case hyphenated
+/// form, so every spelling addresses the same data.
+pub fn entity_id(id: &str) -> Result<String> {
+    let trimmed = id.trim();
+    match uuid::Uuid::try_parse(trimmed) {
+        Ok(uuid) if trimmed.len() == id.len() => Ok(uuid.hyphenated().to_string()),
+        _ => Err(Error::InvalidEntityId(format!(
+            "entity id {:?} is not a UUID; use the share's or snapshot's UUID, \
+             e.g. \"3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17\"",
+            shorten(id)
+        ))),
+    }
+}
+
+/// Check one key: 1 to [`MAX_KEY_BYTES`] bytes.
+pub fn key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::InvalidKey("a key is empty; keys are 1 to 255 bytes".into()));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(Error::InvalidKey(format!(
+            "key {:?} is {} bytes; keys are at most {MAX_KEY_BYTES} bytes",
+            shorten(key),
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Check a list of keys: each valid, none repeated.
+pub fn keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    let mut seen = HashSet::new();
+    for k in keys {
+        key(k)?;
+        if !seen.insert(k) {
+            return Err(Error::InvalidKey(format!(
+                "key {:?} is given twice in one call; give each key once",
+                shorten(k)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Check the details of an update: keys as [`keys`], values within `max_value`.
+pub fn details(details: &[(String, String)], max_value: usize) -> Result<()> {
+    keys(details.iter().map(|(k, _)| k.as_str()))?;
+    for (k, v) in details {
+        if v.len() > max_value {
+            return Err(Error::ValueTooLong(format!(
+                "value of key {:?} is {} bytes; this backend allows at most {max_value} bytes",
+                shorten(k),
+                v.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Long inputs are cut in messages so an error never echoes megabytes.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 64;
+    if s.len() <= MAX {
+        return s.to_string();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CANON: &str = "3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17";
+
+    #[test]
+    fn every_manila_spelling_maps_to_the_canonical_id() {
+        for spelling in [
+            CANON,
+            "3F2A6C1E-8D4B-4E0A-9C71-5B2F0E9D4A17",
+            "3f2a6c1e8d4b4e0a9c715b2f0e9d4a17",
+            "{3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17}",
+            "urn:uuid:3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17",
+        ] {
+            assert_eq!(entity_id(spelling).unwrap(), CANON, "{spelling}");
+        }
+    }
+
+    #[test]
+    fn non_uuids_are_refused_with_the_expected_form() {
+        for bad in ["", "share-1", " 3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17", "3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a1"] {
+            let err = entity_id(bad).unwrap_err();
+            assert!(matches!(err, Error::InvalidEntityId(_)), "{bad:?}");
+            assert!(err.to_string().contains("not a UUID"), "{err}");
+        }
+    }
+
+    #[test]
+    fn keys_are_one_to_255_bytes_and_unique() {
+        assert!(key("a").is_ok());
+        assert!(key(&"k".repeat(255)).is_ok());
+        assert!(matches!(key(""), Err(Error::InvalidKey(_))));
+        let err = key(&"k".repeat(256)).unwrap_err();
+        assert!(err.to_string().contains("256 bytes") && err.to_string().contains("255"), "{err}");
+        let err = keys(["a", "b", "a"]).unwrap_err();
+        assert!(err.to_string().contains("twice"), "{err}");
+    }
+
+    #[test]
+    fn values_respect_the_backend_limit() {
+        let ok = vec![("k".to_string(), "v".repeat(10))];
+        assert!(details(&ok, 10).is_ok());
+        let err = details(&ok, 9).unwrap_err();
+        assert!(matches!(err, Error::ValueTooLong(_)));
+        assert!(err.to_string().contains("at most 9 bytes"), "{err}");
+    }
+
+    #[test]
+    fn messages_do_not_echo_huge_inputs() {
+        let err = key(&"é".repeat(1000)).unwrap_err().to_string();
+        assert!(err.len() < 200, "{err}");
+    }
+}

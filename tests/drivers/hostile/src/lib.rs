@@ -1,0 +1,118 @@
+//! A test driver that misbehaves on purpose. Its `mode` option picks how;
+//! every misbehaviour happens in `create-share`.
+//!
+//! - `probe`: runs the private-data call named by the share's name and
+//!   returns what it got as export locations, so tests can drive every
+//!   call of the contract through a real guest. The name is
+//!   `OP␟ENTITY␟ARG…` (fields split by U+001F): `get-all`, `get` (args are
+//!   keys; none means `some([])`), `update`/`replace` (args alternate key and
+//!   value), `delete-all`, `delete` (args are keys).
+//! - `escape`: tries to read and write outside its root; reports each try.
+//! - `loop`, `panic`, `alloc`, `recurse`: spin, panic, allocate without end,
+//!   recurse without end.
+
+use manila_driver_sdk::bindings::manila::driver::private_data as raw;
+use manila_driver_sdk::{Driver, DriverError, ExportLocation, Options, Share};
+
+struct Hostile {
+    mode: String,
+}
+
+const SEP: char = '\u{1f}';
+
+fn location(path: String) -> ExportLocation {
+    ExportLocation {
+        path,
+        is_admin_only: false,
+    }
+}
+
+fn probe(script: &str) -> Result<Vec<ExportLocation>, DriverError> {
+    let mut fields = script.split(SEP);
+    let op = fields.next().unwrap_or_default();
+    let entity = fields.next().unwrap_or_default();
+    let args: Vec<String> = fields.map(str::to_string).collect();
+    let pairs = || -> Vec<(String, String)> {
+        args.chunks(2)
+            .map(|c| (c[0].clone(), c.get(1).cloned().unwrap_or_default()))
+            .collect()
+    };
+    let got = match op {
+        "get-all" => raw::details_get(entity, None),
+        "get" => raw::details_get(entity, Some(&args)),
+        "update" => raw::details_update(entity, &pairs(), false).map(|()| Vec::new()),
+        "replace" => raw::details_update(entity, &pairs(), true).map(|()| Vec::new()),
+        "delete-all" => raw::details_delete(entity, None).map(|()| Vec::new()),
+        "delete" => raw::details_delete(entity, Some(&args)).map(|()| Vec::new()),
+        other => return Err(DriverError::Invalid(format!("unknown probe op {other:?}"))),
+    };
+    Ok(got?
+        .into_iter()
+        .map(|(k, v)| location(format!("{k}{SEP}{v}")))
+        .collect())
+}
+
+/// Each try to leave the root, and what happened.
+fn escape() -> Vec<ExportLocation> {
+    let reads = ["/../etc/passwd", "../etc/passwd", "/etc/passwd", "/link-to-etc/passwd", "/../../../../etc/hostname"];
+    let writes = ["/../escaped", "../escaped", "/link-to-tmp/escaped"];
+    let mut report = Vec::new();
+    for path in reads {
+        let outcome = match std::fs::read(path) {
+            Ok(bytes) => format!("read {} bytes", bytes.len()),
+            Err(e) => format!("denied: {e}"),
+        };
+        report.push(location(format!("read {path}\t{outcome}")));
+    }
+    for path in writes {
+        let outcome = match std::fs::write(path, b"escaped") {
+            Ok(()) => "wrote".to_string(),
+            Err(e) => format!("denied: {e}"),
+        };
+        report.push(location(format!("write {path}\t{outcome}")));
+    }
+    report
+}
+
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    let buffer = [depth; 64];
+    recurse(depth + 1) + std::hint::black_box(buffer)[0]
+}
+
+impl Driver for Hostile {
+    fn setup(options: Options) -> Result<Self, DriverError> {
+        Ok(Hostile {
+            mode: options.get("mode").unwrap_or("probe").to_string(),
+        })
+    }
+
+    fn create_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
+        match self.mode.as_str() {
+            "probe" => probe(&share.name),
+            "escape" => Ok(escape()),
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "panic" => panic!("hostile driver panics on purpose"),
+            "alloc" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "recurse" => Ok(vec![location(recurse(0).to_string())]),
+            other => Err(DriverError::Invalid(format!("unknown mode {other:?}"))),
+        }
+    }
+
+    fn delete_share(&self, _share: &Share) -> Result<(), DriverError> {
+        Ok(())
+    }
+}
+
+manila_driver_sdk::export_driver!(Hostile);
