@@ -266,13 +266,19 @@ fn describe_trap(err: &wasmtime::Error, limits: &SandboxLimits, stderr: &MemoryO
         None => format!("{err:#}"),
     };
     let stderr = stderr.contents();
-    let last = String::from_utf8_lossy(&stderr)
+    let stderr = String::from_utf8_lossy(&stderr);
+    let mut last: Vec<&str> = stderr
         .lines()
-        .rfind(|l| !l.trim().is_empty())
-        .map(str::to_string);
-    match last {
-        Some(line) => format!("{what}; driver's last words: {line}"),
-        None => what,
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
+        .rev()
+        .take(2)
+        .collect();
+    last.reverse();
+    if last.is_empty() {
+        what
+    } else {
+        format!("{what}; driver's last words: {}", last.join(" "))
     }
 }
 

@@ -1,0 +1,229 @@
+//! Every example driver through a full share lifecycle via the real host,
+//! checking at each step what it keeps in private data, and that nothing is
+//! left behind once an entity is deleted.
+
+use conformance::*;
+use privdata_host::{DriverError, Error, ExportLocation};
+use std::path::Path;
+
+const DRIVERS: [(&str, &str); 3] = [
+    ("generic", drivers::GENERIC),
+    ("short", drivers::SHORT_NAMES),
+    ("caching", drivers::CACHING),
+];
+
+fn fixture() -> Fixture {
+    Fixture::new(DRIVERS.map(|(name, path)| BackendSpec::new(name, path)))
+}
+
+fn data(f: &Fixture, backend: &str, entity: &str) -> Vec<(String, String)> {
+    f.backend(backend).private_data().get(entity, None).unwrap()
+}
+
+fn not_found(result: Result<Vec<ExportLocation>, Error>) -> bool {
+    matches!(result, Err(Error::Driver { error: DriverError::NotFound(_), .. }))
+}
+
+/// The steps every driver shares: create, ensure, extend, delete, no orphans.
+#[test]
+fn create_ensure_extend_delete_leaves_no_private_data() {
+    let f = fixture();
+    for (name, _) in DRIVERS {
+        let b = f.backend(name);
+        let s = share(ID1);
+        let created = b.create_share(&s).unwrap();
+        assert!(!created.is_empty(), "{name}: no export locations");
+        assert!(!data(&f, name, ID1).is_empty(), "{name}: kept nothing about the share");
+        assert_eq!(b.ensure_share(&s).unwrap(), created, "{name}: ensure differs from create");
+        b.extend_share(&s, 5).unwrap();
+        assert_eq!(b.ensure_share(&s).unwrap(), created, "{name}");
+        b.delete_share(&s).unwrap();
+        assert_eq!(data(&f, name, ID1), vec![], "{name}: orphaned private data");
+        assert!(not_found(b.ensure_share(&s)), "{name}: deleted share still found");
+        // Deleting again is harmless, as Manila expects.
+        b.delete_share(&s).unwrap();
+    }
+    assert_eq!(f.manager.storage().hosts().unwrap(), vec![], "orphans left in the store");
+}
+
+#[test]
+fn any_spelling_of_the_share_id_finds_the_share() {
+    let f = fixture();
+    for (name, _) in DRIVERS {
+        let b = f.backend(name);
+        let created = b.create_share(&share(ID1)).unwrap();
+        if name == "caching" {
+            // This backend names its directories by the id as given, so it
+            // can only find the share by the spelling that created it.
+            continue;
+        }
+        let other = share(&ID1.to_uppercase().replace('-', ""));
+        assert_eq!(b.ensure_share(&other).unwrap(), created, "{name}");
+        b.delete_share(&other).unwrap();
+        assert_eq!(data(&f, name, ID1), vec![], "{name}");
+    }
+}
+
+#[test]
+fn unknown_shares_are_not_found_by_every_driver() {
+    let f = fixture();
+    for (name, _) in DRIVERS {
+        let err = f.backend(name).ensure_share(&share(ID3)).unwrap_err();
+        assert!(matches!(err, Error::Driver { error: DriverError::NotFound(_), .. }), "{name}: {err}");
+    }
+}
+
+#[test]
+fn generic_names_volumes_itself_and_finds_them_through_private_data() {
+    let f = fixture();
+    let b = f.backend("generic");
+    let exports = b.create_share(&share(ID1)).unwrap();
+    let volume = data(&f, "generic", ID1)
+        .into_iter()
+        .find(|(k, _)| k == "volume_id")
+        .expect("volume_id kept")
+        .1;
+    assert!(volume.starts_with("vol-") && !volume.contains(&ID1[..8]), "{volume}");
+    assert!(exports[0].path.ends_with(&format!("/volumes/{volume}")), "{exports:?}");
+    let dir = f.root("generic").join("volumes").join(&volume);
+    assert!(dir.is_dir());
+
+    b.extend_share(&share(ID1), 7).unwrap();
+    assert_eq!(std::fs::read_to_string(dir.join(".size")).unwrap(), "7");
+    let err = b.extend_share(&share(ID1), 3).unwrap_err();
+    assert!(err.to_string().contains("not larger"), "{err}");
+
+    b.create_snapshot(&snapshot(ID2, ID1)).unwrap();
+    let snap = data(&f, "generic", ID2);
+    let snap_volume = &snap.iter().find(|(k, _)| k == "snapshot_volume_id").unwrap().1;
+    assert!(snap.contains(&("source_volume_id".into(), volume.clone())));
+    let snap_dir = f.root("generic").join("snapshots").join(snap_volume);
+    assert_eq!(std::fs::read_to_string(snap_dir.join(".size")).unwrap(), "7");
+    b.delete_snapshot(&snapshot(ID2, ID1)).unwrap();
+    assert!(!snap_dir.exists());
+    assert_eq!(data(&f, "generic", ID2), vec![]);
+
+    b.delete_share(&share(ID1)).unwrap();
+    assert!(!dir.exists());
+}
+
+#[test]
+fn generic_manages_an_existing_volume_and_unmanage_leaves_it() {
+    let f = fixture();
+    let b = f.backend("generic");
+    let dir = f.root("generic").join("volumes/vol-legacy");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".size"), "12").unwrap();
+    let (size, exports) = b.manage_existing(&share(ID1), "vol-legacy").unwrap();
+    assert_eq!(size, 12);
+    assert!(exports[0].path.ends_with("/volumes/vol-legacy"));
+    assert_eq!(data(&f, "generic", ID1), pairs(&[("volume_id", "vol-legacy")]));
+    b.unmanage(&share(ID1)).unwrap();
+    assert_eq!(data(&f, "generic", ID1), vec![]);
+    assert!(dir.is_dir(), "unmanage must leave the data");
+    for bad in ["../etc", "missing", ""] {
+        assert!(b.manage_existing(&share(ID1), bad).is_err(), "{bad:?}");
+    }
+    assert_eq!(data(&f, "generic", ID1), vec![]);
+}
+
+#[test]
+fn short_names_fit_the_limit_and_stay_unique() {
+    let f = Fixture::new([BackendSpec::new("short", drivers::SHORT_NAMES).option("max_name_length", "6")]);
+    let b = f.backend("short");
+    // Two shares whose UUIDs begin alike: the first 6 hex digits collide.
+    let a = "abcdef01-0000-4000-8000-000000000001";
+    let c = "abcdef02-0000-4000-8000-000000000002";
+    b.create_share(&share(a)).unwrap();
+    b.create_share(&share(c)).unwrap();
+    let name = |id: &str| data(&f, "short", id).into_iter().find(|(k, _)| k == "backend_name").unwrap().1;
+    let (na, nc) = (name(a), name(c));
+    assert_eq!(na, "abcdef");
+    assert_ne!(na, nc);
+    assert!(nc.len() <= 6, "{nc}");
+    for n in [&na, &nc] {
+        assert!(f.root("short").join("shares").join(n).is_dir(), "{n}");
+    }
+    b.create_snapshot(&snapshot(ID2, a)).unwrap();
+    let snap = name(ID2);
+    assert!(snap.len() <= 6);
+    assert!(f.root("short").join("shares").join(&na).join(".snapshots").join(&snap).is_dir());
+    b.delete_snapshot(&snapshot(ID2, a)).unwrap();
+    assert_eq!(data(&f, "short", ID2), vec![]);
+    b.delete_share(&share(a)).unwrap();
+    assert!(!f.root("short").join("shares").join(&na).exists());
+    assert_eq!(name(c), nc, "the other share's mapping is untouched");
+}
+
+#[test]
+fn short_names_manage_adopts_by_name_and_unmanage_forgets_only_the_mapping() {
+    let f = Fixture::new([BackendSpec::new("short", drivers::SHORT_NAMES)]);
+    let b = f.backend("short");
+    let dir = f.root("short").join("shares/legacy01");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".size"), "3").unwrap();
+    std::fs::write(dir.join("payload"), "tenant data").unwrap();
+    let (size, exports) = b.manage_existing(&share(ID1), "legacy01").unwrap();
+    assert_eq!(size, 3);
+    assert!(exports[0].path.ends_with("/shares/legacy01"));
+    assert_eq!(data(&f, "short", ID1), pairs(&[("backend_name", "legacy01")]));
+    b.unmanage(&share(ID1)).unwrap();
+    assert_eq!(data(&f, "short", ID1), vec![]);
+    assert_eq!(std::fs::read_to_string(dir.join("payload")).unwrap(), "tenant data");
+    let err = b.manage_existing(&share(ID1), "much-too-long-name").unwrap_err();
+    assert!(err.to_string().contains("at most 8"), "{err}");
+}
+
+#[test]
+fn a_bad_driver_option_is_refused_by_setup_naming_it() {
+    for value in ["2", "eight"] {
+        let f = Fixture::new([BackendSpec::new("bad", drivers::SHORT_NAMES).option("max_name_length", value)]);
+        let err = f.backend("bad").create_share(&share(ID1)).unwrap_err();
+        assert!(matches!(err, Error::Driver { error: DriverError::Invalid(_), .. }), "{err}");
+        assert!(err.to_string().contains("max_name_length"), "{err}");
+        assert_eq!(f.manager.storage().hosts().unwrap(), vec![], "nothing written");
+    }
+}
+
+#[test]
+fn caching_serves_ensure_from_private_data_without_the_backend() {
+    let f = Fixture::new([BackendSpec::new("caching", drivers::CACHING).option("export_addresses", "10.1.1.1,10.1.1.2")]);
+    let b = f.backend("caching");
+    let created = b.create_share(&share(ID1)).unwrap();
+    let paths: Vec<&str> = created.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths.len(), 3, "{paths:?}");
+    assert!(paths[0].starts_with("10.1.1.1:") && paths[1].starts_with("10.1.1.2:"));
+    assert!(created[2].is_admin_only);
+    let keys: Vec<String> = data(&f, "caching", ID1).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, ["export_locations", "size_gib", "used_bytes"]);
+
+    // The backend changes and even loses the share: ensure still answers
+    // from what was learned, so it never touched the backend.
+    let backend_dir = f.root("caching").join("shares").join(ID1);
+    std::fs::create_dir_all(f.root("caching").join(".backend")).unwrap();
+    std::fs::write(f.root("caching").join(".backend/interfaces"), "192.168.0.9\n").unwrap();
+    std::fs::rename(&backend_dir, f.root("caching").join("moved-away")).unwrap();
+    assert_eq!(b.ensure_share(&share(ID1)).unwrap(), created);
+
+    // Without the cache it must ask the backend again, and sees the change.
+    std::fs::rename(f.root("caching").join("moved-away"), &backend_dir).unwrap();
+    b.private_data().delete(ID1, Some(&["export_locations".to_string()])).unwrap();
+    let relearned = b.ensure_share(&share(ID1)).unwrap();
+    assert!(relearned[0].path.starts_with("192.168.0.9:"), "{relearned:?}");
+    assert_eq!(relearned.len(), 2);
+
+    b.extend_share(&share(ID1), 9).unwrap();
+    let after = data(&f, "caching", ID1);
+    assert!(after.contains(&("size_gib".into(), "9".into())), "{after:?}");
+    assert!(!after.iter().any(|(k, _)| k == "used_bytes"), "stale usage dropped");
+    b.delete_share(&share(ID1)).unwrap();
+    assert_eq!(data(&f, "caching", ID1), vec![]);
+    assert!(!Path::new(&backend_dir).exists());
+}
+
+#[test]
+fn unsupported_operations_say_so() {
+    let f = fixture();
+    let err = f.backend("caching").create_snapshot(&snapshot(ID2, ID1)).unwrap_err();
+    assert!(err.to_string().contains("does not support create-snapshot"), "{err}");
+}

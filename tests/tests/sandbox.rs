@@ -1,0 +1,144 @@
+//! Drivers that misbehave get a clear error, the host goes on serving every
+//! backend, and nothing outside a driver's root is reachable.
+
+use conformance::*;
+use privdata_host::{Error, Manager, Runtime};
+use std::time::{Duration, Instant};
+
+fn hostile(mode: &str) -> BackendSpec {
+    let mut spec = BackendSpec::new("hostile", drivers::HOSTILE).option("mode", mode);
+    spec.sandbox_limits.timeout = Duration::from_millis(500);
+    spec.sandbox_limits.max_memory_bytes = 32 << 20;
+    spec
+}
+
+fn with_neighbour(mode: &str) -> Fixture {
+    Fixture::new([hostile(mode), BackendSpec::new("good", drivers::GENERIC)])
+}
+
+fn trap_message(f: &Fixture) -> String {
+    match f.backend("hostile").create_share(&share(ID1)) {
+        Err(Error::DriverTrap { backend, operation, message }) => {
+            assert_eq!((backend.as_str(), operation), ("hostile", "create-share"));
+            message
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+/// The neighbour still works, and the hostile backend wrote nothing.
+fn others_unharmed(f: &Fixture) {
+    let good = f.backend("good");
+    good.create_share(&share(ID2)).unwrap();
+    good.delete_share(&share(ID2)).unwrap();
+    assert_eq!(f.backend("hostile").private_data().get(ID1, None).unwrap(), vec![]);
+    // The hostile backend itself can be called again: nothing is poisoned.
+    assert!(matches!(
+        f.backend("hostile").create_share(&share(ID1)),
+        Err(Error::DriverTrap { .. })
+    ));
+}
+
+#[test]
+fn a_panic_is_reported_with_the_drivers_message() {
+    let f = with_neighbour("panic");
+    let msg = trap_message(&f);
+    assert!(msg.contains("hostile driver panics on purpose"), "{msg}");
+    others_unharmed(&f);
+}
+
+#[test]
+fn an_endless_loop_times_out_while_other_backends_keep_working() {
+    let f = with_neighbour("loop");
+    std::thread::scope(|s| {
+        let spinning = s.spawn(|| {
+            let start = Instant::now();
+            (trap_message(&f), start.elapsed())
+        });
+        // During the spin, the neighbour serves a whole lifecycle.
+        let good = f.backend("good");
+        good.create_share(&share(ID3)).unwrap();
+        good.ensure_share(&share(ID3)).unwrap();
+        good.delete_share(&share(ID3)).unwrap();
+        let (msg, took) = spinning.join().unwrap();
+        assert!(msg.contains("timed out") && msg.contains("500ms"), "{msg}");
+        assert!(took >= Duration::from_millis(500), "stopped early: {took:?}");
+    });
+    others_unharmed(&f);
+}
+
+#[test]
+fn allocating_without_end_stops_at_the_memory_limit() {
+    let f = with_neighbour("alloc");
+    let msg = trap_message(&f);
+    assert!(msg.contains("memory allocation") || msg.contains("out of memory"), "{msg}");
+    others_unharmed(&f);
+}
+
+#[test]
+fn endless_recursion_is_a_stack_overflow() {
+    let f = with_neighbour("recurse");
+    let msg = trap_message(&f);
+    assert!(msg.contains("stack overflow"), "{msg}");
+    others_unharmed(&f);
+}
+
+#[test]
+fn a_driver_cannot_leave_its_root() {
+    let f = Fixture::new([hostile("escape")]);
+    let root = f.root("hostile");
+    let outside = f.dir.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink("/etc", root.join("link-to-etc")).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("link-to-tmp")).unwrap();
+
+    let report = f.backend("hostile").create_share(&share(ID1)).unwrap();
+    assert_eq!(report.len(), 8);
+    for line in &report {
+        let (attempt, outcome) = line.path.split_once('\t').unwrap();
+        // `/etc/passwd` inside the sandbox is the root's own etc/passwd, which
+        // does not exist; everything else must be refused.
+        assert!(outcome.starts_with("denied"), "{attempt} escaped: {outcome}");
+    }
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "wrote through a symlink");
+    assert!(!f.dir.path().join("escaped").exists());
+    assert!(!f.dir.path().join("roots/escaped").exists());
+}
+
+#[test]
+fn bad_driver_files_are_named_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new().unwrap();
+    let missing = dir.path().join("missing.wasm");
+    let err = runtime.load(&missing).unwrap_err().to_string();
+    assert!(err.contains("missing.wasm") && err.contains("cannot read"), "{err}");
+
+    let garbage = dir.path().join("garbage.wasm");
+    std::fs::write(&garbage, b"not wasm at all").unwrap();
+    let err = runtime.load(&garbage).unwrap_err().to_string();
+    assert!(err.contains("garbage.wasm") && err.contains("wasm32-wasip2"), "{err}");
+
+    let truncated = dir.path().join("truncated.wasm");
+    let bytes = std::fs::read(drivers::GENERIC).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let err = runtime.load(&truncated).unwrap_err().to_string();
+    assert!(err.contains("truncated.wasm") && err.contains("not a valid WebAssembly component"), "{err}");
+
+    // A component of another world: a core module is not a driver.
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let err = runtime.load(&core).unwrap_err().to_string();
+    assert!(err.contains("core.wasm"), "{err}");
+
+    let config = Fixture::config(dir.path(), [BackendSpec::new("a", missing.to_str().unwrap())]);
+    let err = Manager::new(&config).unwrap_err();
+    assert!(matches!(err, Error::DriverLoad { .. }), "{err}");
+}
+
+#[test]
+fn a_missing_root_directory_is_a_clear_error() {
+    let f = Fixture::new([BackendSpec::new("good", drivers::GENERIC)]);
+    std::fs::remove_dir_all(f.root("good")).unwrap();
+    let err = f.backend("good").create_share(&share(ID1)).unwrap_err().to_string();
+    assert!(err.contains("root directory of backend `good`") && err.contains("create it"), "{err}");
+}
