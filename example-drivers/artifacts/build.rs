@@ -45,7 +45,9 @@ fn main() {
     ] {
         cmd.env_remove(var);
     }
-    let status = cmd.status().expect("cannot run cargo to build the driver components");
+    let status = cmd
+        .status()
+        .expect("cannot run cargo to build the driver components");
     assert!(
         status.success(),
         "building the driver components for {TARGET} failed (see above)"
@@ -64,14 +66,21 @@ fn main() {
     }
     std::fs::write(out.join("drivers.rs"), code).unwrap();
     println!("cargo:rerun-if-changed={}", workspace.join("wit").display());
-    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.lock").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("Cargo.lock").display()
+    );
 }
 
 /// Rerun when any source file of a driver changes, as the nested build's
 /// dep-info lists them.
 fn rerun_for_sources(dep_info: &Path) {
-    let Ok(text) = std::fs::read_to_string(dep_info) else { return };
-    let Some((_, deps)) = text.split_once(": ") else { return };
+    let Ok(text) = std::fs::read_to_string(dep_info) else {
+        return;
+    };
+    let Some((_, deps)) = text.split_once(": ") else {
+        return;
+    };
     for dep in deps.split_whitespace() {
         println!("cargo:rerun-if-changed={dep}");
     }
@@ -92,6 +101,9 @@ fn ensure_target_installed() {
             .args(["target", "add", TARGET])
             .status()
             .is_ok_and(|s| s.success());
-        assert!(ok, "the {TARGET} target is missing: run `rustup target add {TARGET}`");
+        assert!(
+            ok,
+            "the {TARGET} target is missing: run `rustup target add {TARGET}`"
+        );
     }
 }

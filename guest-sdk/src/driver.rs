@@ -77,7 +77,11 @@ pub trait Driver: Sized + Send + Sync + 'static {
 
     /// Adopt the backend object `backend_name` as `share`; returns its size
     /// in GiB and export locations.
-    fn manage_existing(&self, share: &Share, backend_name: &str) -> Result<(u64, Vec<ExportLocation>), DriverError> {
+    fn manage_existing(
+        &self,
+        share: &Share,
+        backend_name: &str,
+    ) -> Result<(u64, Vec<ExportLocation>), DriverError> {
         let _ = (share, backend_name);
         Err(unsupported("manage-existing"))
     }
@@ -157,7 +161,7 @@ macro_rules! export_driver {
                 }
             }
 
-            $crate::bindings::__export_driver_world!(Export with_types_in $crate::bindings);
+    $crate::bindings::__export_driver_world!(Export with_types_in $crate::bindings);
         };
     };
 }

@@ -44,7 +44,7 @@ extern crate self as manila_driver_sdk;
 mod driver;
 mod private_storage;
 
-pub use driver::{Driver, Options, __get};
+pub use driver::{__get, Driver, Options};
 pub use private_storage::PrivateStorage;
 pub use wit_bindgen;
 
@@ -62,9 +62,7 @@ pub mod bindings {
     });
 }
 
-pub use bindings::exports::manila::driver::share_driver::{
-    DriverError, ExportLocation, Share, Snapshot,
-};
+pub use bindings::exports::manila::driver::share_driver::{DriverError, ExportLocation, Share, Snapshot};
 pub use bindings::manila::driver::private_data::Error as PrivateDataError;
 
 /// A failed private-data call fails the operation with

@@ -10,7 +10,13 @@ use std::path::PathBuf;
 #[command(name = "privdata", version)]
 pub struct Cli {
     /// The configuration file (TOML, like manila.conf).
-    #[arg(long, short, global = true, env = "PRIVDATA_CONFIG", default_value = "privdata.toml")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "PRIVDATA_CONFIG",
+        default_value = "privdata.toml"
+    )]
     config: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -156,12 +162,16 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Share(cmd) => {
             let manager = manager()?;
             match cmd {
-                ShareCommand::Create(a) => print_exports(&manager.backend(&a.backend)?.create_share(&a.share())?),
-                ShareCommand::Delete(a) => manager.backend(&a.backend)?.delete_share(&a.share())?,
-                ShareCommand::Extend { share, new_size } => {
-                    manager.backend(&share.backend)?.extend_share(&share.share(), new_size)?
+                ShareCommand::Create(a) => {
+                    print_exports(&manager.backend(&a.backend)?.create_share(&a.share())?)
                 }
-                ShareCommand::Ensure(a) => print_exports(&manager.backend(&a.backend)?.ensure_share(&a.share())?),
+                ShareCommand::Delete(a) => manager.backend(&a.backend)?.delete_share(&a.share())?,
+                ShareCommand::Extend { share, new_size } => manager
+                    .backend(&share.backend)?
+                    .extend_share(&share.share(), new_size)?,
+                ShareCommand::Ensure(a) => {
+                    print_exports(&manager.backend(&a.backend)?.ensure_share(&a.share())?)
+                }
                 ShareCommand::Manage { share, backend_name } => {
                     let (size, exports) = manager
                         .backend(&share.backend)?
@@ -214,7 +224,12 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Get { host, entity, keys, output } => {
+        Command::Get {
+            host,
+            entity,
+            keys,
+            output,
+        } => {
             let storage = open_storage(&cli.config)?;
             let data = privdata_host::PrivateData::new(storage, &host, Default::default());
             let keys = (!keys.is_empty()).then_some(keys);

@@ -106,7 +106,13 @@ impl Config {
             Some(h) => h,
             None => system_hostname(),
         };
-        let absolute = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        let absolute = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
         let storage_url = match file.storage.url.split_once("://") {
             Some(("sqlite", path)) => format!("sqlite://{}", absolute(Path::new(path)).display()),
             Some(_) => file.storage.url,
@@ -125,7 +131,9 @@ impl Config {
             for (k, v) in b.options {
                 let v = match v {
                     toml::Value::String(s) => s,
-                    toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => v.to_string(),
+                    toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
+                        v.to_string()
+                    }
                     _ => return Err(bad(format!("option `{k}` must be a string, number or boolean"))),
                 };
                 options.insert(k, v);
@@ -140,7 +148,9 @@ impl Config {
             let mut sandbox_limits = SandboxLimits::default();
             if let Some(secs) = b.limits.timeout_secs {
                 if !(secs > 0.0 && secs <= 3600.0) {
-                    return Err(bad(format!("limits.timeout_secs = {secs}; use more than 0 and at most 3600")));
+                    return Err(bad(format!(
+                        "limits.timeout_secs = {secs}; use more than 0 and at most 3600"
+                    )));
                 }
                 sandbox_limits.timeout = Duration::from_secs_f64(secs);
             }
@@ -221,11 +231,23 @@ mod tests {
     fn mistakes_are_named() {
         let cases = [
             ("[storage]\nurl='x'\n", "no backends"),
-            ("[storage]\nurl='x'\n[backends.a]\ndriver='d'\nroot='r'\nlimits={max_value_bytes=0}", "max_value_bytes = 0"),
-            ("[storage]\nurl='x'\n[backends.a]\ndriver='d'\nrot='r'", "unknown field `rot`"),
-            ("[storage]\nurl='x'\n[backends.a]\ndriver='d'", "missing field `root`"),
-            ("[storage]\nurl='x'\n[backends.a]\ndriver='d'\nroot='r'\noptions={x=[1]}", "option `x`"),
-            ("[storage\nurl='x'", "invalid table header"),
+            (
+                "[storage]\nurl='x'\n[backends.a]\ndriver='d'\nroot='r'\nlimits={max_value_bytes=0}",
+                "max_value_bytes = 0",
+            ),
+            (
+                "[storage]\nurl='x'\n[backends.a]\ndriver='d'\nrot='r'",
+                "unknown field `rot`",
+            ),
+            (
+                "[storage]\nurl='x'\n[backends.a]\ndriver='d'",
+                "missing field `root`",
+            ),
+            (
+                "[storage]\nurl='x'\n[backends.a]\ndriver='d'\nroot='r'\noptions={x=[1]}",
+                "option `x`",
+            ),
+            ("[storage\nurl='x'", "line 1, column 9"),
         ];
         for (text, want) in cases {
             let err = Config::parse(text, Path::new("/")).unwrap_err();

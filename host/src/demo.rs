@@ -93,7 +93,10 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
     crate::cli::print_exports(&exports);
     show(short, &legacy.id)?;
     short.unmanage(&legacy)?;
-    ensure!(dir.join("backends/short/shares/legacy01").is_dir(), "unmanage must leave the data");
+    ensure!(
+        dir.join("backends/short/shares/legacy01").is_dir(),
+        "unmanage must leave the data"
+    );
     println!("unmanaged: mapping forgotten, backends/short/shares/legacy01 still there");
 
     println!("\n== isolation: the same share id on three backends, each sees only its own data");
@@ -103,7 +106,10 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
     println!(
         "a spelling Manila accepts reaches the same data: get(\"{}\") on generic -> {:?}",
         share.id.to_uppercase().replace('-', ""),
-        manager.backend("generic")?.private_data().get(&share.id.to_uppercase().replace('-', ""), Some(&["volume_id".to_string()]))?
+        manager.backend("generic")?.private_data().get(
+            &share.id.to_uppercase().replace('-', ""),
+            Some(&["volume_id".to_string()])
+        )?
     );
 
     println!("\n== delete the share everywhere: no private data is left behind");

@@ -27,11 +27,7 @@ impl Host for State {
             .map_err(|e| self.to_guest(e))
     }
 
-    fn details_delete(
-        &mut self,
-        entity_id: String,
-        keys: Option<Vec<String>>,
-    ) -> Result<(), WitError> {
+    fn details_delete(&mut self, entity_id: String, keys: Option<Vec<String>>) -> Result<(), WitError> {
         self.private_data
             .delete(&entity_id, keys.as_deref())
             .map_err(|e| self.to_guest(e))

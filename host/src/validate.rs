@@ -26,7 +26,9 @@ pub fn entity_id(id: &str) -> Result<String> {
 /// Check one key: 1 to [`MAX_KEY_BYTES`] bytes.
 pub fn key(key: &str) -> Result<()> {
     if key.is_empty() {
-        return Err(Error::InvalidKey("a key is empty; keys are 1 to 255 bytes".into()));
+        return Err(Error::InvalidKey(
+            "a key is empty; keys are 1 to 255 bytes".into(),
+        ));
     }
     if key.len() > MAX_KEY_BYTES {
         return Err(Error::InvalidKey(format!(
@@ -102,7 +104,12 @@ mod tests {
 
     #[test]
     fn non_uuids_are_refused_with_the_expected_form() {
-        for bad in ["", "share-1", " 3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17", "3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a1"] {
+        for bad in [
+            "",
+            "share-1",
+            " 3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17",
+            "3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a1",
+        ] {
             let err = entity_id(bad).unwrap_err();
             assert!(matches!(err, Error::InvalidEntityId(_)), "{bad:?}");
             assert!(err.to_string().contains("not a UUID"), "{err}");
@@ -115,7 +122,10 @@ mod tests {
         assert!(key(&"k".repeat(255)).is_ok());
         assert!(matches!(key(""), Err(Error::InvalidKey(_))));
         let err = key(&"k".repeat(256)).unwrap_err();
-        assert!(err.to_string().contains("256 bytes") && err.to_string().contains("255"), "{err}");
+        assert!(
+            err.to_string().contains("256 bytes") && err.to_string().contains("255"),
+            "{err}"
+        );
         let err = keys(["a", "b", "a"]).unwrap_err();
         assert!(err.to_string().contains("twice"), "{err}");
     }

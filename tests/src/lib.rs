@@ -4,7 +4,9 @@
 #![allow(missing_docs)]
 
 use privdata_host::config::BackendConfig;
-use privdata_host::{Backend, Config, DataLimits, DriverError, Error, Manager, SandboxLimits, Share, Snapshot};
+use privdata_host::{
+    Backend, Config, DataLimits, DriverError, Error, Manager, SandboxLimits, Share, Snapshot,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -142,7 +144,10 @@ fn owned(keys: Option<&[&str]>) -> Option<Vec<String>> {
 }
 
 fn owned_pairs(details: &[(&str, &str)]) -> Vec<(String, String)> {
-    details.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    details
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Straight to the host's [`privdata_host::PrivateData`], no wasm.
@@ -171,7 +176,9 @@ impl Api for Direct<'_> {
             .map_err(direct_refusal)
     }
     fn delete(&self, entity: &str, keys: Option<&[&str]>) -> Result<(), Refusal> {
-        self.0.delete(entity, owned(keys).as_deref()).map_err(direct_refusal)
+        self.0
+            .delete(entity, owned(keys).as_deref())
+            .map_err(direct_refusal)
     }
 }
 

@@ -18,7 +18,11 @@ fn the_same_driver_on_two_backends_keeps_separate_data_for_the_same_share() {
     let vb = b.private_data().get(ID1, None).unwrap();
     assert_ne!(va, vb);
     a.delete_share(&share(ID1)).unwrap();
-    assert_eq!(b.private_data().get(ID1, None).unwrap(), vb, "b untouched by a's delete");
+    assert_eq!(
+        b.private_data().get(ID1, None).unwrap(),
+        vb,
+        "b untouched by a's delete"
+    );
     assert_eq!(b.ensure_share(&share(ID1)).unwrap(), eb);
     assert!(f.root("b").join("volumes").read_dir().unwrap().count() == 1);
 }
@@ -51,9 +55,16 @@ fn a_host_with_a_similar_name_is_a_different_host() {
         BackendSpec::new("c", drivers::HOSTILE).host("NODE@alpha"),
         BackendSpec::new("d", drivers::HOSTILE).host("node@alpha "),
     ]);
-    f.backend("a").private_data().update(ID1, &pairs(&[("k", "v")]), false).unwrap();
+    f.backend("a")
+        .private_data()
+        .update(ID1, &pairs(&[("k", "v")]), false)
+        .unwrap();
     for other in ["b", "c", "d"] {
-        assert_eq!(f.backend(other).private_data().get(ID1, None).unwrap(), vec![], "{other}");
+        assert_eq!(
+            f.backend(other).private_data().get(ID1, None).unwrap(),
+            vec![],
+            "{other}"
+        );
     }
 }
 
@@ -68,19 +79,30 @@ fn two_backends_bound_to_one_host_are_refused() {
         ],
     );
     let err = Manager::new(&config).unwrap_err().to_string();
-    assert!(err.contains("node@shared") && err.contains("each backend needs its own host"), "{err}");
+    assert!(
+        err.contains("node@shared") && err.contains("each backend needs its own host"),
+        "{err}"
+    );
 }
 
 #[test]
 fn data_survives_a_restart_and_stays_with_its_host() {
     let dir = tempfile::tempdir().unwrap();
-    let specs = || [BackendSpec::new("a", drivers::GENERIC), BackendSpec::new("b", drivers::SHORT_NAMES)];
+    let specs = || {
+        [
+            BackendSpec::new("a", drivers::GENERIC),
+            BackendSpec::new("b", drivers::SHORT_NAMES),
+        ]
+    };
     let config = Fixture::config(dir.path(), specs());
     let exports = {
         let m = Manager::new(&config).unwrap();
         m.backend("b").unwrap().create_share(&share(ID1)).unwrap()
     };
     let m = Manager::new(&Fixture::config(dir.path(), specs())).unwrap();
-    assert_eq!(m.backend("b").unwrap().ensure_share(&share(ID1)).unwrap(), exports);
+    assert_eq!(
+        m.backend("b").unwrap().ensure_share(&share(ID1)).unwrap(),
+        exports
+    );
     assert!(m.backend("a").unwrap().ensure_share(&share(ID1)).is_err());
 }

@@ -21,7 +21,13 @@ fn data(f: &Fixture, backend: &str, entity: &str) -> Vec<(String, String)> {
 }
 
 fn not_found(result: Result<Vec<ExportLocation>, Error>) -> bool {
-    matches!(result, Err(Error::Driver { error: DriverError::NotFound(_), .. }))
+    matches!(
+        result,
+        Err(Error::Driver {
+            error: DriverError::NotFound(_),
+            ..
+        })
+    )
 }
 
 /// The steps every driver shares: create, ensure, extend, delete, no orphans.
@@ -33,8 +39,15 @@ fn create_ensure_extend_delete_leaves_no_private_data() {
         let s = share(ID1);
         let created = b.create_share(&s).unwrap();
         assert!(!created.is_empty(), "{name}: no export locations");
-        assert!(!data(&f, name, ID1).is_empty(), "{name}: kept nothing about the share");
-        assert_eq!(b.ensure_share(&s).unwrap(), created, "{name}: ensure differs from create");
+        assert!(
+            !data(&f, name, ID1).is_empty(),
+            "{name}: kept nothing about the share"
+        );
+        assert_eq!(
+            b.ensure_share(&s).unwrap(),
+            created,
+            "{name}: ensure differs from create"
+        );
         b.extend_share(&s, 5).unwrap();
         assert_eq!(b.ensure_share(&s).unwrap(), created, "{name}");
         b.delete_share(&s).unwrap();
@@ -43,7 +56,11 @@ fn create_ensure_extend_delete_leaves_no_private_data() {
         // Deleting again is harmless, as Manila expects.
         b.delete_share(&s).unwrap();
     }
-    assert_eq!(f.manager.storage().hosts().unwrap(), vec![], "orphans left in the store");
+    assert_eq!(
+        f.manager.storage().hosts().unwrap(),
+        vec![],
+        "orphans left in the store"
+    );
 }
 
 #[test]
@@ -69,7 +86,16 @@ fn unknown_shares_are_not_found_by_every_driver() {
     let f = fixture();
     for (name, _) in DRIVERS {
         let err = f.backend(name).ensure_share(&share(ID3)).unwrap_err();
-        assert!(matches!(err, Error::Driver { error: DriverError::NotFound(_), .. }), "{name}: {err}");
+        assert!(
+            matches!(
+                err,
+                Error::Driver {
+                    error: DriverError::NotFound(_),
+                    ..
+                }
+            ),
+            "{name}: {err}"
+        );
     }
 }
 
@@ -83,8 +109,14 @@ fn generic_names_volumes_itself_and_finds_them_through_private_data() {
         .find(|(k, _)| k == "volume_id")
         .expect("volume_id kept")
         .1;
-    assert!(volume.starts_with("vol-") && !volume.contains(&ID1[..8]), "{volume}");
-    assert!(exports[0].path.ends_with(&format!("/volumes/{volume}")), "{exports:?}");
+    assert!(
+        volume.starts_with("vol-") && !volume.contains(&ID1[..8]),
+        "{volume}"
+    );
+    assert!(
+        exports[0].path.ends_with(&format!("/volumes/{volume}")),
+        "{exports:?}"
+    );
     let dir = f.root("generic").join("volumes").join(&volume);
     assert!(dir.is_dir());
 
@@ -136,7 +168,13 @@ fn short_names_fit_the_limit_and_stay_unique() {
     let c = "abcdef02-0000-4000-8000-000000000002";
     b.create_share(&share(a)).unwrap();
     b.create_share(&share(c)).unwrap();
-    let name = |id: &str| data(&f, "short", id).into_iter().find(|(k, _)| k == "backend_name").unwrap().1;
+    let name = |id: &str| {
+        data(&f, "short", id)
+            .into_iter()
+            .find(|(k, _)| k == "backend_name")
+            .unwrap()
+            .1
+    };
     let (na, nc) = (name(a), name(c));
     assert_eq!(na, "abcdef");
     assert_ne!(na, nc);
@@ -147,7 +185,14 @@ fn short_names_fit_the_limit_and_stay_unique() {
     b.create_snapshot(&snapshot(ID2, a)).unwrap();
     let snap = name(ID2);
     assert!(snap.len() <= 6);
-    assert!(f.root("short").join("shares").join(&na).join(".snapshots").join(&snap).is_dir());
+    assert!(
+        f.root("short")
+            .join("shares")
+            .join(&na)
+            .join(".snapshots")
+            .join(&snap)
+            .is_dir()
+    );
     b.delete_snapshot(&snapshot(ID2, a)).unwrap();
     assert_eq!(data(&f, "short", ID2), vec![]);
     b.delete_share(&share(a)).unwrap();
@@ -169,7 +214,10 @@ fn short_names_manage_adopts_by_name_and_unmanage_forgets_only_the_mapping() {
     assert_eq!(data(&f, "short", ID1), pairs(&[("backend_name", "legacy01")]));
     b.unmanage(&share(ID1)).unwrap();
     assert_eq!(data(&f, "short", ID1), vec![]);
-    assert_eq!(std::fs::read_to_string(dir.join("payload")).unwrap(), "tenant data");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("payload")).unwrap(),
+        "tenant data"
+    );
     let err = b.manage_existing(&share(ID1), "much-too-long-name").unwrap_err();
     assert!(err.to_string().contains("at most 8"), "{err}");
 }
@@ -177,9 +225,19 @@ fn short_names_manage_adopts_by_name_and_unmanage_forgets_only_the_mapping() {
 #[test]
 fn a_bad_driver_option_is_refused_by_setup_naming_it() {
     for value in ["2", "eight"] {
-        let f = Fixture::new([BackendSpec::new("bad", drivers::SHORT_NAMES).option("max_name_length", value)]);
+        let f =
+            Fixture::new([BackendSpec::new("bad", drivers::SHORT_NAMES).option("max_name_length", value)]);
         let err = f.backend("bad").create_share(&share(ID1)).unwrap_err();
-        assert!(matches!(err, Error::Driver { error: DriverError::Invalid(_), .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::Driver {
+                    error: DriverError::Invalid(_),
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(err.to_string().contains("max_name_length"), "{err}");
         assert_eq!(f.manager.storage().hosts().unwrap(), vec![], "nothing written");
     }
@@ -187,7 +245,9 @@ fn a_bad_driver_option_is_refused_by_setup_naming_it() {
 
 #[test]
 fn caching_serves_ensure_from_private_data_without_the_backend() {
-    let f = Fixture::new([BackendSpec::new("caching", drivers::CACHING).option("export_addresses", "10.1.1.1,10.1.1.2")]);
+    let f = Fixture::new([
+        BackendSpec::new("caching", drivers::CACHING).option("export_addresses", "10.1.1.1,10.1.1.2")
+    ]);
     let b = f.backend("caching");
     let created = b.create_share(&share(ID1)).unwrap();
     let paths: Vec<&str> = created.iter().map(|e| e.path.as_str()).collect();
@@ -207,7 +267,9 @@ fn caching_serves_ensure_from_private_data_without_the_backend() {
 
     // Without the cache it must ask the backend again, and sees the change.
     std::fs::rename(f.root("caching").join("moved-away"), &backend_dir).unwrap();
-    b.private_data().delete(ID1, Some(&["export_locations".to_string()])).unwrap();
+    b.private_data()
+        .delete(ID1, Some(&["export_locations".to_string()]))
+        .unwrap();
     let relearned = b.ensure_share(&share(ID1)).unwrap();
     assert!(relearned[0].path.starts_with("192.168.0.9:"), "{relearned:?}");
     assert_eq!(relearned.len(), 2);
@@ -215,7 +277,10 @@ fn caching_serves_ensure_from_private_data_without_the_backend() {
     b.extend_share(&share(ID1), 9).unwrap();
     let after = data(&f, "caching", ID1);
     assert!(after.contains(&("size_gib".into(), "9".into())), "{after:?}");
-    assert!(!after.iter().any(|(k, _)| k == "used_bytes"), "stale usage dropped");
+    assert!(
+        !after.iter().any(|(k, _)| k == "used_bytes"),
+        "stale usage dropped"
+    );
     b.delete_share(&share(ID1)).unwrap();
     assert_eq!(data(&f, "caching", ID1), vec![]);
     assert!(!Path::new(&backend_dir).exists());
@@ -224,6 +289,12 @@ fn caching_serves_ensure_from_private_data_without_the_backend() {
 #[test]
 fn unsupported_operations_say_so() {
     let f = fixture();
-    let err = f.backend("caching").create_snapshot(&snapshot(ID2, ID1)).unwrap_err();
-    assert!(err.to_string().contains("does not support create-snapshot"), "{err}");
+    let err = f
+        .backend("caching")
+        .create_snapshot(&snapshot(ID2, ID1))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("does not support create-snapshot"),
+        "{err}"
+    );
 }

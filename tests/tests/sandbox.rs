@@ -18,7 +18,11 @@ fn with_neighbour(mode: &str) -> Fixture {
 
 fn trap_message(f: &Fixture) -> String {
     match f.backend("hostile").create_share(&share(ID1)) {
-        Err(Error::DriverTrap { backend, operation, message }) => {
+        Err(Error::DriverTrap {
+            backend,
+            operation,
+            message,
+        }) => {
             assert_eq!((backend.as_str(), operation), ("hostile", "create-share"));
             message
         }
@@ -31,7 +35,10 @@ fn others_unharmed(f: &Fixture) {
     let good = f.backend("good");
     good.create_share(&share(ID2)).unwrap();
     good.delete_share(&share(ID2)).unwrap();
-    assert_eq!(f.backend("hostile").private_data().get(ID1, None).unwrap(), vec![]);
+    assert_eq!(
+        f.backend("hostile").private_data().get(ID1, None).unwrap(),
+        vec![]
+    );
     // The hostile backend itself can be called again: nothing is poisoned.
     assert!(matches!(
         f.backend("hostile").create_share(&share(ID1)),
@@ -71,7 +78,10 @@ fn an_endless_loop_times_out_while_other_backends_keep_working() {
 fn allocating_without_end_stops_at_the_memory_limit() {
     let f = with_neighbour("alloc");
     let msg = trap_message(&f);
-    assert!(msg.contains("memory allocation") || msg.contains("out of memory"), "{msg}");
+    assert!(
+        msg.contains("memory allocation") || msg.contains("out of memory"),
+        "{msg}"
+    );
     others_unharmed(&f);
 }
 
@@ -100,7 +110,11 @@ fn a_driver_cannot_leave_its_root() {
         // does not exist; everything else must be refused.
         assert!(outcome.starts_with("denied"), "{attempt} escaped: {outcome}");
     }
-    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "wrote through a symlink");
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "wrote through a symlink"
+    );
     assert!(!f.dir.path().join("escaped").exists());
     assert!(!f.dir.path().join("roots/escaped").exists());
 }
@@ -111,18 +125,27 @@ fn bad_driver_files_are_named_with_the_fix() {
     let runtime = Runtime::new().unwrap();
     let missing = dir.path().join("missing.wasm");
     let err = runtime.load(&missing).unwrap_err().to_string();
-    assert!(err.contains("missing.wasm") && err.contains("cannot read"), "{err}");
+    assert!(
+        err.contains("missing.wasm") && err.contains("cannot read"),
+        "{err}"
+    );
 
     let garbage = dir.path().join("garbage.wasm");
     std::fs::write(&garbage, b"not wasm at all").unwrap();
     let err = runtime.load(&garbage).unwrap_err().to_string();
-    assert!(err.contains("garbage.wasm") && err.contains("wasm32-wasip2"), "{err}");
+    assert!(
+        err.contains("garbage.wasm") && err.contains("wasm32-wasip2"),
+        "{err}"
+    );
 
     let truncated = dir.path().join("truncated.wasm");
     let bytes = std::fs::read(drivers::GENERIC).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     let err = runtime.load(&truncated).unwrap_err().to_string();
-    assert!(err.contains("truncated.wasm") && err.contains("not a valid WebAssembly component"), "{err}");
+    assert!(
+        err.contains("truncated.wasm") && err.contains("not a valid WebAssembly component"),
+        "{err}"
+    );
 
     // A component of another world: a core module is not a driver.
     let core = dir.path().join("core.wasm");
@@ -139,6 +162,13 @@ fn bad_driver_files_are_named_with_the_fix() {
 fn a_missing_root_directory_is_a_clear_error() {
     let f = Fixture::new([BackendSpec::new("good", drivers::GENERIC)]);
     std::fs::remove_dir_all(f.root("good")).unwrap();
-    let err = f.backend("good").create_share(&share(ID1)).unwrap_err().to_string();
-    assert!(err.contains("root directory of backend `good`") && err.contains("create it"), "{err}");
+    let err = f
+        .backend("good")
+        .create_share(&share(ID1))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("root directory of backend `good`") && err.contains("create it"),
+        "{err}"
+    );
 }

@@ -62,7 +62,10 @@ mod checks {
     pub fn update_merges_and_keeps_other_keys(api: &dyn Api, _: &Fixture) {
         api.update(E, &[("b", "2"), ("a", "1")], false).unwrap();
         api.update(E, &[("b", "3"), ("c", "4")], false).unwrap();
-        assert_eq!(api.get(E, None).unwrap(), pairs(&[("a", "1"), ("b", "3"), ("c", "4")]));
+        assert_eq!(
+            api.get(E, None).unwrap(),
+            pairs(&[("a", "1"), ("b", "3"), ("c", "4")])
+        );
     }
 
     pub fn empty_update_is_a_no_op(api: &dyn Api, _: &Fixture) {
@@ -72,7 +75,8 @@ mod checks {
     }
 
     pub fn get_some_returns_only_found_pairs_sorted(api: &dyn Api, _: &Fixture) {
-        api.update(E, &[("a", "1"), ("b", "2"), ("c", "3")], false).unwrap();
+        api.update(E, &[("a", "1"), ("b", "2"), ("c", "3")], false)
+            .unwrap();
         assert_eq!(
             api.get(E, Some(&["c", "missing", "a"])).unwrap(),
             pairs(&[("a", "1"), ("c", "3")])
@@ -94,7 +98,8 @@ mod checks {
     }
 
     pub fn delete_some_and_all_with_missing_keys_silent(api: &dyn Api, _: &Fixture) {
-        api.update(E, &[("a", "1"), ("b", "2"), ("c", "3")], false).unwrap();
+        api.update(E, &[("a", "1"), ("b", "2"), ("c", "3")], false)
+            .unwrap();
         api.delete(E, Some(&["b", "missing"])).unwrap();
         assert_eq!(api.get(E, None).unwrap(), pairs(&[("a", "1"), ("c", "3")]));
         api.delete(E, Some(&[])).unwrap();
@@ -122,11 +127,20 @@ mod checks {
     }
 
     pub fn invalid_entity_ids_are_refused(api: &dyn Api, _: &Fixture) {
-        for bad in ["", "share-1", "3f2a6c1e-8d4b-4e0a-9c71", "../../etc/passwd", "3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17x"] {
+        for bad in [
+            "",
+            "share-1",
+            "3f2a6c1e-8d4b-4e0a-9c71",
+            "../../etc/passwd",
+            "3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17x",
+        ] {
             let (kind, msg) = api.get(bad, None).unwrap_err();
             assert_eq!(kind, Kind::InvalidEntityId, "{bad:?}");
             assert!(msg.contains("not a UUID"), "{msg}");
-            assert_eq!(api.update(bad, &[("a", "1")], false).unwrap_err().0, Kind::InvalidEntityId);
+            assert_eq!(
+                api.update(bad, &[("a", "1")], false).unwrap_err().0,
+                Kind::InvalidEntityId
+            );
             assert_eq!(api.delete(bad, None).unwrap_err().0, Kind::InvalidEntityId);
         }
     }
@@ -150,7 +164,10 @@ mod checks {
         api.update(E, &[("k", &"v".repeat(1023))], false).unwrap();
         let (kind, msg) = api.update(E, &[("k", &"v".repeat(1024))], false).unwrap_err();
         assert_eq!(kind, Kind::ValueTooLong);
-        assert!(msg.contains("1024 bytes") && msg.contains("at most 1023"), "{msg}");
+        assert!(
+            msg.contains("1024 bytes") && msg.contains("at most 1023"),
+            "{msg}"
+        );
         // Another backend configured with a smaller limit enforces its own.
         let small = f.backend("small");
         let (kind, msg) = Direct(small.private_data())
@@ -158,7 +175,13 @@ mod checks {
             .unwrap_err();
         assert_eq!(kind, Kind::ValueTooLong);
         assert!(msg.contains("at most 16"), "{msg}");
-        assert_eq!(ViaGuest(small).update(E, &[("k", &"v".repeat(17))], false).unwrap_err().0, Kind::ValueTooLong);
+        assert_eq!(
+            ViaGuest(small)
+                .update(E, &[("k", &"v".repeat(17))], false)
+                .unwrap_err()
+                .0,
+            Kind::ValueTooLong
+        );
     }
 
     pub fn a_refused_call_writes_nothing(api: &dyn Api, _: &Fixture) {
@@ -182,7 +205,10 @@ mod checks {
         .unwrap();
         let (kind, msg) = api.update(E, &[("c", "3"), ("d", "boom")], true).unwrap_err();
         assert_eq!(kind, Kind::StorageUnavailable);
-        assert!(!msg.contains("SELECT") && !msg.contains(".db"), "no SQL or paths leak to drivers: {msg}");
+        assert!(
+            !msg.contains("SELECT") && !msg.contains(".db"),
+            "no SQL or paths leak to drivers: {msg}"
+        );
         assert!(api.update(E, &[("a", "10"), ("d", "boom")], false).is_err());
         assert_eq!(api.get(E, None).unwrap(), pairs(&[("a", "1"), ("b", "2")]));
     }
@@ -193,7 +219,8 @@ mod checks {
         assert_eq!(max_key.len(), 255);
         let value = "值=\n\t;'\"".repeat(100);
         let max_value = "é".repeat(511) + "x"; // 1023 bytes
-        api.update(E, &[(&max_key, &value), ("ü", ""), ("m", &max_value)], false).unwrap();
+        api.update(E, &[(&max_key, &value), ("ü", ""), ("m", &max_value)], false)
+            .unwrap();
         let got = api.get(E, None).unwrap();
         let mut want = pairs(&[(&max_key, &value), ("ü", ""), ("m", &max_value)]);
         want.sort();

@@ -41,9 +41,13 @@ impl Caching {
     fn learn(&self, share: &Share) -> Result<Learned, DriverError> {
         let dir = Caching::dir(share);
         if !Path::new(&dir).is_dir() {
-            return Err(DriverError::NotFound(format!("share {} is not on this backend", share.id)));
+            return Err(DriverError::NotFound(format!(
+                "share {} is not on this backend",
+                share.id
+            )));
         }
-        let addresses = fs::read_to_string(INTERFACES).unwrap_or_else(|_| self.default_addresses.replace(',', "\n"));
+        let addresses =
+            fs::read_to_string(INTERFACES).unwrap_or_else(|_| self.default_addresses.replace(',', "\n"));
         let mut exports: Vec<ExportLocation> = addresses
             .lines()
             .map(str::trim)
@@ -92,7 +96,11 @@ fn usage(dir: &Path) -> std::io::Result<u64> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let meta = entry.metadata()?;
-        total += if meta.is_dir() { usage(&entry.path())? } else { meta.len() };
+        total += if meta.is_dir() {
+            usage(&entry.path())?
+        } else {
+            meta.len()
+        };
     }
     Ok(total)
 }
@@ -140,10 +148,14 @@ impl Driver for Caching {
     fn extend_share(&self, share: &Share, new_size_gib: u64) -> Result<(), DriverError> {
         let dir = Caching::dir(share);
         if !Path::new(&dir).is_dir() {
-            return Err(DriverError::NotFound(format!("share {} is not on this backend", share.id)));
+            return Err(DriverError::NotFound(format!(
+                "share {} is not on this backend",
+                share.id
+            )));
         }
         fs::write(format!("{dir}/.size"), new_size_gib.to_string())?;
-        self.private_storage.update(&share.id, [("size_gib", new_size_gib.to_string())])?;
+        self.private_storage
+            .update(&share.id, [("size_gib", new_size_gib.to_string())])?;
         // Usage is relearned on demand rather than walked now.
         self.private_storage.delete_many(&share.id, ["used_bytes"])?;
         Ok(())
@@ -159,7 +171,11 @@ impl Driver for Caching {
         Ok(learned.exports)
     }
 
-    fn manage_existing(&self, share: &Share, backend_name: &str) -> Result<(u64, Vec<ExportLocation>), DriverError> {
+    fn manage_existing(
+        &self,
+        share: &Share,
+        backend_name: &str,
+    ) -> Result<(u64, Vec<ExportLocation>), DriverError> {
         if backend_name != share.id {
             return Err(DriverError::Invalid(format!(
                 "this backend names shares by their id; expected {:?}, got {backend_name:?}",

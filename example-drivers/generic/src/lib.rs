@@ -110,7 +110,10 @@ impl Driver for Generic {
     fn ensure_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
         let volume = self.volume_of(&share.id)?;
         if !Path::new(&format!("{VOLUMES}/{volume}")).is_dir() {
-            return Err(DriverError::Backend(format!("volume {volume} of share {} is missing", share.id)));
+            return Err(DriverError::Backend(format!(
+                "volume {volume} of share {} is missing",
+                share.id
+            )));
         }
         Ok(self.exports(&volume))
     }
@@ -122,7 +125,10 @@ impl Driver for Generic {
         copy_dir(Path::new(&format!("{VOLUMES}/{volume}")), Path::new(&target))?;
         let stored = self.private_storage.update(
             &snapshot.id,
-            [("snapshot_volume_id", snap_volume.as_str()), ("source_volume_id", &volume)],
+            [
+                ("snapshot_volume_id", snap_volume.as_str()),
+                ("source_volume_id", &volume),
+            ],
         );
         if let Err(e) = stored {
             let _ = fs::remove_dir_all(&target);
@@ -139,16 +145,25 @@ impl Driver for Generic {
         Ok(())
     }
 
-    fn manage_existing(&self, share: &Share, backend_name: &str) -> Result<(u64, Vec<ExportLocation>), DriverError> {
+    fn manage_existing(
+        &self,
+        share: &Share,
+        backend_name: &str,
+    ) -> Result<(u64, Vec<ExportLocation>), DriverError> {
         if backend_name.is_empty() || backend_name.contains('/') || backend_name.starts_with('.') {
-            return Err(DriverError::Invalid(format!("{backend_name:?} is not a volume name")));
+            return Err(DriverError::Invalid(format!(
+                "{backend_name:?} is not a volume name"
+            )));
         }
         let dir = format!("{VOLUMES}/{backend_name}");
         if !Path::new(&dir).is_dir() {
-            return Err(DriverError::NotFound(format!("no volume {backend_name:?} on this backend")));
+            return Err(DriverError::NotFound(format!(
+                "no volume {backend_name:?} on this backend"
+            )));
         }
         let size = read_size(&dir).unwrap_or(share.size_gib.max(1));
-        self.private_storage.update(&share.id, [("volume_id", backend_name)])?;
+        self.private_storage
+            .update(&share.id, [("volume_id", backend_name)])?;
         Ok((size, self.exports(backend_name)))
     }
 

@@ -35,14 +35,21 @@ impl ShortNames {
     /// or random ones when those are taken.
     fn new_name(&self, uuid: &str, parent: &str) -> Result<String, DriverError> {
         let hex: String = uuid.chars().filter(char::is_ascii_hexdigit).collect();
-        let first = hex.to_ascii_lowercase().chars().take(self.max_len).collect::<String>();
+        let first = hex
+            .to_ascii_lowercase()
+            .chars()
+            .take(self.max_len)
+            .collect::<String>();
         let candidates = std::iter::once(first).chain((0..16).map(|_| random_hex(self.max_len)));
         for name in candidates {
             if !Path::new(&format!("{parent}/{name}")).exists() {
                 return Ok(name);
             }
         }
-        Err(DriverError::Backend(format!("no free name of {} characters under {parent}", self.max_len)))
+        Err(DriverError::Backend(format!(
+            "no free name of {} characters under {parent}",
+            self.max_len
+        )))
     }
 
     fn exports(&self, name: &str) -> Vec<ExportLocation> {
@@ -57,7 +64,9 @@ impl Driver for ShortNames {
     fn setup(options: Options) -> Result<Self, DriverError> {
         let max_len = options.parse_or("max_name_length", 8usize)?;
         if !(4..=32).contains(&max_len) {
-            return Err(DriverError::Invalid(format!("max_name_length = {max_len}; use 4 to 32")));
+            return Err(DriverError::Invalid(format!(
+                "max_name_length = {max_len}; use 4 to 32"
+            )));
         }
         Ok(ShortNames {
             private_storage: PrivateStorage,
@@ -110,8 +119,13 @@ impl Driver for ShortNames {
         fs::create_dir_all(&parent)?;
         let name = self.new_name(&snapshot.id, &parent)?;
         fs::create_dir(format!("{parent}/{name}"))?;
-        self.private_storage
-            .update(&snapshot.id, [("backend_name", name.as_str()), ("share_backend_name", &share_name)])?;
+        self.private_storage.update(
+            &snapshot.id,
+            [
+                ("backend_name", name.as_str()),
+                ("share_backend_name", &share_name),
+            ],
+        )?;
         Ok(())
     }
 
@@ -129,7 +143,11 @@ impl Driver for ShortNames {
         Ok(())
     }
 
-    fn manage_existing(&self, share: &Share, backend_name: &str) -> Result<(u64, Vec<ExportLocation>), DriverError> {
+    fn manage_existing(
+        &self,
+        share: &Share,
+        backend_name: &str,
+    ) -> Result<(u64, Vec<ExportLocation>), DriverError> {
         if backend_name.len() > self.max_len || backend_name.contains('/') || backend_name.starts_with('.') {
             return Err(DriverError::Invalid(format!(
                 "{backend_name:?} is not a backend name of at most {} characters",
@@ -138,13 +156,16 @@ impl Driver for ShortNames {
         }
         let dir = format!("{SHARES}/{backend_name}");
         if !Path::new(&dir).is_dir() {
-            return Err(DriverError::NotFound(format!("no backend share {backend_name:?}")));
+            return Err(DriverError::NotFound(format!(
+                "no backend share {backend_name:?}"
+            )));
         }
         let size = fs::read_to_string(format!("{dir}/.size"))
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(1);
-        self.private_storage.update(&share.id, [("backend_name", backend_name)])?;
+        self.private_storage
+            .update(&share.id, [("backend_name", backend_name)])?;
         Ok((size, self.exports(backend_name)))
     }
 

@@ -38,13 +38,16 @@ impl SqliteStorage {
     /// touched.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let fail = |what: &str, err: rusqlite::Error| {
-            Error::Storage(format!("{what} {}: {err}", path.display()))
-        };
+        let fail =
+            |what: &str, err: rusqlite::Error| Error::Storage(format!("{what} {}: {err}", path.display()));
         let mut conn = Connection::open(&path).map_err(|e| {
-            fail("cannot open SQLite file (check the directory exists and is writable)", e)
+            fail(
+                "cannot open SQLite file (check the directory exists and is writable)",
+                e,
+            )
         })?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| fail("cannot configure", e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| fail("cannot configure", e))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| fail("cannot use WAL mode on (is it a SQLite database?)", e))?;
         conn.pragma_update(None, "synchronous", "NORMAL")

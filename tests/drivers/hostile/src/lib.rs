@@ -54,7 +54,13 @@ fn probe(script: &str) -> Result<Vec<ExportLocation>, DriverError> {
 
 /// Each try to leave the root, and what happened.
 fn escape() -> Vec<ExportLocation> {
-    let reads = ["/../etc/passwd", "../etc/passwd", "/etc/passwd", "/link-to-etc/passwd", "/../../../../etc/hostname"];
+    let reads = [
+        "/../etc/passwd",
+        "../etc/passwd",
+        "/etc/passwd",
+        "/link-to-etc/passwd",
+        "/../../../../etc/hostname",
+    ];
     let writes = ["/../escaped", "../escaped", "/link-to-tmp/escaped"];
     let mut report = Vec::new();
     for path in reads {

@@ -1,0 +1,171 @@
+//! The `privdata` binary as an operator runs it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const ID: &str = "3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17";
+
+fn privdata(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_privdata"))
+        .current_dir(dir)
+        .env_remove("PRIVDATA_CONFIG")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: Output) -> String {
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("alpha")).unwrap();
+    std::fs::write(
+        dir.path().join("generic.wasm"),
+        example_driver_artifacts::GENERIC_WASM,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("privdata.toml"),
+        "host = \"cli-node\"\n[storage]\nurl = \"store.db\"\n\
+         [backends.alpha]\ndriver = \"generic.wasm\"\nroot = \"alpha\"\noptions = { export_host = \"nas1\" }\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn demo_runs_the_three_drivers_and_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(privdata(dir.path(), &["demo", "--keep", "demo"]));
+    for want in [
+        "backend generic  bound to host demo-node@generic",
+        "volume_id = vol-",
+        "backend_name = 3f2a6c1e",
+        "export_locations = 10.0.0.30:/shares/",
+        "adopted, 3 GiB",
+        "hosts holding data: 0",
+        "demo finished",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    assert!(
+        dir.path().join("demo/privdata.db").exists(),
+        "the demo's store is a real SQLite file"
+    );
+}
+
+#[test]
+fn share_operations_and_inspection_from_the_command_line() {
+    let dir = setup();
+    let d = dir.path();
+    let out = ok(privdata(
+        d,
+        &["share", "create", "--backend", "alpha", "--id", ID, "--size", "4"],
+    ));
+    assert!(out.starts_with("export nas1:/volumes/vol-"), "{out}");
+
+    let hosts: serde_json::Value = serde_json::from_str(&ok(privdata(d, &["hosts", "--json"]))).unwrap();
+    assert_eq!(
+        hosts,
+        serde_json::json!([{"host": "cli-node@alpha", "entities": 1, "entries": 1}])
+    );
+
+    let list = ok(privdata(d, &["list", "--host", "cli-node@alpha"]));
+    assert_eq!(list, format!("{ID}\t1 entries\n"));
+
+    let got: serde_json::Value = serde_json::from_str(&ok(privdata(
+        d,
+        &[
+            "get",
+            "--host",
+            "cli-node@alpha",
+            "--entity",
+            &ID.to_uppercase(),
+            "--json",
+        ],
+    )))
+    .unwrap();
+    let volume = got["volume_id"].as_str().unwrap();
+    assert!(out.contains(volume));
+    assert!(d.join("alpha/volumes").join(volume).is_dir());
+
+    let ensured = ok(privdata(
+        d,
+        &["share", "ensure", "--backend", "alpha", "--id", ID],
+    ));
+    assert_eq!(ensured, out);
+    ok(privdata(
+        d,
+        &[
+            "share",
+            "extend",
+            "--backend",
+            "alpha",
+            "--id",
+            ID,
+            "--new-size",
+            "8",
+        ],
+    ));
+    ok(privdata(
+        d,
+        &["share", "delete", "--backend", "alpha", "--id", ID],
+    ));
+    assert_eq!(ok(privdata(d, &["hosts"])), "");
+}
+
+#[test]
+fn errors_name_what_is_wrong_and_exit_non_zero() {
+    let dir = setup();
+    let d = dir.path();
+    let cases: [(&[&str], &str); 4] = [
+        (&["--config", "nope.toml", "hosts"], "nope.toml: cannot read it"),
+        (
+            &["share", "ensure", "--backend", "beta", "--id", ID],
+            "no backend named `beta`",
+        ),
+        (
+            &["share", "ensure", "--backend", "alpha", "--id", ID],
+            "not found",
+        ),
+        (
+            &["get", "--host", "cli-node@alpha", "--entity", "share-1"],
+            "not a UUID",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = privdata(d, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(
+            stderr.contains("error: ") && stderr.contains(want),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn every_command_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["--help"][..],
+        &["demo", "--help"],
+        &["share", "--help"],
+        &["share", "create", "--help"],
+        &["snapshot", "create", "--help"],
+        &["hosts", "--help"],
+        &["list", "--help"],
+        &["get", "--help"],
+    ] {
+        let out = ok(privdata(dir.path(), args));
+        assert!(out.contains("Usage: privdata"), "{args:?}: {out}");
+    }
+}

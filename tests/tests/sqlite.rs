@@ -1,0 +1,165 @@
+//! The SQLite store on real files: schema migrations, pragmas, and clear
+//! refusals for files it must not touch.
+
+use privdata_host::store::sqlite::{SCHEMA_VERSION, SqliteStorage};
+use privdata_host::{Error, Storage};
+use rusqlite::Connection;
+
+const ID: &str = "3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17";
+
+#[test]
+fn a_new_file_gets_the_current_schema_in_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    SqliteStorage::open(&path).unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let version: usize = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('private_data') ORDER BY cid")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        columns,
+        ["host", "entity_id", "key", "value", "created_at", "updated_at"]
+    );
+    let pk: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('private_data') WHERE pk > 0 ORDER BY pk")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(pk, ["host", "entity_id", "key"]);
+}
+
+#[test]
+fn reopening_keeps_data_and_runs_no_migration_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let store = SqliteStorage::open(&path).unwrap();
+    store
+        .update("h@b", ID, &[("k".into(), "v".into())], false)
+        .unwrap();
+    drop(store);
+    let store = SqliteStorage::open(&path).unwrap();
+    assert_eq!(
+        store.get("h@b", ID, None).unwrap(),
+        [("k".to_string(), "v".to_string())]
+    );
+}
+
+#[test]
+fn timestamps_record_creation_and_last_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let store = SqliteStorage::open(&path).unwrap();
+    store
+        .update("h@b", ID, &[("k".into(), "v".into())], false)
+        .unwrap();
+    let conn = Connection::open(&path).unwrap();
+    conn.execute("UPDATE private_data SET created_at = 1, updated_at = 1", [])
+        .unwrap();
+    store
+        .update("h@b", ID, &[("k".into(), "w".into())], false)
+        .unwrap();
+    let (created, updated): (i64, i64) = conn
+        .query_row("SELECT created_at, updated_at FROM private_data", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(created, 1, "an update keeps the creation time");
+    assert!(updated > 1_700_000_000, "{updated}");
+}
+
+#[test]
+fn a_database_from_a_newer_version_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("newer.db");
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 99;")
+        .unwrap();
+    drop(conn);
+    let err = SqliteStorage::open(&path).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Storage(_)));
+    assert!(
+        msg.contains("newer.db") && msg.contains("schema version 99") && msg.contains("newer privdata"),
+        "{msg}"
+    );
+    let conn = Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 99);
+    let tables: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'private_data'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 0);
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.db");
+    let text = b"this is somebody's notes file, not a database, and it is long enough".repeat(20);
+    std::fs::write(&path, &text).unwrap();
+    let msg = SqliteStorage::open(&path).unwrap_err().to_string();
+    assert!(msg.contains("notes.db"), "{msg}");
+    assert!(
+        msg.contains("not a database") || msg.contains("is it a SQLite database"),
+        "{msg}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), text);
+}
+
+#[test]
+fn a_missing_directory_is_named() {
+    let msg = SqliteStorage::open("/nonexistent/dir/p.db")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("/nonexistent/dir/p.db") && msg.contains("directory exists"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn an_unknown_url_scheme_is_refused() {
+    let msg = privdata_host::store::open("redis://localhost/0")
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("redis://") && msg.contains("sqlite://"), "{msg}");
+}
+
+#[test]
+fn a_writer_holding_the_lock_past_the_timeout_is_storage_unavailable_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let store = SqliteStorage::open(&path).unwrap();
+    let blocker = Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // The store's busy timeout is 5 s; the blocker holds on past it.
+    let err = store
+        .update("h@b", ID, &[("k".into(), "v".into())], false)
+        .unwrap_err();
+    assert!(matches!(err, Error::StorageUnavailable(_)), "{err}");
+    blocker.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(store.get("h@b", ID, None).unwrap(), vec![]);
+    store
+        .update("h@b", ID, &[("k".into(), "v".into())], false)
+        .unwrap();
+}
