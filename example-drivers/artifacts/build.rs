@@ -10,6 +10,7 @@ const DRIVERS: &[(&str, &str, &str)] = &[
     ("SHORT_NAMES", "short-names-driver", "short_names_driver"),
     ("CACHING", "caching-driver", "caching_driver"),
     ("HOSTILE", "hostile-driver", "hostile_driver"),
+    ("BENCH", "bench-driver", "bench_driver"),
 ];
 const TARGET: &str = "wasm32-wasip2";
 

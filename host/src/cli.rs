@@ -32,6 +32,16 @@ enum Command {
         #[arg(long)]
         keep: Option<PathBuf>,
     },
+    /// Measure every private-data path (guest, host, plain SQLite) and more.
+    #[cfg(feature = "demo")]
+    Bench {
+        /// Print one JSON object on stdout (the table goes to stderr).
+        #[arg(long)]
+        json: bool,
+        /// A short run with small sizes, to check the benchmark works.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Share operations on a backend's driver.
     #[command(subcommand)]
     Share(ShareCommand),
@@ -159,6 +169,15 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         #[cfg(feature = "demo")]
         Command::Demo { keep } => crate::demo::run(keep),
+        #[cfg(feature = "demo")]
+        Command::Bench { json, quick } => {
+            let sizes = if quick {
+                crate::bench::Sizes::QUICK
+            } else {
+                crate::bench::Sizes::FULL
+            };
+            crate::bench::run(sizes, json)
+        }
         Command::Share(cmd) => {
             let manager = manager()?;
             match cmd {

@@ -6,8 +6,12 @@
 //! # defaults to this machine's hostname, as in Manila.
 //! host = "node1"
 //!
+//! # Compiled drivers are kept here so a restart need not compile them.
+//! driver_cache = "cache"
+//!
 //! [storage]
 //! url = "sqlite://privdata.db"      # relative to this file
+//! durability = "full"               # or "normal"
 //!
 //! [backends.alpha]
 //! driver = "drivers/generic_driver.wasm"
@@ -18,7 +22,7 @@
 
 use crate::error::{Error, Result};
 use crate::runtime::SandboxLimits;
-use crate::store::DataLimits;
+use crate::store::{DataLimits, Durability};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,6 +33,10 @@ use std::time::Duration;
 pub struct Config {
     /// Where the private data lives: `sqlite://PATH`.
     pub storage_url: String,
+    /// What an acknowledged write survives.
+    pub durability: Durability,
+    /// Where compiled drivers are cached, if anywhere.
+    pub driver_cache: Option<PathBuf>,
     /// The backends, by name.
     pub backends: BTreeMap<String, BackendConfig>,
 }
@@ -54,6 +62,7 @@ pub struct BackendConfig {
 #[serde(deny_unknown_fields)]
 struct File {
     host: Option<String>,
+    driver_cache: Option<PathBuf>,
     storage: StorageSection,
     #[serde(default)]
     backends: BTreeMap<String, BackendSection>,
@@ -63,6 +72,8 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct StorageSection {
     url: String,
+    #[serde(default)]
+    durability: Durability,
 }
 
 #[derive(Deserialize)]
@@ -155,8 +166,9 @@ impl Config {
                 sandbox_limits.timeout = Duration::from_secs_f64(secs);
             }
             if let Some(mib) = b.limits.max_memory_mib {
-                if !(1..=4096).contains(&mib) {
-                    return Err(bad(format!("limits.max_memory_mib = {mib}; use 1 to 4096")));
+                let most = crate::runtime::MAX_MEMORY_LIMIT >> 20;
+                if !(1..=most).contains(&mib) {
+                    return Err(bad(format!("limits.max_memory_mib = {mib}; use 1 to {most}")));
                 }
                 sandbox_limits.max_memory_bytes = mib << 20;
             }
@@ -178,6 +190,8 @@ impl Config {
         }
         Ok(Config {
             storage_url,
+            durability: file.storage.durability,
+            driver_cache: file.driver_cache.as_deref().map(absolute),
             backends,
         })
     }
@@ -198,8 +212,10 @@ mod tests {
 
     const GOOD: &str = r#"
         host = "node1"
+        driver_cache = "cache"
         [storage]
         url = "data/privdata.db"
+        durability = "normal"
         [backends.alpha]
         driver = "drivers/generic.wasm"
         root = "/srv/alpha"
@@ -215,6 +231,8 @@ mod tests {
     fn a_full_file_parses_with_paths_made_absolute() {
         let c = Config::parse(GOOD, Path::new("/etc/privdata")).unwrap();
         assert_eq!(c.storage_url, "sqlite:///etc/privdata/data/privdata.db");
+        assert_eq!(c.durability, Durability::Normal);
+        assert_eq!(c.driver_cache.as_deref(), Some(Path::new("/etc/privdata/cache")));
         let a = &c.backends["alpha"];
         assert_eq!(a.host, "node1@alpha");
         assert_eq!(a.driver, Path::new("/etc/privdata/drivers/generic.wasm"));
@@ -248,6 +266,10 @@ mod tests {
                 "option `x`",
             ),
             ("[storage\nurl='x'", "line 1, column 9"),
+            (
+                "[storage]\nurl='x'\ndurability='fast'\n[backends.a]\ndriver='d'\nroot='r'",
+                "unknown variant `fast`",
+            ),
         ];
         for (text, want) in cases {
             let err = Config::parse(text, Path::new("/")).unwrap_err();

@@ -29,6 +29,7 @@
 #![deny(missing_docs)]
 
 mod bindings;
+mod cache;
 pub mod config;
 pub mod error;
 pub mod manager;
@@ -41,5 +42,5 @@ pub use bindings::{ExportLocation, Share, Snapshot};
 pub use config::Config;
 pub use error::{DriverError, Error, Result};
 pub use manager::{Backend, Manager};
-pub use runtime::{DriverComponent, Runtime, Sandbox, SandboxLimits};
+pub use runtime::{DriverComponent, DriverInstance, Runtime, Sandbox, SandboxLimits};
 pub use store::{DataLimits, PrivateData, Storage};

@@ -1,5 +1,7 @@
 //! `privdata`: run the demo, drive share operations, inspect private data.
 
+#[cfg(feature = "demo")]
+mod bench;
 mod cli;
 #[cfg(feature = "demo")]
 mod demo;

@@ -25,8 +25,12 @@ impl Manager {
     /// Open the store and load every backend's driver. Drivers used by
     /// several backends are compiled once.
     pub fn new(config: &Config) -> Result<Self> {
-        let storage = store::open(&config.storage_url)?;
-        Manager::with_storage(config, storage, &Runtime::new()?)
+        let storage = store::open_with(&config.storage_url, config.durability)?;
+        let mut runtime = Runtime::new()?;
+        if let Some(dir) = &config.driver_cache {
+            runtime = runtime.with_cache_dir(dir);
+        }
+        Manager::with_storage(config, storage, &runtime)
     }
 
     /// Like [`Manager::new`], over storage and a runtime the caller already has.

@@ -128,8 +128,40 @@ impl PrivateData {
     }
 }
 
-/// Open the storage a URL names: `sqlite://PATH` or a plain file path.
+/// What an acknowledged write survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Every acknowledged write survives a crash of the process, the
+    /// operating system or the power (SQLite `synchronous=FULL`: the log is
+    /// synced at each commit). The default.
+    #[default]
+    Full,
+    /// Every acknowledged write survives a crash of the process; a power
+    /// loss or OS crash may roll back the last writes, but never leaves a
+    /// write half-applied or the file corrupt (`synchronous=NORMAL` in WAL
+    /// mode). The fastest setting that is still crash-safe.
+    Normal,
+}
+
+impl Durability {
+    /// The SQLite `synchronous` pragma for this setting.
+    pub fn synchronous(self) -> &'static str {
+        match self {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        }
+    }
+}
+
+/// Open the storage a URL names (`sqlite://PATH` or a plain file path) with
+/// the default durability.
 pub fn open(url: &str) -> Result<Arc<dyn Storage>> {
+    open_with(url, Durability::default())
+}
+
+/// Open the storage a URL names with a chosen durability.
+pub fn open_with(url: &str, durability: Durability) -> Result<Arc<dyn Storage>> {
     let path = url.strip_prefix("sqlite://").unwrap_or(url);
     if let Some((scheme, _)) = url.split_once("://")
         && scheme != "sqlite"
@@ -138,5 +170,5 @@ pub fn open(url: &str) -> Result<Arc<dyn Storage>> {
             "storage URL scheme `{scheme}://` is not supported; use `sqlite://PATH` or a file path"
         )));
     }
-    Ok(Arc::new(sqlite::SqliteStorage::open(path)?))
+    Ok(Arc::new(sqlite::SqliteStorage::open_with(path, durability)?))
 }

@@ -42,10 +42,22 @@ pub fn key(key: &str) -> Result<()> {
 
 /// Check a list of keys: each valid, none repeated.
 pub fn keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Result<()> {
-    let mut seen = HashSet::new();
+    // Calls name a handful of keys: a linear scan beats hashing them.
+    let mut seen: Vec<&str> = Vec::new();
+    let mut set: HashSet<&str> = HashSet::new();
     for k in keys {
         key(k)?;
-        if !seen.insert(k) {
+        let repeated = if seen.len() < 16 {
+            let repeated = seen.contains(&k);
+            seen.push(k);
+            repeated
+        } else {
+            if set.is_empty() {
+                set.extend(seen.iter().copied());
+            }
+            !set.insert(k)
+        };
+        if repeated {
             return Err(Error::InvalidKey(format!(
                 "key {:?} is given twice in one call; give each key once",
                 shorten(k)

@@ -164,8 +164,41 @@ fn every_command_has_help() {
         &["hosts", "--help"],
         &["list", "--help"],
         &["get", "--help"],
+        &["bench", "--help"],
     ] {
         let out = ok(privdata(dir.path(), args));
         assert!(out.contains("Usage: privdata"), "{args:?}: {out}");
     }
+}
+
+#[test]
+fn bench_quick_reports_every_path_and_figure_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = privdata(dir.path(), &["bench", "--quick", "--json"]);
+    let stdout = ok(out);
+    let r: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object on stdout");
+    for op in ["get_one", "get_all", "update_one", "replace_five", "delete_one"] {
+        let o = &r["ops"][op];
+        let (g, h, f) = (
+            o["guest_ns"].as_f64().unwrap(),
+            o["host_ns"].as_f64().unwrap(),
+            o["floor_ns"].as_f64().unwrap(),
+        );
+        assert!(g > 0.0 && h > 0.0 && f > 0.0, "{op}: {o}");
+        let ratio = o["guest_floor"].as_f64().unwrap();
+        assert!(
+            (ratio - g / f).abs() < 0.01,
+            "{op}: guest_floor is guest/floor: {o}"
+        );
+    }
+    assert!(r["instantiate_ns"].as_u64().unwrap() > 0);
+    assert!(r["cold_start_ms"]["compile"].as_f64().unwrap() > 0.0);
+    assert!(r["cold_start_ms"]["cached"].as_f64().unwrap() > 0.0);
+    for d in ["generic", "short_names", "caching"] {
+        assert!(r["cold_start_ms"]["per_driver"][d]["cached"].is_number(), "{d}");
+    }
+    assert_eq!(r["scale"]["entities_small"], 1000);
+    assert!(r["scale"]["get_one_ratio"].as_f64().unwrap() > 0.0);
+    assert!(r["durability"]["update_one_full_ns"].as_u64().unwrap() > 0);
+    assert!(r["durability"]["update_one_normal_ns"].as_u64().unwrap() > 0);
 }

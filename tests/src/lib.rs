@@ -102,6 +102,8 @@ impl Fixture {
         }
         Config {
             storage_url: format!("sqlite://{}", dir.join("privdata.db").display()),
+            durability: Default::default(),
+            driver_cache: None,
             backends: map,
         }
     }

@@ -1,6 +1,6 @@
 //! The embedded default: one SQLite file in WAL mode.
 
-use super::{EntitySummary, HostSummary, Pair, Storage};
+use super::{Durability, EntitySummary, HostSummary, Pair, Storage};
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
@@ -10,6 +10,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// How long a call waits for another writer before it reports
 /// `storage-unavailable`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Bytes of the database file read through a memory map.
+const MMAP_SIZE: i64 = 1 << 30;
+/// The page cache, in KiB (negative: SQLite's unit for KiB).
+const CACHE_SIZE_KIB: i64 = -32 * 1024;
 
 /// Schema migrations, in order; `PRAGMA user_version` counts how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -25,6 +30,14 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;",
 ];
 
+const GET_ONE: &str = "SELECT value FROM private_data WHERE host = ?1 AND entity_id = ?2 AND key = ?3";
+const UPSERT: &str = "INSERT INTO private_data (host, entity_id, key, value, created_at, updated_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+     ON CONFLICT (host, entity_id, key)
+     DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+const DELETE_ALL: &str = "DELETE FROM private_data WHERE host = ?1 AND entity_id = ?2";
+const DELETE_ONE: &str = "DELETE FROM private_data WHERE host = ?1 AND entity_id = ?2 AND key = ?3";
+
 /// Private data in one SQLite file.
 #[derive(Debug)]
 pub struct SqliteStorage {
@@ -33,10 +46,15 @@ pub struct SqliteStorage {
 }
 
 impl SqliteStorage {
-    /// Open (creating if needed) the store at `path` and bring its schema up
-    /// to date. A file from a newer version of this program is refused, not
-    /// touched.
+    /// Open (creating if needed) the store at `path` with the default
+    /// durability and bring its schema up to date. A file from a newer
+    /// version of this program is refused, not touched.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        SqliteStorage::open_with(path, Durability::default())
+    }
+
+    /// [`SqliteStorage::open`] with a chosen durability.
+    pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let fail =
             |what: &str, err: rusqlite::Error| Error::Storage(format!("{what} {}: {err}", path.display()));
@@ -50,7 +68,13 @@ impl SqliteStorage {
             .map_err(|e| fail("cannot configure", e))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| fail("cannot use WAL mode on (is it a SQLite database?)", e))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
+        conn.pragma_update(None, "synchronous", durability.synchronous())
+            .map_err(|e| fail("cannot configure", e))?;
+        // Reads through a memory map and a larger page cache keep point
+        // lookups flat as the store grows (no read() per B-tree page).
+        conn.pragma_update(None, "mmap_size", MMAP_SIZE)
+            .map_err(|e| fail("cannot configure", e))?;
+        conn.pragma_update(None, "cache_size", CACHE_SIZE_KIB)
             .map_err(|e| fail("cannot configure", e))?;
         migrate(&mut conn).map_err(|e| match e {
             Error::Storage(msg) => Error::Storage(format!("{}: {msg}", path.display())),
@@ -104,11 +128,19 @@ fn now() -> i64 {
 impl Storage for SqliteStorage {
     fn get(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<Vec<Pair>> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        if let Some([key]) = keys {
+            // One statement is atomic by itself; no transaction to pay for.
+            let mut stmt = conn.prepare_cached(GET_ONE)?;
+            let value = stmt
+                .query_row(params![host, entity, key], |r| r.get(0))
+                .optional()?;
+            return Ok(value.map(|v| (key.clone(), v)).into_iter().collect());
+        }
         let mut pairs = Vec::new();
         match keys {
             None => {
-                let mut stmt = tx.prepare_cached(
+                // One statement: a consistent snapshot without a transaction.
+                let mut stmt = conn.prepare_cached(
                     "SELECT key, value FROM private_data
                      WHERE host = ?1 AND entity_id = ?2 ORDER BY key",
                 )?;
@@ -118,39 +150,39 @@ impl Storage for SqliteStorage {
                 }
             }
             Some(keys) => {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT value FROM private_data
-                     WHERE host = ?1 AND entity_id = ?2 AND key = ?3",
-                )?;
-                for key in keys {
-                    if let Some(value) = stmt
-                        .query_row(params![host, entity, key], |r| r.get(0))
-                        .optional()?
-                    {
-                        pairs.push((key.clone(), value));
+                // Several lookups read one snapshot inside a transaction.
+                let tx = conn.transaction()?;
+                {
+                    let mut stmt = tx.prepare_cached(GET_ONE)?;
+                    for key in keys {
+                        if let Some(value) = stmt
+                            .query_row(params![host, entity, key], |r| r.get(0))
+                            .optional()?
+                        {
+                            pairs.push((key.clone(), value));
+                        }
                     }
                 }
+                drop(tx);
                 pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             }
         }
-        drop(tx);
         Ok(pairs)
     }
 
     fn update(&self, host: &str, entity: &str, details: &[Pair], delete_existing: bool) -> Result<()> {
         let mut conn = self.conn();
+        if let ([(key, value)], false) = (details, delete_existing) {
+            conn.prepare_cached(UPSERT)?
+                .execute(params![host, entity, key, value, now()])?;
+            return Ok(());
+        }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if delete_existing {
-            tx.prepare_cached("DELETE FROM private_data WHERE host = ?1 AND entity_id = ?2")?
-                .execute(params![host, entity])?;
+            tx.prepare_cached(DELETE_ALL)?.execute(params![host, entity])?;
         }
         {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO private_data (host, entity_id, key, value, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-                 ON CONFLICT (host, entity_id, key)
-                 DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            )?;
+            let mut stmt = tx.prepare_cached(UPSERT)?;
             let now = now();
             for (key, value) in details {
                 stmt.execute(params![host, entity, key, value, now])?;
@@ -162,22 +194,25 @@ impl Storage for SqliteStorage {
 
     fn delete(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         match keys {
             None => {
-                tx.prepare_cached("DELETE FROM private_data WHERE host = ?1 AND entity_id = ?2")?
-                    .execute(params![host, entity])?;
+                conn.prepare_cached(DELETE_ALL)?.execute(params![host, entity])?;
+            }
+            Some([key]) => {
+                conn.prepare_cached(DELETE_ONE)?
+                    .execute(params![host, entity, key])?;
             }
             Some(keys) => {
-                let mut stmt = tx.prepare_cached(
-                    "DELETE FROM private_data WHERE host = ?1 AND entity_id = ?2 AND key = ?3",
-                )?;
-                for key in keys {
-                    stmt.execute(params![host, entity, key])?;
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                {
+                    let mut stmt = tx.prepare_cached(DELETE_ONE)?;
+                    for key in keys {
+                        stmt.execute(params![host, entity, key])?;
+                    }
                 }
+                tx.commit()?;
             }
         }
-        tx.commit()?;
         Ok(())
     }
 

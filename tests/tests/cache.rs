@@ -1,0 +1,99 @@
+//! The precompiled-driver cache: used when valid, rebuilt when not, and a
+//! cached driver behaves exactly like a compiled one.
+
+use conformance::*;
+use privdata_host::Runtime;
+use std::path::{Path, PathBuf};
+
+fn artifacts(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_compiled_driver_is_cached_once_per_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new().unwrap().with_cache_dir(dir.path());
+    runtime.load(Path::new(drivers::GENERIC)).unwrap();
+    let first = artifacts(dir.path());
+    assert_eq!(first.len(), 1);
+    let written = std::fs::metadata(&first[0]).unwrap().modified().unwrap();
+    runtime.load(Path::new(drivers::GENERIC)).unwrap();
+    assert_eq!(
+        artifacts(dir.path()),
+        first,
+        "the same driver reuses its artifact"
+    );
+    assert_eq!(
+        std::fs::metadata(&first[0]).unwrap().modified().unwrap(),
+        written,
+        "not rewritten"
+    );
+    runtime.load(Path::new(drivers::CACHING)).unwrap();
+    assert_eq!(artifacts(dir.path()).len(), 2, "another driver gets its own");
+}
+
+#[test]
+fn damaged_or_foreign_artifacts_are_rebuilt_not_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new().unwrap().with_cache_dir(dir.path());
+    runtime.load(Path::new(drivers::GENERIC)).unwrap();
+    let generic = artifacts(dir.path()).remove(0);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let other_runtime = Runtime::new().unwrap().with_cache_dir(elsewhere.path());
+    other_runtime.load(Path::new(drivers::SHORT_NAMES)).unwrap();
+    let other = artifacts(elsewhere.path()).remove(0);
+    let good = std::fs::read(&generic).unwrap();
+
+    let damaged: [(&str, Vec<u8>); 4] = [
+        ("truncated", good[..good.len() / 2].to_vec()),
+        ("one byte flipped", {
+            let mut b = good.clone();
+            b[good.len() / 3] ^= 0x40;
+            b
+        }),
+        ("empty", Vec::new()),
+        ("another driver's artifact", std::fs::read(&other).unwrap()),
+    ];
+    for (what, bytes) in damaged {
+        std::fs::write(&generic, &bytes).unwrap();
+        let driver = runtime.load(Path::new(drivers::GENERIC)).unwrap();
+        assert_eq!(std::fs::read(&generic).unwrap(), good, "{what}: not rewritten");
+        // And the driver that was loaded is the generic one, working.
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        let f = Fixture::new([BackendSpec::new("g", drivers::GENERIC)]);
+        let sandbox = privdata_host::Sandbox {
+            backend: "g".into(),
+            private_data: f.backend("g").private_data().clone(),
+            root,
+            options: Vec::new(),
+            limits: Default::default(),
+        };
+        let exports = driver
+            .call(&sandbox, "create-share", |s, d| {
+                d.manila_driver_share_driver().call_create_share(s, &share(ID1))
+            })
+            .unwrap();
+        assert!(exports[0].path.contains("/volumes/vol-"), "{what}: {exports:?}");
+    }
+}
+
+#[test]
+fn a_backend_started_from_the_cache_runs_its_lifecycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Fixture::config(dir.path(), [BackendSpec::new("short", drivers::SHORT_NAMES)]);
+    config.driver_cache = Some(dir.path().join("cache"));
+    drop(privdata_host::Manager::new(&config).unwrap());
+    assert_eq!(artifacts(&dir.path().join("cache")).len(), 1);
+    let m = privdata_host::Manager::new(&config).unwrap();
+    let b = m.backend("short").unwrap();
+    b.create_share(&share(ID1)).unwrap();
+    b.delete_share(&share(ID1)).unwrap();
+    assert_eq!(b.private_data().get(ID1, None).unwrap(), vec![]);
+}
