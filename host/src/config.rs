@@ -8,6 +8,8 @@
 //!
 //! # Compiled drivers are kept here so a restart need not compile them.
 //! driver_cache = "cache"
+//! # The deepest wasm stack any driver may use (one engine serves all).
+//! max_stack_kib = 1024
 //!
 //! [storage]
 //! url = "sqlite://privdata.db"      # relative to this file
@@ -18,6 +20,7 @@
 //! root = "/srv/alpha"
 //! options = { export_host = "10.0.0.5" }
 //! limits = { max_value_bytes = 1023, timeout_secs = 10, max_memory_mib = 64 }
+//! # also: max_call_bytes, max_entries, max_bytes (the host's quota)
 //! ```
 
 use crate::error::{Error, Result};
@@ -37,6 +40,8 @@ pub struct Config {
     pub durability: Durability,
     /// Where compiled drivers are cached, if anywhere.
     pub driver_cache: Option<PathBuf>,
+    /// The deepest wasm stack a driver may use, in bytes.
+    pub max_stack_bytes: usize,
     /// The backends, by name.
     pub backends: BTreeMap<String, BackendConfig>,
 }
@@ -63,6 +68,7 @@ pub struct BackendConfig {
 struct File {
     host: Option<String>,
     driver_cache: Option<PathBuf>,
+    max_stack_kib: Option<usize>,
     storage: StorageSection,
     #[serde(default)]
     backends: BTreeMap<String, BackendSection>,
@@ -92,6 +98,10 @@ struct BackendSection {
 #[serde(deny_unknown_fields)]
 struct LimitsSection {
     max_value_bytes: Option<usize>,
+    max_call_bytes: Option<usize>,
+    max_entries: Option<u64>,
+    max_bytes: Option<u64>,
+
     timeout_secs: Option<f64>,
     max_memory_mib: Option<usize>,
 }
@@ -129,6 +139,11 @@ impl Config {
             Some(_) => file.storage.url,
             None => format!("sqlite://{}", absolute(Path::new(&file.storage.url)).display()),
         };
+        let max_stack_bytes = match file.max_stack_kib {
+            None => crate::runtime::DEFAULT_MAX_STACK,
+            Some(kib) if (64..=16 * 1024).contains(&kib) => kib << 10,
+            Some(kib) => return Err(format!("max_stack_kib = {kib}; use 64 to 16384")),
+        };
         if file.backends.is_empty() {
             return Err("no backends: add a section like [backends.alpha] with driver and root".into());
         }
@@ -156,7 +171,29 @@ impl Config {
                 }
                 data_limits.max_value_bytes = max;
             }
+            if let Some(max) = b.limits.max_call_bytes {
+                if max < data_limits.max_value_bytes || max > 64 << 20 {
+                    return Err(bad(format!(
+                        "limits.max_call_bytes = {max}; use max_value_bytes ({}) to 67108864",
+                        data_limits.max_value_bytes
+                    )));
+                }
+                data_limits.max_call_bytes = max;
+            }
+            if let Some(max) = b.limits.max_entries {
+                if max == 0 {
+                    return Err(bad("limits.max_entries = 0; use at least 1".into()));
+                }
+                data_limits.quota.max_entries = max;
+            }
+            if let Some(max) = b.limits.max_bytes {
+                if max == 0 {
+                    return Err(bad("limits.max_bytes = 0; use at least 1".into()));
+                }
+                data_limits.quota.max_bytes = max;
+            }
             let mut sandbox_limits = SandboxLimits::default();
+
             if let Some(secs) = b.limits.timeout_secs {
                 if !(secs > 0.0 && secs <= 3600.0) {
                     return Err(bad(format!(
@@ -192,6 +229,7 @@ impl Config {
             storage_url,
             durability: file.storage.durability,
             driver_cache: file.driver_cache.as_deref().map(absolute),
+            max_stack_bytes,
             backends,
         })
     }

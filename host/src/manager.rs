@@ -26,7 +26,7 @@ impl Manager {
     /// several backends are compiled once.
     pub fn new(config: &Config) -> Result<Self> {
         let storage = store::open_with(&config.storage_url, config.durability)?;
-        let mut runtime = Runtime::new()?;
+        let mut runtime = Runtime::with_max_stack(config.max_stack_bytes)?;
         if let Some(dir) = &config.driver_cache {
             runtime = runtime.with_cache_dir(dir);
         }

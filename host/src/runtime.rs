@@ -18,8 +18,8 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// How much a driver may print per operation before its output is cut.
 const OUTPUT_CAPACITY: usize = 64 * 1024;
-/// The deepest wasm stack a driver may use.
-const MAX_WASM_STACK: usize = 1024 * 1024;
+/// The deepest wasm stack a driver may use, unless configured otherwise.
+pub const DEFAULT_MAX_STACK: usize = 1024 * 1024;
 /// The most memory any backend may allow its driver (the pool's slot size).
 pub const MAX_MEMORY_LIMIT: usize = 1 << 30;
 /// How many driver instances may be alive at once, across all backends.
@@ -62,6 +62,12 @@ impl Runtime {
     /// A new engine with epoch interruption, and a linker that offers
     /// drivers `private-data` plus WASI (no network, no environment).
     pub fn new() -> Result<Self> {
+        Runtime::with_max_stack(DEFAULT_MAX_STACK)
+    }
+
+    /// [`Runtime::new`] with the deepest wasm stack a driver may use, in
+    /// bytes. One engine serves every backend, so this limit is shared.
+    pub fn with_max_stack(max_stack_bytes: usize) -> Result<Self> {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(POOL_INSTANCES)
             .total_core_instances(POOL_INSTANCES * 4)
@@ -77,7 +83,7 @@ impl Runtime {
         let mut config = Config::new();
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         config.epoch_interruption(true);
-        config.max_wasm_stack(MAX_WASM_STACK);
+        config.max_wasm_stack(max_stack_bytes);
         let engine = Engine::new(&config).map_err(|e| Error::Storage(format!("wasmtime: {e:#}")))?;
         let mut linker = Linker::new(&engine);
         let link = |r: wasmtime::Result<()>| r.map_err(|e| Error::Storage(format!("linker: {e:#}")));

@@ -21,8 +21,16 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn get(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<Vec<Pair>>;
 
     /// Upsert `details`; with `delete_existing`, first remove every other key
-    /// of the entity. One transaction.
-    fn update(&self, host: &str, entity: &str, details: &[Pair], delete_existing: bool) -> Result<()>;
+    /// of the entity. One transaction, undone if it grows what `host` holds
+    /// past `quota`.
+    fn update(
+        &self,
+        host: &str,
+        entity: &str,
+        details: &[Pair],
+        delete_existing: bool,
+        quota: &Quota,
+    ) -> Result<()>;
 
     /// Remove all pairs of `entity` (`keys = None`) or the listed keys.
     fn delete(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<()>;
@@ -59,13 +67,62 @@ pub struct EntitySummary {
 pub struct DataLimits {
     /// The longest value, in bytes.
     pub max_value_bytes: usize,
+    /// The most data one call may carry (keys and values), in bytes.
+    pub max_call_bytes: usize,
+    /// What the backend's host may hold in all.
+    pub quota: Quota,
 }
 
 impl Default for DataLimits {
     fn default() -> Self {
         DataLimits {
             max_value_bytes: validate::DEFAULT_MAX_VALUE_BYTES,
+            max_call_bytes: 1 << 20,
+            quota: Quota::default(),
         }
+    }
+}
+
+/// How much private data one host may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Key/value pairs, over all its entities.
+    pub max_entries: u64,
+    /// Bytes of keys and values, over all its entities.
+    pub max_bytes: u64,
+}
+
+impl Default for Quota {
+    /// A million entries and 1 GiB: far above what a share service keeps,
+    /// low enough that a runaway driver cannot fill the disk.
+    fn default() -> Self {
+        Quota {
+            max_entries: 1_000_000,
+            max_bytes: 1 << 30,
+        }
+    }
+}
+
+impl Quota {
+    /// Refuse a change from `before` to `after` (entries, bytes) that grows
+    /// past the quota. Storage implementations call this inside the
+    /// transaction, before committing.
+    pub fn check(&self, host: &str, before: (u64, u64), after: (u64, u64)) -> Result<()> {
+        if after.0 > self.max_entries && after.0 > before.0 {
+            return Err(crate::Error::QuotaExceeded(format!(
+                "host {host} would hold {} entries; its quota is {} (delete entries it no longer \
+                 needs, or raise limits.max_entries)",
+                after.0, self.max_entries
+            )));
+        }
+        if after.1 > self.max_bytes && after.1 > before.1 {
+            return Err(crate::Error::QuotaExceeded(format!(
+                "host {host} would hold {} bytes of private data; its quota is {} bytes (delete \
+                 entries it no longer needs, or raise limits.max_bytes)",
+                after.1, self.max_bytes
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -108,11 +165,12 @@ impl PrivateData {
     /// `details-update`: see the WIT contract.
     pub fn update(&self, entity: &str, details: &[Pair], delete_existing: bool) -> Result<()> {
         let entity = validate::entity_id(entity)?;
-        validate::details(details, self.limits.max_value_bytes)?;
+        validate::details(details, self.limits.max_value_bytes, self.limits.max_call_bytes)?;
         if details.is_empty() && !delete_existing {
             return Ok(());
         }
-        self.storage.update(&self.host, &entity, details, delete_existing)
+        self.storage
+            .update(&self.host, &entity, details, delete_existing, &self.limits.quota)
     }
 
     /// `details-delete`: see the WIT contract.

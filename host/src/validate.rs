@@ -67,8 +67,16 @@ pub fn keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Result<()> {
     Ok(())
 }
 
-/// Check the details of an update: keys as [`keys`], values within `max_value`.
-pub fn details(details: &[(String, String)], max_value: usize) -> Result<()> {
+/// Check the details of an update: keys as [`keys`], values within
+/// `max_value`, and the whole call within `max_call` bytes.
+pub fn details(details: &[(String, String)], max_value: usize, max_call: usize) -> Result<()> {
+    let total: usize = details.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if total > max_call {
+        return Err(Error::QuotaExceeded(format!(
+            "one call carries {total} bytes of keys and values; a call may carry at most \
+             {max_call} bytes (split it into several updates)"
+        )));
+    }
     keys(details.iter().map(|(k, _)| k.as_str()))?;
     for (k, v) in details {
         if v.len() > max_value {
@@ -145,10 +153,19 @@ mod tests {
     #[test]
     fn values_respect_the_backend_limit() {
         let ok = vec![("k".to_string(), "v".repeat(10))];
-        assert!(details(&ok, 10).is_ok());
-        let err = details(&ok, 9).unwrap_err();
+        assert!(details(&ok, 10, 100).is_ok());
+        let err = details(&ok, 9, 100).unwrap_err();
         assert!(matches!(err, Error::ValueTooLong(_)));
         assert!(err.to_string().contains("at most 9 bytes"), "{err}");
+    }
+
+    #[test]
+    fn a_call_carrying_too_much_is_refused_whole() {
+        let many: Vec<(String, String)> = (0..10).map(|i| (format!("k{i}"), "v".repeat(99))).collect();
+        assert!(details(&many, 1023, 1010).is_ok());
+        let err = details(&many, 1023, 1009).unwrap_err();
+        assert!(matches!(err, Error::QuotaExceeded(_)));
+        assert!(err.to_string().contains("1010 bytes") && err.to_string().contains("at most 1009"), "{err}");
     }
 
     #[test]

@@ -104,6 +104,7 @@ impl Fixture {
             storage_url: format!("sqlite://{}", dir.join("privdata.db").display()),
             durability: Default::default(),
             driver_cache: None,
+            max_stack_bytes: privdata_host::runtime::DEFAULT_MAX_STACK,
             backends: map,
         }
     }

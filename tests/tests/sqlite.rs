@@ -2,6 +2,7 @@
 //! refusals for files it must not touch.
 
 use privdata_host::store::sqlite::{SCHEMA_VERSION, SqliteStorage};
+use privdata_host::store::Quota;
 use privdata_host::{Error, Storage};
 use rusqlite::Connection;
 
@@ -48,7 +49,7 @@ fn reopening_keeps_data_and_runs_no_migration_twice() {
     let path = dir.path().join("p.db");
     let store = SqliteStorage::open(&path).unwrap();
     store
-        .update("h@b", ID, &[("k".into(), "v".into())], false)
+        .update("h@b", ID, &[("k".into(), "v".into())], false, &Quota::default())
         .unwrap();
     drop(store);
     let store = SqliteStorage::open(&path).unwrap();
@@ -64,13 +65,13 @@ fn timestamps_record_creation_and_last_update() {
     let path = dir.path().join("p.db");
     let store = SqliteStorage::open(&path).unwrap();
     store
-        .update("h@b", ID, &[("k".into(), "v".into())], false)
+        .update("h@b", ID, &[("k".into(), "v".into())], false, &Quota::default())
         .unwrap();
     let conn = Connection::open(&path).unwrap();
     conn.execute("UPDATE private_data SET created_at = 1, updated_at = 1", [])
         .unwrap();
     store
-        .update("h@b", ID, &[("k".into(), "w".into())], false)
+        .update("h@b", ID, &[("k".into(), "w".into())], false, &Quota::default())
         .unwrap();
     let (created, updated): (i64, i64) = conn
         .query_row("SELECT created_at, updated_at FROM private_data", [], |r| {
@@ -154,12 +155,43 @@ fn a_writer_holding_the_lock_past_the_timeout_is_storage_unavailable_and_nothing
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
     // The store's busy timeout is 5 s; the blocker holds on past it.
     let err = store
-        .update("h@b", ID, &[("k".into(), "v".into())], false)
+        .update("h@b", ID, &[("k".into(), "v".into())], false, &Quota::default())
         .unwrap_err();
     assert!(matches!(err, Error::StorageUnavailable(_)), "{err}");
     blocker.execute_batch("ROLLBACK").unwrap();
     assert_eq!(store.get("h@b", ID, None).unwrap(), vec![]);
     store
-        .update("h@b", ID, &[("k".into(), "v".into())], false)
+        .update("h@b", ID, &[("k".into(), "v".into())], false, &Quota::default())
         .unwrap();
+}
+
+#[test]
+fn a_version_1_database_is_migrated_with_its_usage_backfilled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE private_data (host TEXT NOT NULL, entity_id TEXT NOT NULL, key TEXT NOT NULL,
+             value TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+             PRIMARY KEY (host, entity_id, key)) WITHOUT ROWID;
+         INSERT INTO private_data VALUES ('h@a', 'e', 'k1', 'vv', 0, 0), ('h@a', 'e', 'k2', 'ü', 0, 0),
+             ('h@b', 'e', 'k', 'v', 0, 0);
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStorage::open(&path).unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let usage: Vec<(String, i64, i64)> = conn
+        .prepare("SELECT host, entries, bytes FROM host_usage ORDER BY host")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(usage, [("h@a".to_string(), 2, 8), ("h@b".to_string(), 1, 2)]);
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    // The old data is still served.
+    assert_eq!(store.get("h@a", "e", None).unwrap().len(), 2);
 }

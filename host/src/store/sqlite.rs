@@ -1,6 +1,6 @@
 //! The embedded default: one SQLite file in WAL mode.
 
-use super::{Durability, EntitySummary, HostSummary, Pair, Storage};
+use super::{Durability, EntitySummary, HostSummary, Pair, Quota, Storage};
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
@@ -28,6 +28,30 @@ const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL,
         PRIMARY KEY (host, entity_id, key)
     ) WITHOUT ROWID;",
+    // 2: what each host holds, kept by triggers in the same transaction as
+    // every change, so quotas are checked with one lookup.
+    "CREATE TABLE host_usage (
+        host    TEXT PRIMARY KEY,
+        entries INTEGER NOT NULL,
+        bytes   INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO host_usage (host, entries, bytes)
+        SELECT host, COUNT(*), SUM(octet_length(key) + octet_length(value))
+        FROM private_data GROUP BY host;
+    CREATE TRIGGER usage_insert AFTER INSERT ON private_data BEGIN
+        INSERT INTO host_usage (host, entries, bytes)
+        VALUES (NEW.host, 1, octet_length(NEW.key) + octet_length(NEW.value))
+        ON CONFLICT (host) DO UPDATE SET entries = entries + 1, bytes = bytes + excluded.bytes;
+    END;
+    CREATE TRIGGER usage_delete AFTER DELETE ON private_data BEGIN
+        UPDATE host_usage SET entries = entries - 1,
+            bytes = bytes - octet_length(OLD.key) - octet_length(OLD.value)
+        WHERE host = OLD.host;
+    END;
+    CREATE TRIGGER usage_update AFTER UPDATE OF value ON private_data BEGIN
+        UPDATE host_usage SET bytes = bytes + octet_length(NEW.value) - octet_length(OLD.value)
+        WHERE host = NEW.host;
+    END;",
 ];
 
 const GET_ONE: &str = "SELECT value FROM private_data WHERE host = ?1 AND entity_id = ?2 AND key = ?3";
@@ -118,6 +142,15 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// (entries, bytes) that `host` holds.
+fn usage(conn: &Connection, host: &str) -> Result<(u64, u64)> {
+    let row = conn
+        .prepare_cached("SELECT entries, bytes FROM host_usage WHERE host = ?1")?
+        .query_row([host], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(row.unwrap_or((0, 0)))
+}
+
 fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -170,14 +203,17 @@ impl Storage for SqliteStorage {
         Ok(pairs)
     }
 
-    fn update(&self, host: &str, entity: &str, details: &[Pair], delete_existing: bool) -> Result<()> {
+    fn update(
+        &self,
+        host: &str,
+        entity: &str,
+        details: &[Pair],
+        delete_existing: bool,
+        quota: &Quota,
+    ) -> Result<()> {
         let mut conn = self.conn();
-        if let ([(key, value)], false) = (details, delete_existing) {
-            conn.prepare_cached(UPSERT)?
-                .execute(params![host, entity, key, value, now()])?;
-            return Ok(());
-        }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let before = usage(&tx, host)?;
         if delete_existing {
             tx.prepare_cached(DELETE_ALL)?.execute(params![host, entity])?;
         }
@@ -188,6 +224,9 @@ impl Storage for SqliteStorage {
                 stmt.execute(params![host, entity, key, value, now])?;
             }
         }
+        // A call that shrinks what the host holds is always allowed, even
+        // over a lowered quota; one that grows it past the quota is undone.
+        quota.check(host, before, usage(&tx, host)?)?;
         tx.commit()?;
         Ok(())
     }

@@ -8,6 +8,8 @@
 //!   keys; none means `some([])`), `update`/`replace` (args alternate key and
 //!   value), `delete-all`, `delete` (args are keys).
 //! - `escape`: tries to read and write outside its root; reports each try.
+//! - `flood`: writes one entry per entity until the host refuses; reports how
+//!   many it wrote and the refusal.
 //! - `loop`, `panic`, `alloc`, `recurse`: spin, panic, allocate without end,
 //!   recurse without end.
 
@@ -97,6 +99,15 @@ impl Driver for Hostile {
         match self.mode.as_str() {
             "probe" => probe(&share.name),
             "escape" => Ok(escape()),
+            "flood" => {
+                for i in 0u64.. {
+                    let entity = format!("00000000-0000-4000-8000-{i:012x}");
+                    if let Err(e) = raw::details_update(&entity, &[("k".into(), "v".repeat(10))], false) {
+                        return Ok(vec![location(format!("{i}\t{e:?}"))]);
+                    }
+                }
+                unreachable!()
+            }
             "loop" => {
                 let mut n: u64 = 0;
                 loop {
