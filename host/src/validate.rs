@@ -165,7 +165,10 @@ mod tests {
         assert!(details(&many, 1023, 1010).is_ok());
         let err = details(&many, 1023, 1009).unwrap_err();
         assert!(matches!(err, Error::QuotaExceeded(_)));
-        assert!(err.to_string().contains("1010 bytes") && err.to_string().contains("at most 1009"), "{err}");
+        assert!(
+            err.to_string().contains("1010 bytes") && err.to_string().contains("at most 1009"),
+            "{err}"
+        );
     }
 
     #[test]

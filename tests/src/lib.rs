@@ -256,3 +256,69 @@ impl Api for ViaGuest<'_> {
 pub fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
     owned_pairs(p)
 }
+
+/// A small deterministic random generator (xorshift64*), so a failing run
+/// can be replayed from its seed.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// The id of test entity `i`.
+pub fn entity(i: u64) -> String {
+    format!("00000000-0000-4000-8000-{i:012x}")
+}
+
+/// One worker's share of a concurrency run: updates, replaces, deletes and
+/// reads on keys and entities only it writes, so the final state does not
+/// depend on how workers interleave and equals a serial run's.
+pub fn hammer(data: &privdata_host::PrivateData, worker: u64, ops: u64) -> Result<(), privdata_host::Error> {
+    let own = entity(1000 + worker);
+    for i in 0..ops {
+        let shared = entity(i % 4);
+        let key = format!("w{worker}-k{}", i % 8);
+        let value = format!("{i}");
+        match i % 5 {
+            0 | 1 => data.update(&shared, &[(key, value)], false)?,
+            2 => data.update(
+                &own,
+                &[(format!("k{}", i % 3), value.clone()), ("last".into(), value)],
+                true,
+            )?,
+            3 => data.delete(&shared, Some(&[format!("w{worker}-k{}", (i + 3) % 8)]))?,
+            _ => {
+                let got = data.get(&own, None)?;
+                assert!(
+                    got.len() <= 2,
+                    "worker {worker} sees someone else's keys: {got:?}"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every row of a store, for comparing whole stores.
+pub fn dump(db: &Path) -> Vec<(String, String, String, String)> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT host, entity_id, key, value FROM private_data ORDER BY host, entity_id, key")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}

@@ -6,7 +6,10 @@ use privdata_host::store::Quota;
 
 fn with_quota(max_entries: u64, max_bytes: u64) -> BackendSpec {
     let mut spec = BackendSpec::new("small", drivers::HOSTILE).option("mode", "probe");
-    spec.data_limits.quota = Quota { max_entries, max_bytes };
+    spec.data_limits.quota = Quota {
+        max_entries,
+        max_bytes,
+    };
     spec
 }
 
@@ -30,15 +33,23 @@ fn assert_usage_consistent(f: &Fixture) {
 fn a_driver_flooding_the_store_stops_at_its_entry_quota() {
     let mut flood = BackendSpec::new("flood", drivers::HOSTILE).option("mode", "flood");
     flood.data_limits.quota.max_entries = 50;
-    let f = Fixture::new([flood, BackendSpec::new("other", drivers::HOSTILE).option("mode", "probe")]);
+    let f = Fixture::new([
+        flood,
+        BackendSpec::new("other", drivers::HOSTILE).option("mode", "probe"),
+    ]);
     let report = f.backend("flood").create_share(&share(ID1)).unwrap();
     let (written, refusal) = report[0].path.split_once('\t').unwrap();
     assert_eq!(written, "50");
-    assert!(refusal.contains("QuotaExceeded") && refusal.contains("quota is 50"), "{refusal}");
+    assert!(
+        refusal.contains("QuotaExceeded") && refusal.contains("quota is 50"),
+        "{refusal}"
+    );
     let hosts = f.manager.storage().hosts().unwrap();
     assert_eq!(hosts[0].entries, 50);
     // The other backend's host has its own quota and is unaffected.
-    ViaGuest(f.backend("other")).update(ID1, &[("k", "v")], false).unwrap();
+    ViaGuest(f.backend("other"))
+        .update(ID1, &[("k", "v")], false)
+        .unwrap();
     assert_usage_consistent(&f);
 }
 
@@ -46,14 +57,19 @@ fn a_driver_flooding_the_store_stops_at_its_entry_quota() {
 fn an_update_that_would_cross_the_quota_writes_nothing() {
     let f = Fixture::new([with_quota(4, 1 << 20)]);
     let api = ViaGuest(f.backend("small"));
-    api.update(ID1, &[("a", "1"), ("b", "2"), ("c", "3")], false).unwrap();
+    api.update(ID1, &[("a", "1"), ("b", "2"), ("c", "3")], false)
+        .unwrap();
     let (kind, msg) = api.update(ID2, &[("x", "1"), ("y", "2")], false).unwrap_err();
     assert_eq!(kind, Kind::QuotaExceeded);
-    assert!(msg.contains("would hold 5 entries") && msg.contains("max_entries"), "{msg}");
+    assert!(
+        msg.contains("would hold 5 entries") && msg.contains("max_entries"),
+        "{msg}"
+    );
     assert_eq!(api.get(ID2, None).unwrap(), vec![], "nothing partial");
     // Overwriting keys and replacing within the quota still work.
     api.update(ID1, &[("a", "10")], false).unwrap();
-    api.update(ID1, &[("p", "1"), ("q", "2"), ("r", "3"), ("s", "4")], true).unwrap();
+    api.update(ID1, &[("p", "1"), ("q", "2"), ("r", "3"), ("s", "4")], true)
+        .unwrap();
     assert_eq!(api.get(ID1, None).unwrap().len(), 4);
     assert_usage_consistent(&f);
 }
@@ -65,7 +81,10 @@ fn the_byte_quota_counts_keys_and_values() {
     api.update(ID1, &[("key", "0123456789")], false).unwrap(); // 13 bytes
     let (kind, msg) = api.update(ID1, &[("k2", "012345")], false).unwrap_err(); // 21
     assert_eq!(kind, Kind::QuotaExceeded);
-    assert!(msg.contains("21 bytes") && msg.contains("quota is 20 bytes"), "{msg}");
+    assert!(
+        msg.contains("21 bytes") && msg.contains("quota is 20 bytes"),
+        "{msg}"
+    );
     api.update(ID1, &[("key", "ü")], false).unwrap(); // shrinking is fine: 3 + 2 bytes
     api.update(ID1, &[("k2", "0123456789")], false).unwrap(); // 5 + 12 = 17
     assert_usage_consistent(&f);
@@ -86,7 +105,10 @@ fn over_a_lowered_quota_shrinking_works_and_growing_does_not() {
     api.update(ID1, &[("a", "changed")], false).unwrap();
     api.delete(ID1, Some(&["a"])).unwrap();
     api.update(ID1, &[("x", "1"), ("y", "2")], true).unwrap();
-    assert_eq!(api.update(ID2, &[("z", "1")], false).unwrap_err().0, Kind::QuotaExceeded);
+    assert_eq!(
+        api.update(ID2, &[("z", "1")], false).unwrap_err().0,
+        Kind::QuotaExceeded
+    );
 }
 
 #[test]
@@ -96,16 +118,24 @@ fn a_call_carrying_too_much_data_is_refused() {
     let f = Fixture::new([spec]);
     let api = ViaGuest(f.backend("small"));
     let big = "v".repeat(1000);
-    let (kind, msg) = api.update(ID1, &[("a", &big), ("b", &big), ("c", &big)], false).unwrap_err();
+    let (kind, msg) = api
+        .update(ID1, &[("a", &big), ("b", &big), ("c", &big)], false)
+        .unwrap_err();
     assert_eq!(kind, Kind::QuotaExceeded);
-    assert!(msg.contains("at most 2048 bytes") && msg.contains("split"), "{msg}");
+    assert!(
+        msg.contains("at most 2048 bytes") && msg.contains("split"),
+        "{msg}"
+    );
     api.update(ID1, &[("a", &big), ("b", &big)], false).unwrap();
 }
 
 #[test]
 fn usage_counters_survive_every_kind_of_change() {
     let f = Fixture::new([with_quota(1000, 1 << 20), BackendSpec::new("b", drivers::HOSTILE)]);
-    let (a, b) = (Direct(f.backend("small").private_data()), Direct(f.backend("b").private_data()));
+    let (a, b) = (
+        Direct(f.backend("small").private_data()),
+        Direct(f.backend("b").private_data()),
+    );
     a.update(ID1, &[("k", "v"), ("ключ", "значение")], false).unwrap();
     a.update(ID1, &[("k", "longer value")], false).unwrap();
     a.update(ID2, &[("x", "y")], false).unwrap();

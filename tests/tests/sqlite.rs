@@ -1,8 +1,8 @@
 //! The SQLite store on real files: schema migrations, pragmas, and clear
 //! refusals for files it must not touch.
 
-use privdata_host::store::sqlite::{SCHEMA_VERSION, SqliteStorage};
 use privdata_host::store::Quota;
+use privdata_host::store::sqlite::{SCHEMA_VERSION, SqliteStorage};
 use privdata_host::{Error, Storage};
 use rusqlite::Connection;
 
@@ -190,7 +190,9 @@ fn a_version_1_database_is_migrated_with_its_usage_backfilled() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(usage, [("h@a".to_string(), 2, 8), ("h@b".to_string(), 1, 2)]);
-    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    let version: usize = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
     // The old data is still served.
     assert_eq!(store.get("h@a", "e", None).unwrap().len(), 2);
