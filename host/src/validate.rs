@@ -16,7 +16,7 @@ pub fn entity_id(id: &str) -> Result<String> {
     match uuid::Uuid::try_parse(trimmed) {
         Ok(uuid) if trimmed.len() == id.len() => Ok(uuid.hyphenated().to_string()),
         _ => Err(Error::InvalidEntityId(format!(
-            "entity id {:?} is not a UUID; use the share's or snapshot's UUID, \
+            "entity id {} is not a UUID; use the share's or snapshot's UUID, \
              e.g. \"3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17\"",
             shorten(id)
         ))),
@@ -32,7 +32,7 @@ pub fn key(key: &str) -> Result<()> {
     }
     if key.len() > MAX_KEY_BYTES {
         return Err(Error::InvalidKey(format!(
-            "key {:?} is {} bytes; keys are at most {MAX_KEY_BYTES} bytes",
+            "key {} is {} bytes; keys are at most {MAX_KEY_BYTES} bytes",
             shorten(key),
             key.len()
         )));
@@ -59,7 +59,7 @@ pub fn keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Result<()> {
         };
         if repeated {
             return Err(Error::InvalidKey(format!(
-                "key {:?} is given twice in one call; give each key once",
+                "key {} is given twice in one call; give each key once",
                 shorten(k)
             )));
         }
@@ -81,7 +81,7 @@ pub fn details(details: &[(String, String)], max_value: usize, max_call: usize) 
     for (k, v) in details {
         if v.len() > max_value {
             return Err(Error::ValueTooLong(format!(
-                "value of key {:?} is {} bytes; this backend allows at most {max_value} bytes",
+                "value of key {} is {} bytes; this backend allows at most {max_value} bytes",
                 shorten(k),
                 v.len()
             )));
@@ -90,17 +90,19 @@ pub fn details(details: &[(String, String)], max_value: usize, max_call: usize) 
     Ok(())
 }
 
-/// Long inputs are cut in messages so an error never echoes megabytes.
+/// Inputs quoted in messages are cut, after escaping, so an error never
+/// echoes megabytes (or a line of escaped control characters).
 fn shorten(s: &str) -> String {
-    const MAX: usize = 64;
-    if s.len() <= MAX {
-        return s.to_string();
+    const MAX: usize = 80;
+    let quoted = format!("{s:?}");
+    if quoted.len() <= MAX {
+        return quoted;
     }
     let mut end = MAX;
-    while !s.is_char_boundary(end) {
+    while !quoted.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}…", &s[..end])
+    format!("{}…", &quoted[..end])
 }
 
 #[cfg(test)]
@@ -174,6 +176,11 @@ mod tests {
     #[test]
     fn messages_do_not_echo_huge_inputs() {
         let err = key(&"é".repeat(1000)).unwrap_err().to_string();
+        assert!(err.len() < 200, "{err}");
+        // Found by the fuzzer: control characters grow when escaped.
+        let err = keys(["\u{7f}".repeat(64).as_str(), "\u{7f}".repeat(64).as_str()])
+            .unwrap_err()
+            .to_string();
         assert!(err.len() < 200, "{err}");
     }
 }
