@@ -11,6 +11,7 @@ const DRIVERS: &[(&str, &str, &str)] = &[
     ("CACHING", "caching-driver", "caching_driver"),
     ("HOSTILE", "hostile-driver", "hostile_driver"),
     ("BENCH", "bench-driver", "bench_driver"),
+    ("LEGACY", "legacy-driver", "legacy_driver"),
 ];
 const TARGET: &str = "wasm32-wasip2";
 

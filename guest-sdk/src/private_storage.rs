@@ -85,6 +85,44 @@ impl PrivateStorage {
         wit::details_delete(entity, Some(&keys))
     }
 
+    /// One page of the entity ids this backend keeps data for, and the
+    /// cursor of the next page (`None` after the last). New in contract
+    /// 0.1.1; drivers built against 0.1.0 keep working without it.
+    pub fn entities_page(&self, cursor: Option<&str>, limit: u32) -> Result<(Vec<String>, Option<String>)> {
+        wit::entities_list(cursor, limit)
+    }
+
+    /// Every entity id this backend keeps data for, in order, fetched a
+    /// page at a time.
+    ///
+    /// ```no_run
+    /// # let ps = manila_driver_sdk::PrivateStorage;
+    /// for id in ps.entities() {
+    ///     let id = id?;
+    ///     # let _ = id;
+    /// }
+    /// # Ok::<(), manila_driver_sdk::PrivateDataError>(())
+    /// ```
+    pub fn entities(&self) -> impl Iterator<Item = Result<String>> {
+        let mut page = Vec::new().into_iter();
+        let mut cursor: Option<Option<String>> = Some(None);
+        std::iter::from_fn(move || {
+            loop {
+                if let Some(id) = page.next() {
+                    return Some(Ok(id));
+                }
+                let at = cursor.take()?;
+                match wit::entities_list(at.as_deref(), 500) {
+                    Ok((ids, next)) => {
+                        page = ids.into_iter();
+                        cursor = next.map(Some);
+                    }
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+        })
+    }
+
     /// Delete everything kept about the entity: call it whenever the entity
     /// itself is deleted, so nothing is left behind.
     pub fn delete_all(&self, entity: &str) -> Result<()> {

@@ -42,6 +42,64 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
+    /// Run any driver through the standard lifecycle on a scratch backend
+    /// and store; exit code 0 when it passes, 1 when it violates the contract.
+    CheckDriver {
+        /// The driver component.
+        driver: PathBuf,
+        /// A driver option, `key=value` (repeatable).
+        #[arg(long = "option", value_parser = parse_option)]
+        options: Vec<(String, String)>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a host's private data to a new host name, atomically (after
+    /// `manila-manage share update_host`).
+    RenameHost {
+        /// The current host, `hostname@backend`.
+        old: String,
+        /// The new host.
+        new: String,
+        /// Merge into a host that already holds data (OLD's values win).
+        #[arg(long)]
+        merge: bool,
+    },
+    /// List (or purge) private data whose entity no longer exists.
+    Orphans {
+        /// The backend host, `hostname@backend`.
+        #[arg(long)]
+        host: String,
+        /// The entity ids that still exist, one a line; `-` for stdin.
+        #[arg(long)]
+        live: PathBuf,
+        /// Delete the orphans, in one transaction per batch of 500.
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Read the audit journal (`[audit] enabled = true` in the configuration).
+    History {
+        /// Only this host.
+        #[arg(long)]
+        host: Option<String>,
+        /// Only this entity.
+        #[arg(long)]
+        entity: Option<String>,
+        /// Only changes at or after this unix time.
+        #[arg(long)]
+        since: Option<i64>,
+        /// Only changes before this unix time.
+        #[arg(long)]
+        until: Option<i64>,
+        /// At most this many, the newest.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Delete entries older than this many days instead of listing.
+        #[arg(long)]
+        prune_days: Option<u32>,
+        #[command(flatten)]
+        output: Output,
+    },
     /// Share operations on a backend's driver.
     #[command(subcommand)]
     Share(ShareCommand),
@@ -178,6 +236,100 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             crate::bench::run(sizes, json)
         }
+        Command::CheckDriver {
+            driver,
+            options,
+            json,
+        } => {
+            let report = privdata_host::check::check_driver(&driver, options)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("check-driver {}", driver.display());
+                for step in &report.steps {
+                    let outcome = format!("{:?}", step.outcome).to_uppercase();
+                    println!(
+                        "  {outcome:<12} {}{}",
+                        step.name,
+                        if step.detail.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", step.detail)
+                        }
+                    );
+                }
+            }
+            let failed = report
+                .steps
+                .iter()
+                .filter(|s| s.outcome == privdata_host::check::Outcome::Fail)
+                .count();
+            if failed > 0 {
+                anyhow::bail!("{} does not conform: {failed} violation(s)", driver.display());
+            }
+            if !json {
+                println!("result: PASS");
+            }
+            Ok(())
+        }
+        Command::RenameHost { old, new, merge } => {
+            let r = open_storage(&cli.config)?.rename_host(&old, &new, merge)?;
+            println!(
+                "moved {} entries of {} entities from {old} to {new} ({} overwritten)",
+                r.moved, r.entities, r.overwritten
+            );
+            Ok(())
+        }
+        Command::Orphans { host, live, purge } => orphans(&cli.config, &host, &live, purge),
+        Command::History {
+            host,
+            entity,
+            since,
+            until,
+            limit,
+            prune_days,
+            output,
+        } => {
+            let storage = open_storage(&cli.config)?;
+            if let Some(days) = prune_days {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_secs() as i64;
+                let pruned = storage.prune_history(now - i64::from(days) * 86_400)?;
+                println!("pruned {pruned} journal entries older than {days} days");
+                return Ok(());
+            }
+            let entity = entity
+                .map(|e| privdata_host::validate::entity_id(&e))
+                .transpose()?;
+            let filter = privdata_host::store::HistoryFilter {
+                host,
+                entity,
+                since,
+                until,
+                limit,
+            };
+            let entries = storage.history(&filter)?;
+            if output.json {
+                println!("{}", serde_json::to_string_pretty(&entries)?);
+            } else {
+                for e in entries {
+                    let short =
+                        |d: &Option<String>| d.as_deref().map_or("-".to_string(), |d| d[..12].to_string());
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{} -> {}",
+                        e.at,
+                        e.host,
+                        e.entity,
+                        e.key,
+                        e.operation,
+                        short(&e.old_digest),
+                        short(&e.new_digest)
+                    );
+                }
+            }
+            Ok(())
+        }
         Command::Share(cmd) => {
             let manager = manager()?;
             match cmd {
@@ -267,10 +419,66 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+fn parse_option(s: &str) -> std::result::Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("{s:?} is not key=value"))
+}
+
+/// List, or purge, what `host` keeps about entities not in the live list.
+fn orphans(config: &std::path::Path, host: &str, live: &std::path::Path, purge: bool) -> Result<()> {
+    use std::io::BufRead;
+    let reader: Box<dyn BufRead> = if live == std::path::Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(live).with_context(|| format!("cannot read {}", live.display()))?,
+        ))
+    };
+    let mut alive = std::collections::HashSet::new();
+    for (n, line) in reader.lines().enumerate() {
+        let line = line?;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let id = privdata_host::validate::entity_id(line)
+            .with_context(|| format!("{} line {}", live.display(), n + 1))?;
+        alive.insert(id);
+    }
+    let storage = open_storage(config)?;
+    let orphans: Vec<privdata_host::store::EntitySummary> = storage
+        .entities(host)?
+        .into_iter()
+        .filter(|e| !alive.contains(&e.entity))
+        .collect();
+    let entries: u64 = orphans.iter().map(|e| e.entries).sum();
+    for e in &orphans {
+        println!("{}\t{} entries", e.entity, e.entries);
+    }
+    if purge {
+        let mut deleted = 0;
+        for batch in orphans.chunks(500) {
+            let ids: Vec<String> = batch.iter().map(|e| e.entity.clone()).collect();
+            deleted += storage.delete_entities(host, &ids)?;
+        }
+        println!(
+            "purged {} orphaned entities ({deleted} entries) of {host}",
+            orphans.len()
+        );
+    } else {
+        println!(
+            "{} orphaned entities ({entries} entries) of {host}; --purge deletes them",
+            orphans.len()
+        );
+    }
+    Ok(())
+}
+
 /// Admin commands need only the store, not the drivers.
 fn open_storage(config: &std::path::Path) -> Result<std::sync::Arc<dyn privdata_host::Storage>> {
     let config = Config::load(config)?;
-    Ok(store::open(&config.storage_url)?)
+    Ok(store::open_with(&config.storage_url, &config.storage_options)?)
 }
 
 pub(crate) fn print_exports(exports: &[ExportLocation]) {

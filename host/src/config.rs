@@ -15,6 +15,10 @@
 //! url = "sqlite://privdata.db"      # relative to this file
 //! durability = "full"               # or "normal"
 //!
+//! [audit]                           # optional: journal every change
+//! enabled = true
+//! retention_days = 90
+//!
 //! [backends.alpha]
 //! driver = "drivers/generic_driver.wasm"
 //! root = "/srv/alpha"
@@ -25,7 +29,7 @@
 
 use crate::error::{Error, Result};
 use crate::runtime::SandboxLimits;
-use crate::store::{DataLimits, Durability};
+use crate::store::{DataLimits, Durability, StorageOptions};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,8 +40,8 @@ use std::time::Duration;
 pub struct Config {
     /// Where the private data lives: `sqlite://PATH`.
     pub storage_url: String,
-    /// What an acknowledged write survives.
-    pub durability: Durability,
+    /// Durability and auditing of the store.
+    pub storage_options: StorageOptions,
     /// Where compiled drivers are cached, if anywhere.
     pub driver_cache: Option<PathBuf>,
     /// The deepest wasm stack a driver may use, in bytes.
@@ -71,7 +75,17 @@ struct File {
     max_stack_kib: Option<usize>,
     storage: StorageSection,
     #[serde(default)]
+    audit: AuditSection,
+    #[serde(default)]
     backends: BTreeMap<String, BackendSection>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AuditSection {
+    #[serde(default)]
+    enabled: bool,
+    retention_days: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -227,7 +241,11 @@ impl Config {
         }
         Ok(Config {
             storage_url,
-            durability: file.storage.durability,
+            storage_options: StorageOptions {
+                durability: file.storage.durability,
+                audit: file.audit.enabled,
+                audit_retention_days: file.audit.retention_days,
+            },
             driver_cache: file.driver_cache.as_deref().map(absolute),
             max_stack_bytes,
             backends,
@@ -254,6 +272,9 @@ mod tests {
         [storage]
         url = "data/privdata.db"
         durability = "normal"
+        [audit]
+        enabled = true
+        retention_days = 30
         [backends.alpha]
         driver = "drivers/generic.wasm"
         root = "/srv/alpha"
@@ -269,7 +290,9 @@ mod tests {
     fn a_full_file_parses_with_paths_made_absolute() {
         let c = Config::parse(GOOD, Path::new("/etc/privdata")).unwrap();
         assert_eq!(c.storage_url, "sqlite:///etc/privdata/data/privdata.db");
-        assert_eq!(c.durability, Durability::Normal);
+        assert_eq!(c.storage_options.durability, Durability::Normal);
+        assert!(c.storage_options.audit);
+        assert_eq!(c.storage_options.audit_retention_days, Some(30));
         assert_eq!(c.driver_cache.as_deref(), Some(Path::new("/etc/privdata/cache")));
         let a = &c.backends["alpha"];
         assert_eq!(a.host, "node1@alpha");

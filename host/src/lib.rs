@@ -30,8 +30,11 @@
 
 mod bindings;
 mod cache;
+pub mod check;
 pub mod config;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod manager;
 mod private_data;
 pub mod runtime;

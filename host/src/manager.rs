@@ -25,7 +25,7 @@ impl Manager {
     /// Open the store and load every backend's driver. Drivers used by
     /// several backends are compiled once.
     pub fn new(config: &Config) -> Result<Self> {
-        let storage = store::open_with(&config.storage_url, config.durability)?;
+        let storage = store::open_with(&config.storage_url, &config.storage_options)?;
         let mut runtime = Runtime::with_max_stack(config.max_stack_bytes)?;
         if let Some(dir) = &config.driver_cache {
             runtime = runtime.with_cache_dir(dir);

@@ -27,6 +27,16 @@ impl Host for State {
             .map_err(|e| self.to_guest(e))
     }
 
+    fn entities_list(
+        &mut self,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<(Vec<String>, Option<String>), WitError> {
+        self.private_data
+            .entities(cursor.as_deref(), limit)
+            .map_err(|e| self.to_guest(e))
+    }
+
     fn details_delete(&mut self, entity_id: String, keys: Option<Vec<String>>) -> Result<(), WitError> {
         self.private_data
             .delete(&entity_id, keys.as_deref())

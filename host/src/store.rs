@@ -40,6 +40,82 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
     /// Every entity of `host`, with its entry count, sorted by id (admin).
     fn entities(&self, host: &str) -> Result<Vec<EntitySummary>>;
+
+    /// Up to `limit` entity ids of `host` that sort after `after`, in order:
+    /// one page of `entities-list`.
+    fn list_entities(&self, host: &str, after: Option<&str>, limit: usize) -> Result<Vec<String>>;
+
+    /// Move every entry of host `old` to host `new`, in one transaction.
+    /// Refused if `new` holds data, unless `merge` (then `old`'s value wins
+    /// where both have the same entity and key).
+    fn rename_host(&self, old: &str, new: &str, merge: bool) -> Result<RenameReport>;
+
+    /// Delete every entry of the given entities of `host` in one
+    /// transaction; returns how many entries went.
+    fn delete_entities(&self, host: &str, entities: &[String]) -> Result<u64>;
+
+    /// Journal entries matching `filter`, oldest first.
+    fn history(&self, filter: &HistoryFilter) -> Result<Vec<JournalEntry>>;
+
+    /// Delete journal entries older than `before` (unix seconds); returns
+    /// how many went.
+    fn prune_history(&self, before: i64) -> Result<u64>;
+}
+
+/// What a host rename did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RenameReport {
+    /// Entries moved from the old host.
+    pub moved: u64,
+    /// Entities they belong to.
+    pub entities: u64,
+    /// Entries of the new host that the merge overwrote.
+    pub overwritten: u64,
+}
+
+/// Which journal entries to read.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    /// Only this host.
+    pub host: Option<String>,
+    /// Only this entity (canonical id).
+    pub entity: Option<String>,
+    /// Only at or after this time (unix seconds).
+    pub since: Option<i64>,
+    /// Only before this time (unix seconds).
+    pub until: Option<i64>,
+    /// At most this many (the newest), or all.
+    pub limit: Option<usize>,
+}
+
+/// One change, as the audit journal keeps it: digests, never values.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct JournalEntry {
+    /// When (unix seconds).
+    pub at: i64,
+    /// The host whose data changed.
+    pub host: String,
+    /// The entity.
+    pub entity: String,
+    /// The key.
+    pub key: String,
+    /// `update`, `replace`, `delete`, `rename-from`, `rename-to` or `purge`.
+    pub operation: String,
+    /// blake3 of the value before, if there was one.
+    pub old_digest: Option<String>,
+    /// blake3 of the value after, if there is one.
+    pub new_digest: Option<String>,
+}
+
+/// How a store is opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StorageOptions {
+    /// What an acknowledged write survives.
+    pub durability: Durability,
+    /// Keep an audit journal of every change, in the same transaction.
+    pub audit: bool,
+    /// Drop journal entries older than this many days when the store opens.
+    pub audit_retention_days: Option<u32>,
 }
 
 /// What one host holds.
@@ -173,6 +249,24 @@ impl PrivateData {
             .update(&self.host, &entity, details, delete_existing, &self.limits.quota)
     }
 
+    /// `entities-list`: one page of the entity ids this host holds data
+    /// for, and the cursor of the next page (`None` when this is the last).
+    pub fn entities(&self, cursor: Option<&str>, limit: u32) -> Result<(Vec<String>, Option<String>)> {
+        let after = cursor
+            .map(|c| {
+                validate::entity_id(c).map_err(|_| {
+                    crate::Error::InvalidEntityId(format!(
+                        "cursor {c:?} is not one entities-list returned; start again with none"
+                    ))
+                })
+            })
+            .transpose()?;
+        let limit = limit.clamp(1, 1000) as usize;
+        let page = self.storage.list_entities(&self.host, after.as_deref(), limit)?;
+        let next = (page.len() == limit).then(|| page[limit - 1].clone());
+        Ok((page, next))
+    }
+
     /// `details-delete`: see the WIT contract.
     pub fn delete(&self, entity: &str, keys: Option<&[String]>) -> Result<()> {
         let entity = validate::entity_id(entity)?;
@@ -213,13 +307,13 @@ impl Durability {
 }
 
 /// Open the storage a URL names (`sqlite://PATH` or a plain file path) with
-/// the default durability.
+/// the default options.
 pub fn open(url: &str) -> Result<Arc<dyn Storage>> {
-    open_with(url, Durability::default())
+    open_with(url, &StorageOptions::default())
 }
 
-/// Open the storage a URL names with a chosen durability.
-pub fn open_with(url: &str, durability: Durability) -> Result<Arc<dyn Storage>> {
+/// Open the storage a URL names with chosen options.
+pub fn open_with(url: &str, options: &StorageOptions) -> Result<Arc<dyn Storage>> {
     let path = url.strip_prefix("sqlite://").unwrap_or(url);
     if let Some((scheme, _)) = url.split_once("://")
         && scheme != "sqlite"
@@ -228,5 +322,5 @@ pub fn open_with(url: &str, durability: Durability) -> Result<Arc<dyn Storage>> 
             "storage URL scheme `{scheme}://` is not supported; use `sqlite://PATH` or a file path"
         )));
     }
-    Ok(Arc::new(sqlite::SqliteStorage::open_with(path, durability)?))
+    Ok(Arc::new(sqlite::SqliteStorage::open_with_options(path, options)?))
 }

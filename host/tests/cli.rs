@@ -202,3 +202,136 @@ fn bench_quick_reports_every_path_and_figure_as_json() {
     assert!(r["durability"]["update_one_full_ns"].as_u64().unwrap() > 0);
     assert!(r["durability"]["update_one_normal_ns"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn check_driver_passes_the_example_drivers() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, wasm) in [
+        ("generic", example_driver_artifacts::GENERIC),
+        ("short-names", example_driver_artifacts::SHORT_NAMES),
+        ("caching", example_driver_artifacts::CACHING),
+    ] {
+        let out = privdata(dir.path(), &["check-driver", wasm]);
+        let stdout = ok(out);
+        assert!(stdout.contains("result: PASS"), "{name}:\n{stdout}");
+        assert!(
+            stdout.contains("OK           no private data after delete-share"),
+            "{name}:\n{stdout}"
+        );
+        assert!(!stdout.contains("FAIL"), "{name}:\n{stdout}");
+    }
+    let out = ok(privdata(
+        dir.path(),
+        &["check-driver", example_driver_artifacts::GENERIC],
+    ));
+    assert!(
+        out.contains("OK           manage-existing: adopted \"vol-"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_driver_fails_a_leaky_driver_and_names_the_leak() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = privdata(
+        dir.path(),
+        &[
+            "check-driver",
+            example_driver_artifacts::HOSTILE,
+            "--option",
+            "mode=leaky",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("FAIL         no private data after delete-share: private data left behind:")
+            && stdout.contains("keeps volume_id"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("FAIL         no orphans"), "{stdout}");
+    assert!(stderr.contains("does not conform"), "{stderr}");
+
+    let json = privdata(
+        dir.path(),
+        &[
+            "check-driver",
+            example_driver_artifacts::HOSTILE,
+            "--option",
+            "mode=panic",
+            "--json",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["steps"][1]["name"], "create-share");
+    assert_eq!(report["steps"][1]["outcome"], "fail");
+    assert!(report["steps"][1]["detail"].as_str().unwrap().contains("trapped"));
+}
+
+#[test]
+fn orphans_rename_and_history_from_the_command_line() {
+    let dir = setup();
+    let d = dir.path();
+    let mut config = std::fs::read_to_string(d.join("privdata.toml")).unwrap();
+    config = config.replace(
+        "[storage]\n",
+        "[audit]\nenabled = true\nretention_days = 30\n[storage]\n",
+    );
+    std::fs::write(d.join("privdata.toml"), config).unwrap();
+    let live = "c0ffee00-1234-4abc-8def-0123456789ab";
+    for id in [ID, live] {
+        ok(privdata(
+            d,
+            &["share", "create", "--backend", "alpha", "--id", id],
+        ));
+    }
+    std::fs::write(
+        d.join("live.txt"),
+        format!("# still in Manila\n{}\n", live.to_uppercase()),
+    )
+    .unwrap();
+    let out = ok(privdata(
+        d,
+        &["orphans", "--host", "cli-node@alpha", "--live", "live.txt"],
+    ));
+    assert!(
+        out.contains(&format!("{ID}\t1 entries")) && out.contains("1 orphaned entities (1 entries)"),
+        "{out}"
+    );
+    let out = ok(privdata(
+        d,
+        &[
+            "orphans",
+            "--host",
+            "cli-node@alpha",
+            "--live",
+            "live.txt",
+            "--purge",
+        ],
+    ));
+    assert!(out.contains("purged 1 orphaned entities (1 entries)"), "{out}");
+    let out = ok(privdata(d, &["list", "--host", "cli-node@alpha"]));
+    assert_eq!(out, format!("{live}\t1 entries\n"));
+
+    std::fs::write(d.join("bad.txt"), "not-a-uuid\n").unwrap();
+    let bad = privdata(d, &["orphans", "--host", "cli-node@alpha", "--live", "bad.txt"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("bad.txt line 1"));
+
+    let out = ok(privdata(d, &["rename-host", "cli-node@alpha", "node2@alpha"]));
+    assert_eq!(
+        out,
+        "moved 1 entries of 1 entities from cli-node@alpha to node2@alpha (0 overwritten)\n"
+    );
+
+    let history: serde_json::Value = serde_json::from_str(&ok(privdata(d, &["history", "--json"]))).unwrap();
+    let ops: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(ops, ["update", "update", "purge", "rename-from", "rename-to"]);
+    let text = ok(privdata(d, &["history", "--entity", ID]));
+    assert_eq!(text.lines().count(), 2, "{text}");
+}

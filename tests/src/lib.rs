@@ -102,7 +102,7 @@ impl Fixture {
         }
         Config {
             storage_url: format!("sqlite://{}", dir.join("privdata.db").display()),
-            durability: Default::default(),
+            storage_options: Default::default(),
             driver_cache: None,
             max_stack_bytes: privdata_host::runtime::DEFAULT_MAX_STACK,
             backends: map,
@@ -231,6 +231,30 @@ impl ViaGuest<'_> {
     }
 }
 
+/// One page of `entities-list`, as a guest saw it.
+#[derive(Debug)]
+pub struct Page {
+    pub ids: Vec<String>,
+    pub next: Option<String>,
+}
+
+impl ViaGuest<'_> {
+    /// `entities-list` from inside the guest; `cursor` empty means none.
+    pub fn list(&self, cursor: &str, limit: u32) -> Page {
+        let got = self
+            .run("list", cursor, &[&limit.to_string()])
+            .expect("entities-list");
+        Page {
+            ids: got
+                .iter()
+                .filter(|(k, _)| k == "id")
+                .map(|(_, v)| v.clone())
+                .collect(),
+            next: got.iter().find(|(k, _)| k == "next").map(|(_, v)| v.clone()),
+        }
+    }
+}
+
 impl Api for ViaGuest<'_> {
     fn get(&self, entity: &str, keys: Option<&[&str]>) -> Result<Vec<(String, String)>, Refusal> {
         match keys {
@@ -266,14 +290,14 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next_u64() % n
     }
 }
 

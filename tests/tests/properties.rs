@@ -43,8 +43,8 @@ fn keys_pool() -> Vec<String> {
         "ключ".into(),
         "🔑".into(),
         "k".repeat(255),
-        String::new(),    // invalid: empty
-        "k".repeat(256),  // invalid: too long
+        String::new(),   // invalid: empty
+        "k".repeat(256), // invalid: too long
     ]
 }
 
@@ -54,8 +54,8 @@ fn values_pool() -> Vec<String> {
         "v".into(),
         "значение 值 🎉".into(),
         "x".repeat(16),
-        "x".repeat(17),   // over the small backend's limit
-        "é".repeat(511),  // 1022 bytes
+        "x".repeat(17),  // over the small backend's limit
+        "é".repeat(511), // 1022 bytes
         "v".repeat(1023),
         "v".repeat(1024), // over the default limit
     ]
@@ -176,16 +176,25 @@ fn run<'a>(ops: &[Op], api: &dyn Fn(usize) -> Box<dyn Api + 'a>) {
         let want = model.apply(op);
         let got = match op {
             Op::Get(h, e, s, keys) => {
-                let names: Option<Vec<&str>> = keys.as_ref().map(|k| k.iter().map(|i| kp[*i].as_str()).collect());
+                let names: Option<Vec<&str>> =
+                    keys.as_ref().map(|k| k.iter().map(|i| kp[*i].as_str()).collect());
                 api(*h).get(&spell(ENTITIES[*e], *s), names.as_deref())
             }
             Op::Update(h, e, s, details, replace) => {
-                let pairs: Vec<(&str, &str)> = details.iter().map(|(k, v)| (kp[*k].as_str(), vp[*v].as_str())).collect();
-                api(*h).update(&spell(ENTITIES[*e], *s), &pairs, *replace).map(|()| Vec::new())
+                let pairs: Vec<(&str, &str)> = details
+                    .iter()
+                    .map(|(k, v)| (kp[*k].as_str(), vp[*v].as_str()))
+                    .collect();
+                api(*h)
+                    .update(&spell(ENTITIES[*e], *s), &pairs, *replace)
+                    .map(|()| Vec::new())
             }
             Op::Delete(h, e, s, keys) => {
-                let names: Option<Vec<&str>> = keys.as_ref().map(|k| k.iter().map(|i| kp[*i].as_str()).collect());
-                api(*h).delete(&spell(ENTITIES[*e], *s), names.as_deref()).map(|()| Vec::new())
+                let names: Option<Vec<&str>> =
+                    keys.as_ref().map(|k| k.iter().map(|i| kp[*i].as_str()).collect());
+                api(*h)
+                    .delete(&spell(ENTITIES[*e], *s), names.as_deref())
+                    .map(|()| Vec::new())
             }
         };
         let mut want = want;
@@ -198,7 +207,13 @@ fn run<'a>(ops: &[Op], api: &dyn Fn(usize) -> Box<dyn Api + 'a>) {
     for h in 0..HOSTS {
         for (e, id) in ENTITIES.iter().enumerate() {
             let stored = api(h).get(id, None).unwrap();
-            let modelled: Vec<(String, String)> = model.data.get(&(h, e)).cloned().unwrap_or_default().into_iter().collect();
+            let modelled: Vec<(String, String)> = model
+                .data
+                .get(&(h, e))
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
             assert_eq!(stored, modelled, "host {h} entity {e}");
         }
     }
@@ -225,5 +240,8 @@ proptest! {
 }
 
 fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }

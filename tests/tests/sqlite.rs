@@ -197,3 +197,44 @@ fn a_version_1_database_is_migrated_with_its_usage_backfilled() {
     // The old data is still served.
     assert_eq!(store.get("h@a", "e", None).unwrap().len(), 2);
 }
+
+/// Make `path` unwritable even for root (who ignores file modes), if the
+/// filesystem allows; `false` if it cannot be done here.
+fn make_immutable(path: &std::path::Path, on: bool) -> bool {
+    std::process::Command::new("chattr")
+        .arg(if on { "+i" } else { "-i" })
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_read_only_database_is_refused_with_the_fix_and_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ro.db");
+    let store = SqliteStorage::open(&path).unwrap();
+    store
+        .update("h@b", ID, &[("k".into(), "v".into())], false, &Quota::default())
+        .unwrap();
+    drop(store);
+    // Fold the log into the file, so the file alone holds the data.
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA journal_mode = DELETE")
+        .unwrap();
+    let before = std::fs::read(&path).unwrap();
+    assert!(
+        make_immutable(&path, true),
+        "chattr is needed to make a file read-only for root"
+    );
+    assert!(make_immutable(dir.path(), true));
+    let result = SqliteStorage::open(&path);
+    make_immutable(dir.path(), false);
+    make_immutable(&path, false);
+    let msg = result.unwrap_err().to_string();
+    assert!(
+        msg.contains("ro.db") && msg.contains("read-only") && msg.contains("writable"),
+        "{msg}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before, "the file was changed");
+}

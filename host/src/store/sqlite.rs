@@ -1,6 +1,9 @@
 //! The embedded default: one SQLite file in WAL mode.
 
-use super::{Durability, EntitySummary, HostSummary, Pair, Quota, Storage};
+use super::{
+    Durability, EntitySummary, HistoryFilter, HostSummary, JournalEntry, Pair, Quota, RenameReport, Storage,
+    StorageOptions,
+};
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
@@ -52,6 +55,20 @@ const MIGRATIONS: &[&str] = &[
         UPDATE host_usage SET bytes = bytes + octet_length(NEW.value) - octet_length(OLD.value)
         WHERE host = NEW.host;
     END;",
+    // 3: the audit journal: digests of every change, written in the same
+    // transaction as the change when auditing is on.
+    "CREATE TABLE journal (
+        id         INTEGER PRIMARY KEY,
+        at         INTEGER NOT NULL,
+        host       TEXT NOT NULL,
+        entity_id  TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        operation  TEXT NOT NULL,
+        old_digest TEXT,
+        new_digest TEXT
+    );
+    CREATE INDEX journal_by_host ON journal (host, entity_id, at);
+    CREATE INDEX journal_by_time ON journal (at);",
 ];
 
 const GET_ONE: &str = "SELECT value FROM private_data WHERE host = ?1 AND entity_id = ?2 AND key = ?3";
@@ -67,6 +84,7 @@ const DELETE_ONE: &str = "DELETE FROM private_data WHERE host = ?1 AND entity_id
 pub struct SqliteStorage {
     path: PathBuf,
     conn: Mutex<Connection>,
+    audit: bool,
 }
 
 impl SqliteStorage {
@@ -79,19 +97,41 @@ impl SqliteStorage {
 
     /// [`SqliteStorage::open`] with a chosen durability.
     pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Self> {
+        SqliteStorage::open_with_options(
+            path,
+            &StorageOptions {
+                durability,
+                ..StorageOptions::default()
+            },
+        )
+    }
+
+    /// [`SqliteStorage::open`] with chosen options. With auditing and a
+    /// retention, journal entries older than the retention are dropped now.
+    pub fn open_with_options(path: impl AsRef<Path>, options: &StorageOptions) -> Result<Self> {
+        let durability = options.durability;
         let path = path.as_ref().to_path_buf();
-        let fail =
-            |what: &str, err: rusqlite::Error| Error::Storage(format!("{what} {}: {err}", path.display()));
-        let mut conn = Connection::open(&path).map_err(|e| {
-            fail(
-                "cannot open SQLite file (check the directory exists and is writable)",
-                e,
-            )
-        })?;
+        let fail = |what: &str, err: rusqlite::Error| {
+            use rusqlite::ErrorCode::*;
+            let fix = match err.sqlite_error_code() {
+                Some(ReadOnly | PermissionDenied) => {
+                    "the file or its directory is read-only: make both writable by this user"
+                }
+                Some(NotADatabase) => {
+                    "it is not a SQLite database (is it a privdata store?): point [storage] url \
+                     at a privdata store or a new file"
+                }
+                Some(CannotOpen) => "check that the directory exists and is writable",
+                Some(DatabaseCorrupt) => "the file is corrupt: restore it from a backup",
+                _ => "see the SQLite error",
+            };
+            Error::Storage(format!("{}: {what}: {err}; {fix}", path.display()))
+        };
+        let mut conn = Connection::open(&path).map_err(|e| fail("cannot open", e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| fail("cannot configure", e))?;
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| fail("cannot use WAL mode on (is it a SQLite database?)", e))?;
+            .map_err(|e| fail("cannot switch to WAL mode", e))?;
         conn.pragma_update(None, "synchronous", durability.synchronous())
             .map_err(|e| fail("cannot configure", e))?;
         // Reads through a memory map and a larger page cache keep point
@@ -101,13 +141,20 @@ impl SqliteStorage {
         conn.pragma_update(None, "cache_size", CACHE_SIZE_KIB)
             .map_err(|e| fail("cannot configure", e))?;
         migrate(&mut conn).map_err(|e| match e {
-            Error::Storage(msg) => Error::Storage(format!("{}: {msg}", path.display())),
+            Error::Storage(msg) | Error::StorageUnavailable(msg) => {
+                Error::Storage(format!("{}: {msg}", path.display()))
+            }
             other => other,
         })?;
-        Ok(SqliteStorage {
+        let store = SqliteStorage {
             path,
             conn: Mutex::new(conn),
-        })
+            audit: options.audit,
+        };
+        if let Some(days) = options.audit_retention_days {
+            store.prune_history(now() - i64::from(days) * 86_400)?;
+        }
+        Ok(store)
     }
 
     /// The file this store lives in.
@@ -139,6 +186,85 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
+    Ok(())
+}
+
+fn delete_in(conn: &Connection, host: &str, entity: &str, keys: Option<&[String]>) -> Result<()> {
+    match keys {
+        None => {
+            conn.prepare_cached(DELETE_ALL)?.execute(params![host, entity])?;
+        }
+        Some(keys) => {
+            let mut stmt = conn.prepare_cached(DELETE_ONE)?;
+            for key in keys {
+                stmt.execute(params![host, entity, key])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every pair `entity` of `host` holds now.
+fn current(conn: &Connection, host: &str, entity: &str) -> Result<Vec<Pair>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT key, value FROM private_data WHERE host = ?1 AND entity_id = ?2")?;
+    let rows = stmt.query_map(params![host, entity], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn digest(value: &str) -> String {
+    blake3::hash(value.as_bytes()).to_hex().to_string()
+}
+
+fn journal(
+    conn: &Connection,
+    host: &str,
+    entity: &str,
+    key: &str,
+    operation: &str,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO journal (at, host, entity_id, key, operation, old_digest, new_digest)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        now(),
+        host,
+        entity,
+        key,
+        operation,
+        old.map(digest),
+        new.map(digest)
+    ])?;
+    Ok(())
+}
+
+/// Journal what an update is about to change: every key it sets whose value
+/// differs, and with `delete_existing` every key it drops.
+fn journal_update(
+    conn: &Connection,
+    host: &str,
+    entity: &str,
+    details: &[Pair],
+    delete_existing: bool,
+) -> Result<()> {
+    let op = if delete_existing { "replace" } else { "update" };
+    let old: std::collections::HashMap<String, String> = current(conn, host, entity)?.into_iter().collect();
+    for (key, value) in details {
+        let before = old.get(key).map(String::as_str);
+        if before != Some(value.as_str()) {
+            journal(conn, host, entity, key, op, before, Some(value))?;
+        }
+    }
+    if delete_existing {
+        for (key, value) in &old {
+            if !details.iter().any(|(k, _)| k == key) {
+                journal(conn, host, entity, key, op, Some(value), None)?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -214,6 +340,9 @@ impl Storage for SqliteStorage {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let before = usage(&tx, host)?;
+        if self.audit {
+            journal_update(&tx, host, entity, details, delete_existing)?;
+        }
         if delete_existing {
             tx.prepare_cached(DELETE_ALL)?.execute(params![host, entity])?;
         }
@@ -233,22 +362,25 @@ impl Storage for SqliteStorage {
 
     fn delete(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<()> {
         let mut conn = self.conn();
+        if self.audit {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let old = current(&tx, host, entity)?;
+            let gone: Vec<&Pair> = old
+                .iter()
+                .filter(|(k, _)| keys.is_none_or(|keys| keys.contains(k)))
+                .collect();
+            for (key, value) in &gone {
+                journal(&tx, host, entity, key, "delete", Some(value), None)?;
+            }
+            delete_in(&tx, host, entity, keys)?;
+            tx.commit()?;
+            return Ok(());
+        }
         match keys {
-            None => {
-                conn.prepare_cached(DELETE_ALL)?.execute(params![host, entity])?;
-            }
-            Some([key]) => {
-                conn.prepare_cached(DELETE_ONE)?
-                    .execute(params![host, entity, key])?;
-            }
-            Some(keys) => {
+            None | Some([_]) => delete_in(&conn, host, entity, keys)?,
+            Some(_) => {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                {
-                    let mut stmt = tx.prepare_cached(DELETE_ONE)?;
-                    for key in keys {
-                        stmt.execute(params![host, entity, key])?;
-                    }
-                }
+                delete_in(&tx, host, entity, keys)?;
                 tx.commit()?;
             }
         }
@@ -284,5 +416,111 @@ impl Storage for SqliteStorage {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn list_entities(&self, host: &str, after: Option<&str>, limit: usize) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT DISTINCT entity_id FROM private_data WHERE host = ?1 AND entity_id > ?2
+             ORDER BY entity_id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![host, after.unwrap_or(""), limit as i64], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn rename_host(&self, old: &str, new: &str, merge: bool) -> Result<RenameReport> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (held, _) = usage(&tx, new)?;
+        if held > 0 && !merge {
+            return Err(Error::Storage(format!(
+                "host {new} already holds {held} entries; pass --merge to merge {old} into it \
+                 ({old}'s values win on the same entity and key), or pick another name"
+            )));
+        }
+        let (moved, entities): (u64, u64) = tx.query_row(
+            "SELECT COUNT(*), COUNT(DISTINCT entity_id) FROM private_data WHERE host = ?1",
+            [old],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let overwritten: u64 = tx.query_row(
+            "SELECT COUNT(*) FROM private_data o JOIN private_data n
+             ON n.host = ?2 AND n.entity_id = o.entity_id AND n.key = o.key WHERE o.host = ?1",
+            [old, new],
+            |r| r.get(0),
+        )?;
+        if self.audit {
+            tx.execute(
+                "INSERT INTO journal (at, host, entity_id, key, operation, old_digest, new_digest)
+                 SELECT ?3, host, entity_id, key, 'rename-from', NULL, NULL FROM private_data WHERE host = ?1
+                 UNION ALL
+                 SELECT ?3, ?2, entity_id, key, 'rename-to', NULL, NULL FROM private_data WHERE host = ?1",
+                params![old, new, now()],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO private_data (host, entity_id, key, value, created_at, updated_at)
+             SELECT ?2, entity_id, key, value, created_at, updated_at FROM private_data WHERE host = ?1
+             ON CONFLICT (host, entity_id, key)
+             DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            [old, new],
+        )?;
+        tx.execute("DELETE FROM private_data WHERE host = ?1", [old])?;
+        tx.execute("DELETE FROM host_usage WHERE host = ?1 AND entries = 0", [old])?;
+        tx.commit()?;
+        Ok(RenameReport {
+            moved,
+            entities,
+            overwritten,
+        })
+    }
+
+    fn delete_entities(&self, host: &str, entities: &[String]) -> Result<u64> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut deleted = 0;
+        for entity in entities {
+            if self.audit {
+                for (key, value) in current(&tx, host, entity)? {
+                    journal(&tx, host, entity, &key, "purge", Some(&value), None)?;
+                }
+            }
+            deleted += tx.prepare_cached(DELETE_ALL)?.execute(params![host, entity])? as u64;
+        }
+        tx.commit()?;
+        Ok(deleted)
+    }
+
+    fn history(&self, filter: &HistoryFilter) -> Result<Vec<JournalEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT at, host, entity_id, key, operation, old_digest, new_digest FROM (
+                 SELECT * FROM journal
+                 WHERE (?1 IS NULL OR host = ?1) AND (?2 IS NULL OR entity_id = ?2)
+                   AND (?3 IS NULL OR at >= ?3) AND (?4 IS NULL OR at < ?4)
+                 ORDER BY id DESC LIMIT ?5)
+             ORDER BY id",
+        )?;
+        let limit = filter.limit.map_or(-1, |l| l as i64);
+        let rows = stmt.query_map(
+            params![filter.host, filter.entity, filter.since, filter.until, limit],
+            |r| {
+                Ok(JournalEntry {
+                    at: r.get(0)?,
+                    host: r.get(1)?,
+                    entity: r.get(2)?,
+                    key: r.get(3)?,
+                    operation: r.get(4)?,
+                    old_digest: r.get(5)?,
+                    new_digest: r.get(6)?,
+                })
+            },
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn prune_history(&self, before: i64) -> Result<u64> {
+        let conn = self.conn();
+        Ok(conn.execute("DELETE FROM journal WHERE at < ?1", [before])? as u64)
     }
 }

@@ -6,7 +6,10 @@
 //!   call of the contract through a real guest. The name is
 //!   `OP␟ENTITY␟ARG…` (fields split by U+001F): `get-all`, `get` (args are
 //!   keys; none means `some([])`), `update`/`replace` (args alternate key and
-//!   value), `delete-all`, `delete` (args are keys).
+//!   value), `delete-all`, `delete` (args are keys), `list` (ENTITY is the
+//!   cursor, empty for none; the arg is the limit).
+//! - `leaky`: a plausible driver that forgets to delete its private data
+//!   when a share is deleted, for the conformance kit to catch.
 //! - `escape`: tries to read and write outside its root; reports each try.
 //! - `flood`: writes one entry per entity until the host refuses; reports how
 //!   many it wrote and the refusal.
@@ -14,7 +17,7 @@
 //!   recurse without end.
 
 use manila_driver_sdk::bindings::manila::driver::private_data as raw;
-use manila_driver_sdk::{Driver, DriverError, ExportLocation, Options, Share};
+use manila_driver_sdk::{Driver, DriverError, ExportLocation, Options, PrivateStorage, Share};
 
 struct Hostile {
     mode: String,
@@ -46,6 +49,15 @@ fn probe(script: &str) -> Result<Vec<ExportLocation>, DriverError> {
         "replace" => raw::details_update(entity, &pairs(), true).map(|()| Vec::new()),
         "delete-all" => raw::details_delete(entity, None).map(|()| Vec::new()),
         "delete" => raw::details_delete(entity, Some(&args)).map(|()| Vec::new()),
+        "list" => {
+            let cursor = (!entity.is_empty()).then_some(entity);
+            let limit = args.first().and_then(|l| l.parse().ok()).unwrap_or(10);
+            raw::entities_list(cursor, limit).map(|(ids, next)| {
+                let mut out: Vec<(String, String)> = ids.into_iter().map(|id| ("id".into(), id)).collect();
+                out.extend(next.map(|n| ("next".into(), n)));
+                out
+            })
+        }
         other => return Err(DriverError::Invalid(format!("unknown probe op {other:?}"))),
     };
     Ok(got?
@@ -99,6 +111,10 @@ impl Driver for Hostile {
         match self.mode.as_str() {
             "probe" => probe(&share.name),
             "escape" => Ok(escape()),
+            "leaky" => {
+                PrivateStorage.update(&share.id, [("volume_id", "leaky-volume")])?;
+                Ok(vec![location("nas:/leaky-volume".into())])
+            }
             "flood" => {
                 for i in 0u64.. {
                     let entity = format!("00000000-0000-4000-8000-{i:012x}");
@@ -127,6 +143,14 @@ impl Driver for Hostile {
         }
     }
 
+    fn ensure_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
+        match PrivateStorage.get(&share.id, "volume_id")? {
+            Some(volume) => Ok(vec![location(format!("nas:/{volume}"))]),
+            None => Err(DriverError::NotFound(share.id.clone())),
+        }
+    }
+
+    /// Deletes nothing: in `leaky` mode that is the bug.
     fn delete_share(&self, _share: &Share) -> Result<(), DriverError> {
         Ok(())
     }

@@ -1,0 +1,349 @@
+//! The driver conformance kit behind `privdata check-driver`: any driver
+//! through the standard lifecycle on a scratch backend and store, with each
+//! step reported and every violation named.
+
+use crate::store::{self, DataLimits, PrivateData};
+use crate::{DriverError, Error, Runtime, Sandbox, SandboxLimits, Share, Snapshot};
+use std::path::Path;
+use std::time::Instant;
+
+/// How one step went.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// It did what the contract asks.
+    Ok,
+    /// The driver says it does not support the operation: allowed.
+    Unsupported,
+    /// Not run, for the reason given.
+    Skipped,
+    /// A violation.
+    Fail,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Step {
+    /// What was checked.
+    pub name: String,
+    /// How it went.
+    pub outcome: Outcome,
+    /// Details.
+    pub detail: String,
+}
+
+/// The whole report; the driver passes when no step failed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    /// Every step, in order.
+    pub steps: Vec<Step>,
+}
+
+impl Report {
+    /// Whether no step failed.
+    pub fn passed(&self) -> bool {
+        !self.steps.iter().any(|s| s.outcome == Outcome::Fail)
+    }
+
+    fn push(&mut self, name: &str, outcome: Outcome, detail: impl Into<String>) {
+        self.steps.push(Step {
+            name: name.into(),
+            outcome,
+            detail: detail.into(),
+        });
+    }
+
+    /// Record an operation's result; `Ok` carries the detail to show.
+    fn record<T>(
+        &mut self,
+        name: &str,
+        result: Result<T, Error>,
+        detail: impl FnOnce(&T) -> String,
+    ) -> Option<T> {
+        match result {
+            Ok(value) => {
+                let d = detail(&value);
+                self.push(name, Outcome::Ok, d);
+                Some(value)
+            }
+            Err(Error::Driver {
+                error: DriverError::Invalid(m),
+                ..
+            }) if m.contains("not support") => {
+                self.push(name, Outcome::Unsupported, m);
+                None
+            }
+            Err(Error::DriverTrap { message, .. }) => {
+                self.push(name, Outcome::Fail, format!("the driver trapped: {message}"));
+                None
+            }
+            Err(Error::Driver {
+                error: DriverError::PrivateData(m),
+                ..
+            }) => {
+                self.push(
+                    name,
+                    Outcome::Fail,
+                    format!("a private-data call was refused (over the limits or invalid): {m}"),
+                );
+                None
+            }
+            Err(e) => {
+                self.push(name, Outcome::Fail, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// A violation if `entity` still has private data after `after`.
+    fn expect_no_data(&mut self, data: &PrivateData, entity: &str, after: &str) {
+        match data.get(entity, None) {
+            Ok(left) if left.is_empty() => {
+                self.push(&format!("no private data after {after}"), Outcome::Ok, "")
+            }
+            Ok(left) => {
+                let keys: Vec<&str> = left.iter().map(|(k, _)| k.as_str()).collect();
+                self.push(
+                    &format!("no private data after {after}"),
+                    Outcome::Fail,
+                    format!("private data left behind: {entity} keeps {}", keys.join(", ")),
+                );
+            }
+            Err(e) => self.push(
+                &format!("no private data after {after}"),
+                Outcome::Fail,
+                e.to_string(),
+            ),
+        }
+    }
+}
+
+const SHARE: &str = "5c3e1f7a-2b4d-4c6e-8f10-a1b2c3d4e5f6";
+const ADOPTED: &str = "6d4f2a8b-3c5e-4d7f-9a21-b2c3d4e5f607";
+const SNAPSHOT: &str = "7e5a3b9c-4d6f-4e8a-8b32-c3d4e5f60718";
+
+/// Run `driver` through the lifecycle with `options`, in a scratch
+/// directory that is removed afterwards.
+pub fn check_driver(driver: &Path, options: Vec<(String, String)>) -> Result<Report, Error> {
+    let scratch =
+        tempfile::tempdir().map_err(|e| Error::Storage(format!("cannot create a scratch directory: {e}")))?;
+    let root = scratch.path().join("root");
+    let outside = scratch.path().join("outside");
+    for dir in [&root, &outside] {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Storage(format!("{}: {e}", dir.display())))?;
+    }
+    std::fs::write(outside.join("canary"), b"untouched").map_err(|e| Error::Storage(e.to_string()))?;
+    let storage = store::open(&format!("sqlite://{}", scratch.path().join("store.db").display()))?;
+    let data = PrivateData::new(storage.clone(), "check@scratch", DataLimits::default());
+    let mut report = Report { steps: Vec::new() };
+
+    let start = Instant::now();
+    let component = match Runtime::new()?.load(driver) {
+        Ok(c) => {
+            report.push(
+                "load",
+                Outcome::Ok,
+                format!("compiled in {} ms", start.elapsed().as_millis()),
+            );
+            c
+        }
+        Err(e) => {
+            report.push("load", Outcome::Fail, e.to_string());
+            return Ok(report);
+        }
+    };
+    let sandbox = Sandbox {
+        backend: "check".into(),
+        private_data: data.clone(),
+        root: root.clone(),
+        options,
+        limits: SandboxLimits::default(),
+    };
+    let share = |id: &str| Share {
+        id: id.into(),
+        name: "conformance".into(),
+        size_gib: 1,
+        protocol: "NFS".into(),
+    };
+    let exports_of = |op: &'static str, id: &str| {
+        let s = share(id);
+        component.call(&sandbox, op, move |st, d| match op {
+            "create-share" => d.manila_driver_share_driver().call_create_share(st, &s),
+            _ => d.manila_driver_share_driver().call_ensure_share(st, &s),
+        })
+    };
+
+    let created = report.record("create-share", exports_of("create-share", SHARE), |e| {
+        format!("{} export location(s)", e.len())
+    });
+    let Some(created) = created else {
+        report.push("the rest", Outcome::Skipped, "create-share did not succeed");
+        return Ok(finish(report, &data, &outside));
+    };
+    if created.is_empty() {
+        report.push(
+            "export locations",
+            Outcome::Fail,
+            "create-share returned no export location",
+        );
+    }
+    if data.get(SHARE, None).map(|p| p.is_empty()).unwrap_or(true) {
+        report.push(
+            "private data",
+            Outcome::Ok,
+            "create-share kept no private data (allowed)",
+        );
+    }
+    if let Some(ensured) = report.record("ensure-share", exports_of("ensure-share", SHARE), |e| {
+        format!("{} export location(s)", e.len())
+    }) && ensured != created
+    {
+        report.push(
+            "ensure-share",
+            Outcome::Ok,
+            "note: export locations differ from create-share's",
+        );
+    }
+    let s = share(SHARE);
+    report.record(
+        "extend-share",
+        component.call(&sandbox, "extend-share", |st, d| {
+            d.manila_driver_share_driver().call_extend_share(st, &s, 2)
+        }),
+        |_| "to 2 GiB".into(),
+    );
+    let snap = Snapshot {
+        id: SNAPSHOT.into(),
+        share_id: SHARE.into(),
+        size_gib: 1,
+    };
+    let snapped = report.record(
+        "create-snapshot",
+        component.call(&sandbox, "create-snapshot", |st, d| {
+            d.manila_driver_share_driver().call_create_snapshot(st, &snap)
+        }),
+        |_| String::new(),
+    );
+    if snapped.is_some()
+        && report
+            .record(
+                "delete-snapshot",
+                component.call(&sandbox, "delete-snapshot", |st, d| {
+                    d.manila_driver_share_driver().call_delete_snapshot(st, &snap)
+                }),
+                |_| String::new(),
+            )
+            .is_some()
+    {
+        report.expect_no_data(&data, SNAPSHOT, "delete-snapshot");
+    }
+
+    // Unmanage, then adopt the same backend object under a new id, by any
+    // name the driver kept (or the old id): the kit cannot know the name.
+    let kept: Vec<String> = data
+        .get(SHARE, None)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    let mut to_delete = SHARE;
+    if report
+        .record(
+            "unmanage",
+            component.call(&sandbox, "unmanage", |st, d| {
+                d.manila_driver_share_driver().call_unmanage(st, &s)
+            }),
+            |_| String::new(),
+        )
+        .is_some()
+    {
+        report.expect_no_data(&data, SHARE, "unmanage");
+        let adopted = share(ADOPTED);
+        let mut tried = Vec::new();
+        let mut managed = false;
+        for name in kept.iter().map(String::as_str).chain([SHARE]) {
+            let result = component.call(&sandbox, "manage-existing", |st, d| {
+                d.manila_driver_share_driver()
+                    .call_manage_existing(st, &adopted, name)
+            });
+            match result {
+                Ok((size, exports)) => {
+                    report.push(
+                        "manage-existing",
+                        Outcome::Ok,
+                        format!(
+                            "adopted {name:?}: {size} GiB, {} export location(s)",
+                            exports.len()
+                        ),
+                    );
+                    managed = true;
+                    to_delete = ADOPTED;
+                    break;
+                }
+                Err(Error::DriverTrap { message, .. }) => {
+                    report.push(
+                        "manage-existing",
+                        Outcome::Fail,
+                        format!("the driver trapped: {message}"),
+                    );
+                    managed = true;
+                    break;
+                }
+                Err(e) => tried.push(format!("{name:?}: {e}")),
+            }
+        }
+        if !managed {
+            let unsupported = tried.iter().all(|t| t.contains("not support"));
+            report.push(
+                "manage-existing",
+                if unsupported {
+                    Outcome::Unsupported
+                } else {
+                    Outcome::Skipped
+                },
+                format!("no name the driver kept adopts the share ({})", tried.join("; ")),
+            );
+        }
+    }
+
+    let victim = share(to_delete);
+    if report
+        .record(
+            "delete-share",
+            component.call(&sandbox, "delete-share", |st, d| {
+                d.manila_driver_share_driver().call_delete_share(st, &victim)
+            }),
+            |_| String::new(),
+        )
+        .is_some()
+    {
+        report.expect_no_data(&data, to_delete, "delete-share");
+    }
+    Ok(finish(report, &data, &outside))
+}
+
+/// The checks after the lifecycle: nothing left in the store, nothing
+/// touched outside the root.
+fn finish(mut report: Report, data: &PrivateData, outside: &Path) -> Report {
+    match data.entities(None, 1000) {
+        Ok((ids, _)) if ids.is_empty() => report.push("no orphans", Outcome::Ok, ""),
+        Ok((ids, _)) => report.push(
+            "no orphans",
+            Outcome::Fail,
+            format!("private data left for {} entities: {}", ids.len(), ids.join(", ")),
+        ),
+        Err(e) => report.push("no orphans", Outcome::Fail, e.to_string()),
+    }
+    let untouched = std::fs::read_dir(outside).map(|d| d.count()).unwrap_or(0) == 1
+        && std::fs::read(outside.join("canary")).is_ok_and(|c| c == b"untouched");
+    if untouched {
+        report.push("sandbox", Outcome::Ok, "nothing outside the root was touched");
+    } else {
+        report.push(
+            "sandbox",
+            Outcome::Fail,
+            "files outside the driver's root changed",
+        );
+    }
+    report
+}

@@ -1,0 +1,227 @@
+//! Operator and driver-author tools: host rename, entity listing for
+//! drivers (and old drivers still working), orphan purge, audit journal.
+
+use conformance::*;
+use privdata_host::store::{HistoryFilter, StorageOptions};
+use privdata_host::{Error, Manager};
+
+fn audited(specs: impl IntoIterator<Item = BackendSpec>) -> (tempfile::TempDir, Manager) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Fixture::config(dir.path(), specs);
+    config.storage_options = StorageOptions {
+        audit: true,
+        ..StorageOptions::default()
+    };
+    let m = Manager::new(&config).unwrap();
+    (dir, m)
+}
+
+#[test]
+fn rename_host_moves_everything_atomically_and_refuses_to_clobber() {
+    let f = Fixture::new([
+        BackendSpec::new("a", drivers::GENERIC).host("old@a"),
+        BackendSpec::new("b", drivers::GENERIC).host("taken@b"),
+    ]);
+    let storage = f.manager.storage();
+    f.backend("a").create_share(&share(ID1)).unwrap();
+    f.backend("a").create_snapshot(&snapshot(ID2, ID1)).unwrap();
+    let before = f.backend("a").private_data().get(ID1, None).unwrap();
+
+    let r = storage.rename_host("old@a", "new@a", false).unwrap();
+    assert_eq!((r.moved, r.entities, r.overwritten), (3, 2, 0));
+    let renamed = privdata_host::PrivateData::new(storage.clone(), "new@a", Default::default());
+    assert_eq!(renamed.get(ID1, None).unwrap(), before);
+    assert_eq!(
+        f.backend("a").private_data().get(ID1, None).unwrap(),
+        vec![],
+        "old host emptied"
+    );
+    let hosts: Vec<String> = storage.hosts().unwrap().into_iter().map(|h| h.host).collect();
+    assert_eq!(hosts, ["new@a"]);
+
+    f.backend("b").create_share(&share(ID1)).unwrap();
+    let err = storage
+        .rename_host("new@a", "taken@b", false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("taken@b already holds 1 entries") && err.contains("--merge"),
+        "{err}"
+    );
+    assert_eq!(
+        renamed.get(ID1, None).unwrap(),
+        before,
+        "a refused rename changes nothing"
+    );
+    let r = storage.rename_host("new@a", "taken@b", true).unwrap();
+    assert_eq!((r.moved, r.overwritten), (3, 1));
+    assert_eq!(
+        f.backend("b").private_data().get(ID1, None).unwrap(),
+        before,
+        "the renamed host's values win"
+    );
+    assert_eq!(storage.hosts().unwrap().len(), 1);
+}
+
+#[test]
+fn a_driver_pages_through_its_entities_and_sees_only_its_own() {
+    let f = Fixture::new([
+        BackendSpec::new("p", drivers::HOSTILE).option("mode", "probe"),
+        BackendSpec::new("q", drivers::HOSTILE).option("mode", "probe"),
+    ]);
+    let p = f.backend("p").private_data();
+    let mut ids: Vec<String> = (0..25).map(entity).collect();
+    for id in &ids {
+        p.update(id, &pairs(&[("k", "v")]), false).unwrap();
+    }
+    f.backend("q")
+        .private_data()
+        .update(ID1, &pairs(&[("k", "v")]), false)
+        .unwrap();
+    ids.sort();
+
+    let guest = ViaGuest(f.backend("p"));
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = guest.list(&cursor, 10);
+        assert!(page.ids.len() <= 10);
+        seen.extend(page.ids);
+        match page.next {
+            Some(next) => cursor = next,
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+    let err = f
+        .backend("p")
+        .private_data()
+        .entities(Some("garbage"), 10)
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidEntityId(_)) && err.to_string().contains("cursor"),
+        "{err}"
+    );
+    assert_eq!(
+        p.entities(None, 0).unwrap().0.len(),
+        1,
+        "a limit of 0 is taken as 1"
+    );
+}
+
+#[test]
+fn a_driver_built_against_contract_0_1_0_keeps_working() {
+    let f = Fixture::new([BackendSpec::new("old", drivers::LEGACY)]);
+    let b = f.backend("old");
+    let created = b.create_share(&share(ID1)).unwrap();
+    assert_eq!(created[0].path, format!("old-nas:/legacy-{}", &ID1[..8]));
+    assert_eq!(b.ensure_share(&share(ID1)).unwrap(), created);
+    assert_eq!(b.private_data().get(ID1, None).unwrap().len(), 1);
+    b.delete_share(&share(ID1)).unwrap();
+    assert_eq!(b.private_data().get(ID1, None).unwrap(), vec![]);
+}
+
+#[test]
+fn orphans_are_purged_in_one_transaction_per_batch() {
+    let f = Fixture::new([
+        BackendSpec::new("a", drivers::HOSTILE),
+        BackendSpec::new("b", drivers::HOSTILE),
+    ]);
+    let a = f.backend("a").private_data();
+    for i in 0..10 {
+        a.update(&entity(i), &pairs(&[("k1", "v"), ("k2", "v")]), false)
+            .unwrap();
+    }
+    f.backend("b")
+        .private_data()
+        .update(&entity(0), &pairs(&[("k", "v")]), false)
+        .unwrap();
+    let dead: Vec<String> = (5..10).map(entity).collect();
+    assert_eq!(
+        f.manager.storage().delete_entities("test-node@a", &dead).unwrap(),
+        10
+    );
+    let left: Vec<String> = f
+        .manager
+        .storage()
+        .entities("test-node@a")
+        .unwrap()
+        .into_iter()
+        .map(|e| e.entity)
+        .collect();
+    assert_eq!(left, (0..5).map(entity).collect::<Vec<_>>());
+    assert_eq!(
+        f.backend("b").private_data().get(&entity(0), None).unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn the_audit_journal_records_every_change_with_digests_not_values() {
+    let (_dir, m) = audited([BackendSpec::new("g", drivers::GENERIC)]);
+    let b = m.backend("g").unwrap();
+    b.create_share(&share(ID1)).unwrap();
+    let volume = b.private_data().get(ID1, None).unwrap()[0].1.clone();
+    b.private_data()
+        .update(ID1, &pairs(&[("volume_id", &volume)]), false)
+        .unwrap(); // no change
+    b.private_data()
+        .update(ID1, &pairs(&[("extra", "x")]), true)
+        .unwrap();
+    b.delete_share(&share(ID1)).unwrap();
+    m.storage().rename_host("test-node@g", "renamed@g", false).ok();
+
+    let all = m.storage().history(&HistoryFilter::default()).unwrap();
+    let ops: Vec<(&str, &str)> = all
+        .iter()
+        .map(|e| (e.key.as_str(), e.operation.as_str()))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            ("volume_id", "update"),
+            ("extra", "replace"),
+            ("volume_id", "replace"),
+            ("extra", "delete")
+        ],
+        "{all:#?}"
+    );
+    let digest = blake3::hash(volume.as_bytes()).to_hex().to_string();
+    assert_eq!(all[0].new_digest.as_deref(), Some(digest.as_str()));
+    assert_eq!(all[0].old_digest, None);
+    assert_eq!(all[2].old_digest.as_deref(), Some(digest.as_str()));
+    let json = serde_json::to_string(&all).unwrap();
+    assert!(!json.contains(&volume), "the journal holds digests, never values");
+
+    let filtered = m
+        .storage()
+        .history(&HistoryFilter {
+            entity: Some(ID1.into()),
+            limit: Some(2),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(filtered, all[2..].to_vec(), "the newest two, oldest first");
+    let future = m
+        .storage()
+        .history(&HistoryFilter {
+            since: Some(i64::MAX),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(future.is_empty());
+    assert_eq!(m.storage().prune_history(i64::MAX).unwrap(), 4);
+    assert!(m.storage().history(&HistoryFilter::default()).unwrap().is_empty());
+}
+
+#[test]
+fn a_failed_change_leaves_no_journal_entry() {
+    let mut spec = BackendSpec::new("g", drivers::HOSTILE);
+    spec.data_limits.quota.max_entries = 1;
+    let (_dir, m) = audited([spec]);
+    let data = m.backend("g").unwrap().private_data();
+    data.update(ID1, &pairs(&[("a", "1")]), false).unwrap();
+    assert!(data.update(ID1, &pairs(&[("b", "2")]), false).is_err());
+    let all = m.storage().history(&HistoryFilter::default()).unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+}
