@@ -264,7 +264,9 @@ impl DriverComponent {
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limits);
-        let ticks = (sandbox.limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        // The epoch may advance just after this; one tick more guarantees
+        // the driver at least its whole limit.
+        let ticks = sandbox.limits.timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64 + 1;
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
         let mut instance = DriverInstance {
