@@ -266,7 +266,12 @@ impl DriverComponent {
         store.limiter(|s| &mut s.limits);
         // The epoch may advance just after this; one tick more guarantees
         // the driver at least its whole limit.
-        let ticks = sandbox.limits.timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64 + 1;
+        let ticks = sandbox
+            .limits
+            .timeout
+            .as_millis()
+            .div_ceil(EPOCH_TICK.as_millis()) as u64
+            + 1;
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
         let mut instance = DriverInstance {
