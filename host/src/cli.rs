@@ -100,6 +100,22 @@ enum Command {
         #[command(flatten)]
         output: Output,
     },
+    /// Write private data as JSON Lines, one entry a line, streaming.
+    Export {
+        /// Only this host (all hosts if omitted).
+        #[arg(long)]
+        host: Option<String>,
+        /// The file to write; `-` for stdout.
+        #[arg(long, default_value = "-")]
+        output: PathBuf,
+    },
+    /// Read JSON Lines written by `export` into the store, streaming, 1,000
+    /// entries a transaction. Safe to run again: entries are upserted.
+    Import {
+        /// The file to read; `-` for stdin.
+        #[arg(long, default_value = "-")]
+        input: PathBuf,
+    },
     /// Share operations on a backend's driver.
     #[command(subcommand)]
     Share(ShareCommand),
@@ -281,6 +297,8 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Orphans { host, live, purge } => orphans(&cli.config, &host, &live, purge),
+        Command::Export { host, output } => export(&cli.config, host.as_deref(), &output),
+        Command::Import { input } => import(&cli.config, &input),
         Command::History {
             host,
             entity,
@@ -472,6 +490,79 @@ fn orphans(config: &std::path::Path, host: &str, live: &std::path::Path, purge: 
             orphans.len()
         );
     }
+    Ok(())
+}
+
+const PAGE: usize = 1000;
+
+/// Stream every entry out a page at a time: memory stays constant.
+fn export(config: &std::path::Path, host: Option<&str>, output: &std::path::Path) -> Result<()> {
+    use std::io::Write;
+    let storage = open_storage(config)?;
+    let mut out: Box<dyn Write> = if output == std::path::Path::new("-") {
+        Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
+    } else {
+        Box::new(std::io::BufWriter::new(
+            std::fs::File::create(output).with_context(|| format!("cannot create {}", output.display()))?,
+        ))
+    };
+    let (mut after, mut count) = (None, 0u64);
+    loop {
+        let page = storage.scan(host, after.as_ref(), PAGE)?;
+        let full = page.len() == PAGE;
+        for entry in &page {
+            serde_json::to_writer(&mut out, entry)?;
+            out.write_all(b"\n")?;
+        }
+        count += page.len() as u64;
+        match page.into_iter().last() {
+            Some(last) if full => after = Some(last),
+            _ => break,
+        }
+    }
+    out.flush()?;
+    eprintln!("exported {count} entries");
+    Ok(())
+}
+
+/// Stream entries in, validating each line, one transaction per page.
+fn import(config: &std::path::Path, input: &std::path::Path) -> Result<()> {
+    use std::io::BufRead;
+    let storage = open_storage(config)?;
+    let reader: Box<dyn BufRead> = if input == std::path::Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(input).with_context(|| format!("cannot read {}", input.display()))?,
+        ))
+    };
+    let (mut batch, mut count) = (Vec::with_capacity(PAGE), 0u64);
+    for (n, line) in reader.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = || {
+            format!(
+                "{} line {} (lines before it are imported)",
+                input.display(),
+                n + 1
+            )
+        };
+        let mut entry: privdata_host::store::Entry = serde_json::from_str(&line).with_context(at)?;
+        entry.entity = privdata_host::validate::entity_id(&entry.entity).with_context(at)?;
+        privdata_host::validate::key(&entry.key).with_context(at)?;
+        anyhow::ensure!(!entry.host.is_empty(), "{}: host is empty", at());
+        batch.push(entry);
+        if batch.len() == PAGE {
+            storage.put(&batch)?;
+            count += batch.len() as u64;
+            batch.clear();
+        }
+    }
+    storage.put(&batch)?;
+    count += batch.len() as u64;
+    println!("imported {count} entries");
     Ok(())
 }
 

@@ -60,6 +60,27 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Delete journal entries older than `before` (unix seconds); returns
     /// how many went.
     fn prune_history(&self, before: i64) -> Result<u64>;
+
+    /// Up to `limit` entries (of `host`, or of every host) that sort after
+    /// `after` by (host, entity, key): one page of an export.
+    fn scan(&self, host: Option<&str>, after: Option<&Entry>, limit: usize) -> Result<Vec<Entry>>;
+
+    /// Upsert `entries` in one transaction, without quotas (an operator's
+    /// import, not a driver's write).
+    fn put(&self, entries: &[Entry]) -> Result<()>;
+}
+
+/// One stored pair with its address: a line of an export.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Entry {
+    /// The backend host.
+    pub host: String,
+    /// The canonical entity id.
+    pub entity: String,
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: String,
 }
 
 /// What a host rename did.

@@ -165,6 +165,12 @@ fn every_command_has_help() {
         &["list", "--help"],
         &["get", "--help"],
         &["bench", "--help"],
+        &["export", "--help"],
+        &["import", "--help"],
+        &["check-driver", "--help"],
+        &["rename-host", "--help"],
+        &["orphans", "--help"],
+        &["history", "--help"],
     ] {
         let out = ok(privdata(dir.path(), args));
         assert!(out.contains("Usage: privdata"), "{args:?}: {out}");
@@ -334,4 +340,55 @@ fn orphans_rename_and_history_from_the_command_line() {
     assert_eq!(ops, ["update", "update", "purge", "rename-from", "rename-to"]);
     let text = ok(privdata(d, &["history", "--entity", ID]));
     assert_eq!(text.lines().count(), 2, "{text}");
+}
+
+#[test]
+fn export_and_import_round_trip_in_pages_and_can_run_again() {
+    let from = setup();
+    let to = setup();
+    let storage = privdata_host::store::open(from.path().join("store.db").to_str().unwrap()).unwrap();
+    for (host, n) in [("cli-node@alpha", 2300u64), ("other@beta", 5)] {
+        let data = privdata_host::PrivateData::new(storage.clone(), host, Default::default());
+        for i in 0..n {
+            let entity = format!("00000000-0000-4000-8000-{:012x}", i / 3);
+            data.update(&entity, &[(format!("k{}", i % 3), format!("välue\n{i}"))], false)
+                .unwrap();
+        }
+    }
+    drop(storage);
+    ok(privdata(from.path(), &["export", "--output", "all.jsonl"]));
+    let exported = std::fs::read_to_string(from.path().join("all.jsonl")).unwrap();
+    assert_eq!(exported.lines().count(), 2305);
+    let first: serde_json::Value = serde_json::from_str(exported.lines().next().unwrap()).unwrap();
+    assert_eq!(first["host"], "cli-node@alpha");
+    assert_eq!(first["value"], "välue\n0");
+
+    std::fs::copy(from.path().join("all.jsonl"), to.path().join("all.jsonl")).unwrap();
+    for _ in 0..2 {
+        let out = ok(privdata(to.path(), &["import", "--input", "all.jsonl"]));
+        assert_eq!(out, "imported 2305 entries\n");
+    }
+    ok(privdata(to.path(), &["export", "--output", "again.jsonl"]));
+    assert_eq!(
+        std::fs::read_to_string(to.path().join("again.jsonl")).unwrap(),
+        exported
+    );
+
+    let one_host = ok(privdata(from.path(), &["export", "--host", "other@beta"]));
+    assert_eq!(one_host.lines().count(), 5);
+
+    std::fs::write(
+        to.path().join("bad.jsonl"),
+        format!(
+            "{}\n{{\"host\":\"h\",\"entity\":\"nope\",\"key\":\"k\",\"value\":\"v\"}}\n",
+            exported.lines().next().unwrap()
+        ),
+    )
+    .unwrap();
+    let bad = privdata(to.path(), &["import", "--input", "bad.jsonl"]);
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && stderr.contains("bad.jsonl line 2") && stderr.contains("not a UUID"),
+        "{stderr}"
+    );
 }

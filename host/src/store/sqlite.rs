@@ -1,8 +1,8 @@
 //! The embedded default: one SQLite file in WAL mode.
 
 use super::{
-    Durability, EntitySummary, HistoryFilter, HostSummary, JournalEntry, Pair, Quota, RenameReport, Storage,
-    StorageOptions,
+    Durability, EntitySummary, Entry, HistoryFilter, HostSummary, JournalEntry, Pair, Quota, RenameReport,
+    Storage, StorageOptions,
 };
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -522,5 +522,57 @@ impl Storage for SqliteStorage {
     fn prune_history(&self, before: i64) -> Result<u64> {
         let conn = self.conn();
         Ok(conn.execute("DELETE FROM journal WHERE at < ?1", [before])? as u64)
+    }
+
+    fn scan(&self, host: Option<&str>, after: Option<&Entry>, limit: usize) -> Result<Vec<Entry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT host, entity_id, key, value FROM private_data
+             WHERE (?1 IS NULL OR host = ?1) AND (host, entity_id, key) > (?2, ?3, ?4)
+             ORDER BY host, entity_id, key LIMIT ?5",
+        )?;
+        let (h, e, k) = after.map_or(("", "", ""), |a| {
+            (a.host.as_str(), a.entity.as_str(), a.key.as_str())
+        });
+        let rows = stmt.query_map(params![host, h, e, k, limit as i64], |r| {
+            Ok(Entry {
+                host: r.get(0)?,
+                entity: r.get(1)?,
+                key: r.get(2)?,
+                value: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn put(&self, entries: &[Entry]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut upsert = tx.prepare_cached(UPSERT)?;
+            let now = now();
+            for e in entries {
+                if self.audit {
+                    let old: Option<String> = tx
+                        .prepare_cached(GET_ONE)?
+                        .query_row(params![e.host, e.entity, e.key], |r| r.get(0))
+                        .optional()?;
+                    if old.as_deref() != Some(e.value.as_str()) {
+                        journal(
+                            &tx,
+                            &e.host,
+                            &e.entity,
+                            &e.key,
+                            "import",
+                            old.as_deref(),
+                            Some(&e.value),
+                        )?;
+                    }
+                }
+                upsert.execute(params![e.host, e.entity, e.key, e.value, now])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 }
