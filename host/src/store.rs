@@ -201,6 +201,11 @@ impl Default for Quota {
 }
 
 impl Quota {
+    /// Whether a host holding (entries, bytes) is within the quota.
+    pub fn allows(&self, (entries, bytes): (u64, u64)) -> bool {
+        entries <= self.max_entries && bytes <= self.max_bytes
+    }
+
     /// Refuse a change from `before` to `after` (entries, bytes) that grows
     /// past the quota. Storage implementations call this inside the
     /// transaction, before committing.

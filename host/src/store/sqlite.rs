@@ -284,6 +284,31 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
+impl SqliteStorage {
+    /// The rows of an update, inside the caller's transaction.
+    fn write_rows(
+        &self,
+        tx: &Connection,
+        host: &str,
+        entity: &str,
+        details: &[Pair],
+        delete_existing: bool,
+    ) -> Result<()> {
+        if self.audit {
+            journal_update(tx, host, entity, details, delete_existing)?;
+        }
+        if delete_existing {
+            tx.prepare_cached(DELETE_ALL)?.execute(params![host, entity])?;
+        }
+        let mut stmt = tx.prepare_cached(UPSERT)?;
+        let now = now();
+        for (key, value) in details {
+            stmt.execute(params![host, entity, key, value, now])?;
+        }
+        Ok(())
+    }
+}
+
 impl Storage for SqliteStorage {
     fn get(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<Vec<Pair>> {
         let mut conn = self.conn();
@@ -338,23 +363,24 @@ impl Storage for SqliteStorage {
         quota: &Quota,
     ) -> Result<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let before = usage(&tx, host)?;
-        if self.audit {
-            journal_update(&tx, host, entity, details, delete_existing)?;
-        }
-        if delete_existing {
-            tx.prepare_cached(DELETE_ALL)?.execute(params![host, entity])?;
-        }
-        {
-            let mut stmt = tx.prepare_cached(UPSERT)?;
-            let now = now();
-            for (key, value) in details {
-                stmt.execute(params![host, entity, key, value, now])?;
+        // The common case pays for one usage lookup: only a write that ends
+        // over the quota is undone and looked at again.
+        let over = {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            self.write_rows(&tx, host, entity, details, delete_existing)?;
+            let after = usage(&tx, host)?;
+            if quota.allows(after) {
+                tx.commit()?;
+                return Ok(());
             }
-        }
-        // A call that shrinks what the host holds is always allowed, even
-        // over a lowered quota; one that grows it past the quota is undone.
+            after
+        };
+        // Over the quota: refused if it grew what the host holds. A host over
+        // a lowered quota may still shrink, so such a write is applied again.
+        let before = usage(&conn, host)?;
+        quota.check(host, before, over)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write_rows(&tx, host, entity, details, delete_existing)?;
         quota.check(host, before, usage(&tx, host)?)?;
         tx.commit()?;
         Ok(())
