@@ -4,7 +4,12 @@
 //! Validation lives in [`PrivateData`], above the trait, so every storage
 //! implementation gives the same semantics and the same errors.
 
+mod mysql;
+mod postgres;
+mod server;
 pub mod sqlite;
+
+pub use server::redact;
 
 use crate::error::Result;
 use crate::validate;
@@ -332,21 +337,29 @@ impl Durability {
     }
 }
 
-/// Open the storage a URL names (`sqlite://PATH` or a plain file path) with
-/// the default options.
+/// Open the storage a URL names with the default options: `sqlite://PATH`
+/// (or a plain file path), `mysql://USER:PASSWORD@HOST:PORT/DATABASE`
+/// (MariaDB or MySQL) or `postgres://USER:PASSWORD@HOST:PORT/DATABASE`.
 pub fn open(url: &str) -> Result<Arc<dyn Storage>> {
     open_with(url, &StorageOptions::default())
 }
 
-/// Open the storage a URL names with chosen options.
+/// Open the storage a URL names with chosen options. A server's database
+/// must exist; its tables are created or brought up to date.
 pub fn open_with(url: &str, options: &StorageOptions) -> Result<Arc<dyn Storage>> {
-    let path = url.strip_prefix("sqlite://").unwrap_or(url);
-    if let Some((scheme, _)) = url.split_once("://")
-        && scheme != "sqlite"
-    {
-        return Err(crate::Error::Storage(format!(
-            "storage URL scheme `{scheme}://` is not supported; use `sqlite://PATH` or a file path"
-        )));
+    match url.split_once("://").map(|(scheme, _)| scheme) {
+        Some("mysql" | "mariadb") => Ok(Arc::new(mysql::open(
+            &url.replacen("mariadb://", "mysql://", 1),
+            options,
+        )?)),
+        Some("postgres" | "postgresql") => Ok(Arc::new(postgres::open(url, options)?)),
+        Some("sqlite") | None => {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            Ok(Arc::new(sqlite::SqliteStorage::open_with_options(path, options)?))
+        }
+        Some(scheme) => Err(crate::Error::Storage(format!(
+            "storage URL scheme `{scheme}://` is not supported; use sqlite://PATH, \
+             mysql://USER:PASSWORD@HOST:PORT/DATABASE or postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+        ))),
     }
-    Ok(Arc::new(sqlite::SqliteStorage::open_with_options(path, options)?))
 }

@@ -1,6 +1,8 @@
-//! Test harness: a real SQLite file in a temporary directory, backends built
-//! from the driver components compiled from source, and the private-data
-//! contract reachable both directly and through a real guest.
+//! Test harness: a real store of its own for every test (a SQLite file, or
+//! a fresh database on a MariaDB/MySQL or PostgreSQL server, see
+//! [`StoreKind`]), backends built from the driver components compiled from
+//! source, and the private-data contract reachable both directly and through
+//! a real guest.
 #![allow(missing_docs)]
 
 use privdata_host::config::BackendConfig;
@@ -69,24 +71,164 @@ impl BackendSpec {
     }
 }
 
-/// A temporary directory with a SQLite store and one root per backend.
-#[derive(Debug)]
-pub struct Fixture {
-    pub dir: tempfile::TempDir,
-    pub manager: Manager,
+/// The store the suites run on, from `PRIVDATA_TEST_STORAGE`: `sqlite`
+/// (the default), `mysql` or `postgres`. A server's URL comes from
+/// `PRIVDATA_TEST_MYSQL` or `PRIVDATA_TEST_POSTGRES` (`.ci/servers start`
+/// prints both); it must name a user allowed to create databases, since
+/// every scratch store is a database of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    Mysql,
+    Postgres,
 }
 
-impl Fixture {
-    pub fn new(backends: impl IntoIterator<Item = BackendSpec>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let manager = Manager::new(&Fixture::config(dir.path(), backends)).unwrap();
-        Fixture { dir, manager }
+impl StoreKind {
+    /// The kind this run of the suites uses.
+    pub fn current() -> StoreKind {
+        match std::env::var("PRIVDATA_TEST_STORAGE").as_deref() {
+            Err(_) | Ok("") | Ok("sqlite") => StoreKind::Sqlite,
+            Ok("mysql") => StoreKind::Mysql,
+            Ok("postgres") => StoreKind::Postgres,
+            Ok(other) => panic!("PRIVDATA_TEST_STORAGE={other:?}: use sqlite, mysql or postgres"),
+        }
     }
 
-    pub fn config(dir: &Path, backends: impl IntoIterator<Item = BackendSpec>) -> Config {
+    /// The server URL given for this kind, if any (never for SQLite).
+    pub fn server_url(self) -> Option<String> {
+        let var = match self {
+            StoreKind::Sqlite => return None,
+            StoreKind::Mysql => "PRIVDATA_TEST_MYSQL",
+            StoreKind::Postgres => "PRIVDATA_TEST_POSTGRES",
+        };
+        std::env::var(var).ok().filter(|u| !u.is_empty())
+    }
+
+    /// The servers whose URLs are set. With `PRIVDATA_REQUIRE_SERVERS=1`
+    /// (as CI sets) a missing one fails the test instead of being skipped.
+    pub fn servers() -> Vec<StoreKind> {
+        let require = std::env::var("PRIVDATA_REQUIRE_SERVERS").is_ok_and(|v| v == "1");
+        [StoreKind::Mysql, StoreKind::Postgres]
+            .into_iter()
+            .filter(|kind| match kind.server_url() {
+                Some(_) => true,
+                None if require => panic!("PRIVDATA_REQUIRE_SERVERS=1 but no URL for {kind:?}"),
+                None => {
+                    eprintln!("{kind:?} skipped: its PRIVDATA_TEST_* URL is not set");
+                    false
+                }
+            })
+            .collect()
+    }
+}
+
+/// A scratch directory and a store of its own: a SQLite file in the
+/// directory, or a new database on the server, dropped with the scratch.
+#[derive(Debug)]
+pub struct Scratch {
+    dir: tempfile::TempDir,
+    kind: StoreKind,
+    url: String,
+    /// The server database's admin URL and name, to drop it.
+    server: Option<(String, String)>,
+}
+
+static DATABASES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+impl Scratch {
+    /// A scratch store of the kind this run uses.
+    pub fn new() -> Scratch {
+        Scratch::of(StoreKind::current())
+    }
+
+    /// A scratch store of a given kind.
+    pub fn of(kind: StoreKind) -> Scratch {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(admin) = kind.server_url() else {
+            assert_eq!(kind, StoreKind::Sqlite, "no URL for {kind:?}: see StoreKind");
+            let url = format!("sqlite://{}", dir.path().join("privdata.db").display());
+            return Scratch {
+                dir,
+                kind,
+                url,
+                server: None,
+            };
+        };
+        let name = format!(
+            "privdata_test_{}_{}",
+            std::process::id(),
+            DATABASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        server_exec(kind, &admin, &[&format!("DROP DATABASE IF EXISTS {name}")]);
+        server_exec(kind, &admin, &[&format!("CREATE DATABASE {name}")]);
+        let (base, _) = admin.rsplit_once('/').expect("a server URL ends in /DATABASE");
+        Scratch {
+            dir,
+            kind,
+            url: format!("{base}/{name}"),
+            server: Some((admin, name)),
+        }
+    }
+
+    /// The scratch directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The store's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The store's kind.
+    pub fn kind(&self) -> StoreKind {
+        self.kind
+    }
+
+    /// Run statements on the store itself, outside privdata (to inject
+    /// failures). MySQL sessions quote with `"` like the others.
+    pub fn execute(&self, statements: &[&str]) {
+        match self.kind {
+            StoreKind::Sqlite => {
+                let conn = rusqlite::Connection::open(self.sqlite_path()).unwrap();
+                for s in statements {
+                    conn.execute_batch(s).unwrap();
+                }
+            }
+            kind => server_exec(kind, &self.url, statements),
+        }
+    }
+
+    /// One integer from a query on the store itself.
+    pub fn query_i64(&self, sql: &str) -> i64 {
+        match self.kind {
+            StoreKind::Sqlite => rusqlite::Connection::open(self.sqlite_path())
+                .unwrap()
+                .query_row(sql, [], |r| r.get(0))
+                .unwrap(),
+            StoreKind::Mysql => {
+                use mysql::prelude::Queryable;
+                let mut conn = mysql::Conn::new(mysql::Opts::from_url(&self.url).unwrap()).unwrap();
+                conn.query_drop("SET SESSION sql_mode = 'ANSI_QUOTES'").unwrap();
+                let n: Option<i64> = conn.query_first(sql).unwrap();
+                n.unwrap()
+            }
+            StoreKind::Postgres => {
+                let mut client = postgres::Client::connect(&self.url, postgres::NoTls).unwrap();
+                client.query_one(sql, &[]).unwrap().get(0)
+            }
+        }
+    }
+
+    fn sqlite_path(&self) -> PathBuf {
+        self.dir.path().join("privdata.db")
+    }
+
+    /// A configuration of `backends` over this store, one root each.
+    pub fn config(&self, backends: impl IntoIterator<Item = BackendSpec>) -> Config {
         let mut map = BTreeMap::new();
         for b in backends {
-            let root = dir.join("roots").join(&b.name);
+            let root = self.path().join("roots").join(&b.name);
             std::fs::create_dir_all(&root).unwrap();
             map.insert(
                 b.name.clone(),
@@ -101,12 +243,74 @@ impl Fixture {
             );
         }
         Config {
-            storage_url: format!("sqlite://{}", dir.join("privdata.db").display()),
+            storage_url: self.url.clone(),
             storage_options: Default::default(),
             driver_cache: None,
             max_stack_bytes: privdata_host::runtime::DEFAULT_MAX_STACK,
             backends: map,
         }
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch::new()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.server {
+            // Connections a test leaked must not keep the database alive.
+            let force = if self.kind == StoreKind::Postgres {
+                " WITH (FORCE)"
+            } else {
+                ""
+            };
+            server_exec(
+                self.kind,
+                admin,
+                &[&format!("DROP DATABASE IF EXISTS {name}{force}")],
+            );
+        }
+    }
+}
+
+/// Run statements on a server, one connection.
+fn server_exec(kind: StoreKind, url: &str, statements: &[&str]) {
+    match kind {
+        StoreKind::Mysql => {
+            use mysql::prelude::Queryable;
+            let mut conn = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+            conn.query_drop("SET SESSION sql_mode = 'ANSI_QUOTES'").unwrap();
+            for s in statements {
+                conn.query_drop(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+            }
+        }
+        StoreKind::Postgres => {
+            let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            for s in statements {
+                client.batch_execute(s).unwrap_or_else(|e| panic!("{s}: {e:?}"));
+            }
+        }
+        StoreKind::Sqlite => unreachable!("SQLite has no server"),
+    }
+}
+
+/// A scratch store and a manager of backends over it.
+#[derive(Debug)]
+pub struct Fixture {
+    // Dropped in this order: the manager's connections close before the
+    // scratch database goes.
+    pub manager: Manager,
+    pub dir: Scratch,
+}
+
+impl Fixture {
+    pub fn new(backends: impl IntoIterator<Item = BackendSpec>) -> Self {
+        let dir = Scratch::new();
+        let manager = Manager::new(&dir.config(backends)).unwrap();
+        Fixture { manager, dir }
     }
 
     pub fn backend(&self, name: &str) -> &Backend {
@@ -117,8 +321,39 @@ impl Fixture {
         self.dir.path().join("roots").join(name)
     }
 
-    pub fn db(&self) -> PathBuf {
-        self.dir.path().join("privdata.db")
+    /// Make the store itself refuse, mid-transaction, any row whose value
+    /// is `boom`.
+    pub fn fail_on_boom(&self) {
+        match self.dir.kind() {
+            StoreKind::Sqlite => self
+                .dir
+                .execute(&["CREATE TRIGGER fail_on_boom BEFORE INSERT ON private_data
+                 WHEN NEW.value = 'boom' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"]),
+            StoreKind::Mysql => self.dir.execute(&[
+                "CREATE TRIGGER fail_on_boom BEFORE INSERT ON private_data FOR EACH ROW
+                 BEGIN IF NEW.value = 'boom' THEN
+                     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected failure';
+                 END IF; END",
+            ]),
+            StoreKind::Postgres => self.dir.execute(&[
+                "CREATE FUNCTION fail_on_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN IF NEW.value = 'boom'::bytea THEN RAISE EXCEPTION 'injected failure';
+                 END IF; RETURN NEW; END $$;
+                 CREATE TRIGGER fail_on_boom BEFORE INSERT ON private_data
+                 FOR EACH ROW EXECUTE FUNCTION fail_on_boom();",
+            ]),
+        }
+    }
+
+    /// Hosts whose usage row (what quotas are checked against) differs
+    /// from the data itself.
+    pub fn usage_mismatches(&self) -> i64 {
+        self.dir.query_i64(
+            "SELECT COUNT(*) FROM host_usage u LEFT JOIN (
+                 SELECT host, COUNT(*) AS n, SUM(octet_length(\"key\") + octet_length(value)) AS b
+                 FROM private_data GROUP BY host) d ON d.host = u.host
+             WHERE u.entries <> COALESCE(d.n, 0) OR u.bytes <> COALESCE(d.b, 0)",
+        )
     }
 }
 
@@ -335,14 +570,16 @@ pub fn hammer(data: &privdata_host::PrivateData, worker: u64, ops: u64) -> Resul
     Ok(())
 }
 
-/// Every row of a store, for comparing whole stores.
-pub fn dump(db: &Path) -> Vec<(String, String, String, String)> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT host, entity_id, key, value FROM private_data ORDER BY host, entity_id, key")
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+/// Every entry of a store, in order, for comparing whole stores.
+pub fn dump(url: &str) -> Vec<(String, String, String, String)> {
+    let storage = privdata_host::store::open(url).unwrap();
+    let (mut all, mut after) = (Vec::new(), None);
+    loop {
+        let page = storage.scan(None, after.as_ref(), 1000).unwrap();
+        let Some(last) = page.last().cloned() else {
+            return all;
+        };
+        all.extend(page.into_iter().map(|e| (e.host, e.entity, e.key, e.value)));
+        after = Some(last);
+    }
 }

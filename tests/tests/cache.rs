@@ -86,8 +86,8 @@ fn damaged_or_foreign_artifacts_are_rebuilt_not_loaded() {
 
 #[test]
 fn a_backend_started_from_the_cache_runs_its_lifecycle() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Fixture::config(dir.path(), [BackendSpec::new("short", drivers::SHORT_NAMES)]);
+    let dir = Scratch::new();
+    let mut config = dir.config([BackendSpec::new("short", drivers::SHORT_NAMES)]);
     config.driver_cache = Some(dir.path().join("cache"));
     drop(privdata_host::Manager::new(&config).unwrap());
     assert_eq!(artifacts(&dir.path().join("cache")).len(), 1);

@@ -34,7 +34,7 @@ fn apply(model: &mut Model, op: &Op) {
 
 fn read_store(db: &std::path::Path) -> Model {
     let mut model = Model::new();
-    for (host, e, k, v) in conformance::dump(db) {
+    for (host, e, k, v) in conformance::dump(db.to_str().unwrap()) {
         assert_eq!(host, "crash@test");
         let i = (0..8).find(|i| entity(*i) == e).expect("a known entity");
         model.entry(i).or_default().insert(k, v);

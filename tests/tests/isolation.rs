@@ -70,14 +70,11 @@ fn a_host_with_a_similar_name_is_a_different_host() {
 
 #[test]
 fn two_backends_bound_to_one_host_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Fixture::config(
-        dir.path(),
-        [
-            BackendSpec::new("a", drivers::GENERIC).host("node@shared"),
-            BackendSpec::new("b", drivers::CACHING).host("node@shared"),
-        ],
-    );
+    let dir = Scratch::new();
+    let config = dir.config([
+        BackendSpec::new("a", drivers::GENERIC).host("node@shared"),
+        BackendSpec::new("b", drivers::CACHING).host("node@shared"),
+    ]);
     let err = Manager::new(&config).unwrap_err().to_string();
     assert!(
         err.contains("node@shared") && err.contains("each backend needs its own host"),
@@ -87,19 +84,19 @@ fn two_backends_bound_to_one_host_are_refused() {
 
 #[test]
 fn data_survives_a_restart_and_stays_with_its_host() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new();
     let specs = || {
         [
             BackendSpec::new("a", drivers::GENERIC),
             BackendSpec::new("b", drivers::SHORT_NAMES),
         ]
     };
-    let config = Fixture::config(dir.path(), specs());
+    let config = dir.config(specs());
     let exports = {
         let m = Manager::new(&config).unwrap();
         m.backend("b").unwrap().create_share(&share(ID1)).unwrap()
     };
-    let m = Manager::new(&Fixture::config(dir.path(), specs())).unwrap();
+    let m = Manager::new(&dir.config(specs())).unwrap();
     assert_eq!(
         m.backend("b").unwrap().ensure_share(&share(ID1)).unwrap(),
         exports

@@ -13,20 +13,9 @@ fn with_quota(max_entries: u64, max_bytes: u64) -> BackendSpec {
     spec
 }
 
-/// The usage counters the triggers keep must match the data itself.
+/// The usage counters quotas are checked against must match the data.
 fn assert_usage_consistent(f: &Fixture) {
-    let conn = rusqlite::Connection::open(f.db()).unwrap();
-    let mismatches: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM host_usage u LEFT JOIN (
-                 SELECT host, COUNT(*) AS n, SUM(octet_length(key) + octet_length(value)) AS b
-                 FROM private_data GROUP BY host) d ON d.host = u.host
-             WHERE u.entries != COALESCE(d.n, 0) OR u.bytes != COALESCE(d.b, 0)",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(mismatches, 0, "host_usage drifted from private_data");
+    assert_eq!(f.usage_mismatches(), 0, "host_usage drifted from private_data");
 }
 
 #[test]
@@ -92,14 +81,14 @@ fn the_byte_quota_counts_keys_and_values() {
 
 #[test]
 fn over_a_lowered_quota_shrinking_works_and_growing_does_not() {
-    let dir = tempfile::tempdir().unwrap();
-    let roomy = Fixture::config(dir.path(), [with_quota(100, 1 << 20)]);
+    let dir = Scratch::new();
+    let roomy = dir.config([with_quota(100, 1 << 20)]);
     let m = privdata_host::Manager::new(&roomy).unwrap();
     Direct(m.backend("small").unwrap().private_data())
         .update(ID1, &[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")], false)
         .unwrap();
     drop(m);
-    let tight = Fixture::config(dir.path(), [with_quota(2, 1 << 20)]);
+    let tight = dir.config([with_quota(2, 1 << 20)]);
     let m = privdata_host::Manager::new(&tight).unwrap();
     let api = Direct(m.backend("small").unwrap().private_data());
     api.update(ID1, &[("a", "changed")], false).unwrap();

@@ -121,7 +121,7 @@ fn a_driver_cannot_leave_its_root() {
 
 #[test]
 fn bad_driver_files_are_named_with_the_fix() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new();
     let runtime = Runtime::new().unwrap();
     let missing = dir.path().join("missing.wasm");
     let err = runtime.load(&missing).unwrap_err().to_string();
@@ -153,7 +153,7 @@ fn bad_driver_files_are_named_with_the_fix() {
     let err = runtime.load(&core).unwrap_err().to_string();
     assert!(err.contains("core.wasm"), "{err}");
 
-    let config = Fixture::config(dir.path(), [BackendSpec::new("a", missing.to_str().unwrap())]);
+    let config = dir.config([BackendSpec::new("a", missing.to_str().unwrap())]);
     let err = Manager::new(&config).unwrap_err();
     assert!(matches!(err, Error::DriverLoad { .. }), "{err}");
 }

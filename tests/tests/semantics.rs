@@ -1,6 +1,7 @@
 //! The semantics table of the contract, each row checked twice: straight on
 //! the host's private-data API and through a real guest (the SDK's bindings
-//! inside a wasm component), both over a real SQLite file.
+//! inside a wasm component), both over a real store (SQLite, or the server
+//! `PRIVDATA_TEST_STORAGE` names).
 
 use conformance::*;
 
@@ -195,14 +196,9 @@ mod checks {
 
     pub fn a_storage_failure_mid_call_writes_nothing(api: &dyn Api, f: &Fixture) {
         api.update(E, &[("a", "1"), ("b", "2")], false).unwrap();
-        // Make SQLite itself fail on the second row of a write, after the
+        // Make the store itself fail on the second row of a write, after the
         // delete-existing and the first row have run inside the transaction.
-        let conn = rusqlite::Connection::open(f.db()).unwrap();
-        conn.execute_batch(
-            "CREATE TRIGGER fail_on_boom BEFORE INSERT ON private_data
-             WHEN NEW.value = 'boom' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
-        )
-        .unwrap();
+        f.fail_on_boom();
         let (kind, msg) = api.update(E, &[("c", "3"), ("d", "boom")], true).unwrap_err();
         assert_eq!(kind, Kind::StorageUnavailable);
         assert!(

@@ -5,9 +5,9 @@ use conformance::*;
 use privdata_host::store::{HistoryFilter, StorageOptions};
 use privdata_host::{Error, Manager};
 
-fn audited(specs: impl IntoIterator<Item = BackendSpec>) -> (tempfile::TempDir, Manager) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Fixture::config(dir.path(), specs);
+fn audited(specs: impl IntoIterator<Item = BackendSpec>) -> (Scratch, Manager) {
+    let dir = Scratch::new();
+    let mut config = dir.config(specs);
     config.storage_options = StorageOptions {
         audit: true,
         ..StorageOptions::default()

@@ -3,7 +3,8 @@
 //! - `crash DB SEED`: forever, picks a random update or replace, prints
 //!   `begin SEQ OP ENTITY KEYS` before it and `ack SEQ` once the store
 //!   returned, so a test that kills it knows what was acknowledged.
-//! - `hammer DB HOST WORKER OPS`: runs `conformance::hammer`, then `done`.
+//! - `hammer URL HOST WORKER OPS`: runs `conformance::hammer` on the store
+//!   at URL, then `done`.
 
 use conformance::{Rng, entity, hammer};
 use privdata_host::store::{Durability, sqlite::SqliteStorage};
@@ -46,12 +47,13 @@ fn main() {
             }
         }
         Some("hammer") => {
-            let data = PrivateData::new(open(&args[2]), &args[3], DataLimits::default());
+            let storage = privdata_host::store::open(&args[2]).expect("open store");
+            let data = PrivateData::new(storage, &args[3], DataLimits::default());
             hammer(&data, args[4].parse().unwrap(), args[5].parse().unwrap()).expect("hammer");
             println!("done");
         }
         _ => {
-            eprintln!("usage: privdata-worker crash DB SEED FIRST_SEQ | hammer DB HOST WORKER OPS");
+            eprintln!("usage: privdata-worker crash DB SEED FIRST_SEQ | hammer URL HOST WORKER OPS");
             std::process::exit(2);
         }
     }

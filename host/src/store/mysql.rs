@@ -1,0 +1,198 @@
+//! MariaDB and MySQL (and Galera clusters of them), through the `mysql`
+//! crate without its C dependencies.
+//!
+//! Hosts, ids, keys and values are stored as bytes (`VARBINARY`,
+//! `MEDIUMBLOB`): they compare and sort byte-wise exactly as in SQLite, `"a"`
+//! and `"a "` or `"A"` are different keys, and any Unicode text (utf8mb4 and
+//! beyond) round-trips. Sessions use `ANSI_QUOTES` (so `"key"` quotes the
+//! reserved word), strict mode, and `READ COMMITTED`.
+
+use super::server::{DbError, Dialect, P, R, ServerStorage, Sql, V};
+use super::{Durability, StorageOptions};
+use crate::error::{Error, Result};
+use mysql::prelude::Queryable;
+use std::time::Duration;
+
+/// Open a `mysql://USER:PASSWORD@HOST:PORT/DATABASE` store.
+pub(crate) fn open(url: &str, options: &StorageOptions) -> Result<ServerStorage<MySql>> {
+    let redacted = super::server::redact(url);
+    let bad = |why: String| {
+        Error::Storage(format!(
+            "storage URL {redacted}: {why}; the form is mysql://USER:PASSWORD@HOST:PORT/DATABASE"
+        ))
+    };
+    if options.durability == Durability::Normal {
+        return Err(Error::Storage(format!(
+            "storage {redacted}: durability = \"normal\" cannot be chosen per connection on \
+             MariaDB/MySQL; remove it, and set innodb_flush_log_at_trx_commit = 2 on the server \
+             for the same promise"
+        )));
+    }
+    let opts = mysql::Opts::from_url(url).map_err(|e| bad(e.to_string().replace(url, &redacted)))?;
+    if opts.get_db_name().is_none_or(str::is_empty) {
+        return Err(bad("it names no database".into()));
+    }
+    let opts = mysql::OptsBuilder::from_opts(opts)
+        .init(vec![
+            "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'ANSI_QUOTES', \
+             'STRICT_ALL_TABLES')",
+            "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+            "SET NAMES utf8mb4",
+        ])
+        .stmt_cache_size(256)
+        .tcp_connect_timeout(Some(Duration::from_secs(5)))
+        .read_timeout(Some(Duration::from_secs(60)))
+        .write_timeout(Some(Duration::from_secs(60)));
+    ServerStorage::open(MySql { opts: opts.into() }, url, options)
+}
+
+/// The MariaDB/MySQL dialect.
+pub(crate) struct MySql {
+    opts: mysql::Opts,
+}
+
+// Every string is bytes (`VARBINARY`): compared and sorted byte-wise as in
+// SQLite and PostgreSQL's `"C"` collation, never case- or pad-insensitively.
+const TABLES: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS private_data (
+        host       VARBINARY(255) NOT NULL,
+        entity_id  VARBINARY(36) NOT NULL,
+        \"key\"      VARBINARY(255) NOT NULL,
+        value      MEDIUMBLOB NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (host, entity_id, \"key\")
+    ) ENGINE = InnoDB",
+    "CREATE TABLE IF NOT EXISTS host_usage (
+        host    VARBINARY(255) NOT NULL PRIMARY KEY,
+        entries BIGINT NOT NULL,
+        bytes   BIGINT NOT NULL
+    ) ENGINE = InnoDB",
+    "CREATE TABLE IF NOT EXISTS journal (
+        id         BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        at         BIGINT NOT NULL,
+        host       VARBINARY(255) NOT NULL,
+        entity_id  VARBINARY(36) NOT NULL,
+        \"key\"      VARBINARY(255) NOT NULL,
+        operation  VARCHAR(16) CHARACTER SET ascii NOT NULL,
+        old_digest CHAR(64) CHARACTER SET ascii,
+        new_digest CHAR(64) CHARACTER SET ascii,
+        KEY journal_by_host (host, entity_id, at),
+        KEY journal_by_time (at)
+    ) ENGINE = InnoDB",
+];
+
+impl Dialect for MySql {
+    type Conn = mysql::Conn;
+    const NAME: &'static str = "mysql";
+    const MIGRATIONS: &'static [&'static [&'static str]] = &[TABLES];
+    const UPSERT: &'static str =
+        "INSERT INTO private_data (host, entity_id, \"key\", value, created_at, updated_at)
+         VALUES {rows}
+         ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = VALUES(updated_at)";
+    const CREATE_USAGE: &'static str = "INSERT INTO host_usage (host, entries, bytes) VALUES (?, 0, 0)
+         ON DUPLICATE KEY UPDATE entries = entries";
+    const COPY_HOST: &'static str =
+        "INSERT INTO private_data (host, entity_id, \"key\", value, created_at, updated_at)
+         SELECT ?, entity_id, \"key\", value, created_at, updated_at FROM private_data WHERE host = ?
+         ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = VALUES(updated_at)";
+    const INIT_SCHEMA: &'static str = "INSERT IGNORE INTO privdata_schema (id, version) VALUES (1, 0)";
+    const USAGE_OF: &'static str =
+        "SELECT COUNT(*), CAST(COALESCE(SUM(LENGTH(\"key\") + LENGTH(value)), 0) AS SIGNED)
+         FROM private_data WHERE {where}";
+
+    fn connect(&self) -> Result<Self::Conn, DbError> {
+        mysql::Conn::new(self.opts.clone()).map_err(classify)
+    }
+
+    fn transaction<T>(&self, conn: &mut Self::Conn, f: &mut dyn FnMut(&mut dyn Sql) -> R<T>) -> R<T> {
+        let mut tx = conn
+            .start_transaction(mysql::TxOpts::default())
+            .map_err(classify)?;
+        // On an error the transaction is dropped, which rolls it back.
+        let value = f(&mut Session(&mut tx))?;
+        tx.commit().map_err(classify)?;
+        Ok(value)
+    }
+
+    fn single<T>(&self, conn: &mut Self::Conn, f: &mut dyn FnMut(&mut dyn Sql) -> R<T>) -> R<T> {
+        f(&mut Session(conn))
+    }
+
+    fn lock_schema(&self, _: &mut dyn Sql, _: bool) -> Result<(), DbError> {
+        // GET_LOCK does not replicate in a Galera cluster; the migrations
+        // are idempotent instead.
+        Ok(())
+    }
+}
+
+/// Statements on a connection or a transaction.
+struct Session<'a, Q: Queryable>(&'a mut Q);
+
+fn params(params: &[P<'_>]) -> mysql::Params {
+    if params.is_empty() {
+        return mysql::Params::Empty;
+    }
+    mysql::Params::Positional(
+        params
+            .iter()
+            .map(|p| match p {
+                P::Text(s) | P::Bytes(s) => mysql::Value::Bytes(s.as_bytes().to_vec()),
+                P::Int(i) => mysql::Value::Int(*i),
+                P::Null => mysql::Value::NULL,
+            })
+            .collect(),
+    )
+}
+
+fn value(v: mysql::Value) -> Result<V, DbError> {
+    Ok(match v {
+        mysql::Value::NULL => V::Null,
+        mysql::Value::Int(i) => V::Int(i),
+        mysql::Value::UInt(u) => V::Int(i64::try_from(u).unwrap_or(i64::MAX)),
+        mysql::Value::Bytes(b) => V::Text(
+            String::from_utf8(b).map_err(|_| DbError::fatal("a stored key or value is not valid UTF-8"))?,
+        ),
+        other => V::Text(other.as_sql(true)),
+    })
+}
+
+impl<Q: Queryable> Sql for Session<'_, Q> {
+    fn exec(&mut self, sql: &str, args: &[P<'_>]) -> Result<u64, DbError> {
+        if args.is_empty() {
+            // Schema statements go through the text protocol.
+            let result = self.0.query_iter(sql).map_err(classify)?;
+            return Ok(result.affected_rows());
+        }
+        let result = self.0.exec_iter(sql, params(args)).map_err(classify)?;
+        Ok(result.affected_rows())
+    }
+
+    fn query(&mut self, sql: &str, args: &[P<'_>]) -> Result<Vec<Vec<V>>, DbError> {
+        let rows: Vec<mysql::Row> = self.0.exec(sql, params(args)).map_err(classify)?;
+        rows.into_iter()
+            .map(|row| row.unwrap().into_iter().map(value).collect())
+            .collect()
+    }
+}
+
+/// Sort a failure: deadlocks (1213, also how Galera reports a certification
+/// conflict) and lock wait timeouts (1205) are retried; a lost connection is
+/// replaced.
+fn classify(e: mysql::Error) -> DbError {
+    match &e {
+        mysql::Error::MySqlError(m) => DbError {
+            message: format!("{} (error {})", m.message, m.code),
+            retry: matches!(m.code, 1205 | 1213),
+            // Server shutting down, connection killed, node not ready
+            // (Galera), gone away, lost.
+            broken: matches!(m.code, 1047 | 1053 | 1927 | 2006 | 2013),
+        },
+        mysql::Error::IoError(_) | mysql::Error::CodecError(_) | mysql::Error::DriverError(_) => DbError {
+            message: e.to_string(),
+            retry: false,
+            broken: true,
+        },
+        _ => DbError::fatal(e.to_string()),
+    }
+}
