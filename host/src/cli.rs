@@ -116,6 +116,22 @@ enum Command {
         #[arg(long, default_value = "-")]
         input: PathBuf,
     },
+    /// Copy every host's private data (or one host's) from one store to
+    /// another, then verify counts and a checksum. Re-runnable: a second run
+    /// writes only what is missing or different, so an interrupted migration
+    /// resumes. Stop the share services first.
+    Migrate {
+        /// The store to read: sqlite://PATH, mysql://… or postgres://….
+        #[arg(long, env = "PRIVDATA_MIGRATE_FROM", hide_env_values = true)]
+        from: String,
+        /// The store to write; its entries for the migrated hosts end equal
+        /// to the source's (entries the source lacks are removed).
+        #[arg(long, env = "PRIVDATA_MIGRATE_TO", hide_env_values = true)]
+        to: String,
+        /// Only this host.
+        #[arg(long)]
+        host: Option<String>,
+    },
     /// Share operations on a backend's driver.
     #[command(subcommand)]
     Share(ShareCommand),
@@ -289,6 +305,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::RenameHost { old, new, merge } => {
+            privdata_host::validate::host(&new)?;
             let r = open_storage(&cli.config)?.rename_host(&old, &new, merge)?;
             println!(
                 "moved {} entries of {} entities from {old} to {new} ({} overwritten)",
@@ -299,6 +316,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Orphans { host, live, purge } => orphans(&cli.config, &host, &live, purge),
         Command::Export { host, output } => export(&cli.config, host.as_deref(), &output),
         Command::Import { input } => import(&cli.config, &input),
+        Command::Migrate { from, to, host } => migrate(&from, &to, host.as_deref()),
         Command::History {
             host,
             entity,
@@ -552,7 +570,7 @@ fn import(config: &std::path::Path, input: &std::path::Path) -> Result<()> {
         let mut entry: privdata_host::store::Entry = serde_json::from_str(&line).with_context(at)?;
         entry.entity = privdata_host::validate::entity_id(&entry.entity).with_context(at)?;
         privdata_host::validate::key(&entry.key).with_context(at)?;
-        anyhow::ensure!(!entry.host.is_empty(), "{}: host is empty", at());
+        privdata_host::validate::host(&entry.host).with_context(at)?;
         batch.push(entry);
         if batch.len() == PAGE {
             storage.put(&batch)?;
@@ -564,6 +582,75 @@ fn import(config: &std::path::Path, input: &std::path::Path) -> Result<()> {
     count += batch.len() as u64;
     println!("imported {count} entries");
     Ok(())
+}
+
+/// Copy between two stores, drawing progress on stderr.
+fn migrate(from: &str, to: &str, host: Option<&str>) -> Result<()> {
+    use privdata_host::migrate::Progress;
+    use std::io::{IsTerminal, Write};
+    anyhow::ensure!(
+        from != to,
+        "--from and --to name the same store; give two different stores"
+    );
+    if let Some(path) = sqlite_path(from) {
+        // Opening a SQLite path creates the file: a mistyped source must
+        // not become an empty store that migrates nothing.
+        anyhow::ensure!(
+            path.exists(),
+            "--from {}: no such file; give an existing store",
+            path.display()
+        );
+    }
+    let source = store::open(from).with_context(|| format!("--from {}", store::redact(from)))?;
+    let target = store::open(to).with_context(|| format!("--to {}", store::redact(to)))?;
+    let started = std::time::Instant::now();
+    let terminal = std::io::stderr().is_terminal();
+    let mut last_tenth = None;
+    let mut draw = |p: Progress| {
+        let percent = if p.total == 0 { 100 } else { p.done * 100 / p.total };
+        let rate = p.done as f64 / started.elapsed().as_secs_f64().max(1e-3);
+        if terminal {
+            let filled = (percent / 4) as usize;
+            eprint!(
+                "\r[{}{}] {percent:>3}%  {} / {} entries  {rate:.0}/s ",
+                "#".repeat(filled),
+                " ".repeat(25 - filled),
+                p.done,
+                p.total
+            );
+            let _ = std::io::stderr().flush();
+        } else if last_tenth != Some(percent / 10) {
+            // Logs get a line every 10%, not a line per page.
+            last_tenth = Some(percent / 10);
+            eprintln!("migrate: {percent}%  {} / {} entries", p.done, p.total);
+        }
+    };
+    let report = privdata_host::migrate::migrate(source.as_ref(), target.as_ref(), host, &mut draw);
+    if terminal {
+        eprintln!();
+    }
+    let r = report?;
+    println!(
+        "migrated {} hosts, {} entries: {} copied, {} already there, {} removed from the \
+         destination; verified: counts equal, checksum {} ({:.1} s)",
+        r.hosts,
+        r.entries,
+        r.copied,
+        r.unchanged,
+        r.removed,
+        &r.checksum[..16],
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The file a SQLite URL (or plain path) names; `None` for a server URL.
+fn sqlite_path(url: &str) -> Option<PathBuf> {
+    match url.split_once("://") {
+        Some(("sqlite", path)) => Some(path.into()),
+        Some(_) => None,
+        None => Some(url.into()),
+    }
 }
 
 /// Admin commands need only the store, not the drivers.

@@ -35,10 +35,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// A parsed configuration with every path made absolute.
-#[derive(Debug, Clone, PartialEq)]
+/// A parsed configuration with every path made absolute. Its `Debug`
+/// output masks the storage URL's password.
+#[derive(Clone, PartialEq)]
 pub struct Config {
-    /// Where the private data lives: `sqlite://PATH`.
+    /// Where the private data lives: `sqlite://PATH`, `mysql://…` or
+    /// `postgres://…`.
     pub storage_url: String,
     /// Durability and auditing of the store.
     pub storage_options: StorageOptions,
@@ -48,6 +50,18 @@ pub struct Config {
     pub max_stack_bytes: usize,
     /// The backends, by name.
     pub backends: BTreeMap<String, BackendConfig>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("storage_url", &crate::store::redact(&self.storage_url))
+            .field("storage_options", &self.storage_options)
+            .field("driver_cache", &self.driver_cache)
+            .field("max_stack_bytes", &self.max_stack_bytes)
+            .field("backends", &self.backends)
+            .finish()
+    }
 }
 
 /// One backend section.
@@ -224,9 +238,7 @@ impl Config {
                 sandbox_limits.max_memory_bytes = mib << 20;
             }
             let host = b.host.unwrap_or_else(|| format!("{hostname}@{name}"));
-            if host.is_empty() {
-                return Err(bad("host must not be empty".into()));
-            }
+            crate::validate::host(&host).map_err(|e| bad(e.to_string()))?;
             backends.insert(
                 name,
                 BackendConfig {

@@ -30,6 +30,10 @@ pub enum Error {
     /// schema from a newer version, ...).
     #[error("storage error: {0}")]
     Storage(String),
+    /// A backend host name no store can hold (empty, over 255 bytes, or
+    /// with control characters).
+    #[error("{0}")]
+    InvalidHost(String),
     /// The configuration file is invalid.
     #[error("configuration {path}: {message}")]
     Config {

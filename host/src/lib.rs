@@ -36,6 +36,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod manager;
+pub mod migrate;
 mod private_data;
 pub mod runtime;
 pub mod store;

@@ -23,6 +23,28 @@ pub fn entity_id(id: &str) -> Result<String> {
     }
 }
 
+/// The longest backend host, in bytes (Manila's `host` column).
+pub const MAX_HOST_BYTES: usize = 255;
+
+/// Check a backend host (`hostname@backend`): 1 to [`MAX_HOST_BYTES`]
+/// bytes, no control characters. Every store can hold such a host, and
+/// compares it byte by byte.
+pub fn host(host: &str) -> Result<()> {
+    let why = if host.is_empty() {
+        "is empty"
+    } else if host.len() > MAX_HOST_BYTES {
+        "is longer than 255 bytes"
+    } else if host.chars().any(char::is_control) {
+        "holds a control character"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidHost(format!(
+        "host {} {why}; a host is 1 to 255 bytes of printable text, like \"node1@alpha\"",
+        shorten(host)
+    )))
+}
+
 /// Check one key: 1 to [`MAX_KEY_BYTES`] bytes.
 pub fn key(key: &str) -> Result<()> {
     if key.is_empty() {
@@ -150,6 +172,21 @@ mod tests {
         );
         let err = keys(["a", "b", "a"]).unwrap_err();
         assert!(err.to_string().contains("twice"), "{err}");
+    }
+
+    #[test]
+    fn hosts_are_printable_and_fit_every_store() {
+        assert!(host("node1@alpha#pool").is_ok());
+        assert!(host(&"h".repeat(255)).is_ok());
+        for (bad, why) in [
+            ("", "empty"),
+            (&"h".repeat(256) as &str, "longer than 255"),
+            ("node\0@a", "control character"),
+        ] {
+            let err = host(bad).unwrap_err();
+            assert!(matches!(err, Error::InvalidHost(_)), "{bad:?}");
+            assert!(err.to_string().contains(why), "{err}");
+        }
     }
 
     #[test]

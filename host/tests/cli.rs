@@ -167,6 +167,7 @@ fn every_command_has_help() {
         &["bench", "--help"],
         &["export", "--help"],
         &["import", "--help"],
+        &["migrate", "--help"],
         &["check-driver", "--help"],
         &["rename-host", "--help"],
         &["orphans", "--help"],
@@ -391,4 +392,69 @@ fn export_and_import_round_trip_in_pages_and_can_run_again() {
         !bad.status.success() && stderr.contains("bad.jsonl line 2") && stderr.contains("not a UUID"),
         "{stderr}"
     );
+}
+
+#[test]
+fn migrate_copies_verifies_and_names_its_mistakes() {
+    let dir = setup();
+    let d = dir.path();
+    let storage = privdata_host::store::open(d.join("store.db").to_str().unwrap()).unwrap();
+    let data = privdata_host::PrivateData::new(storage, "cli-node@alpha", Default::default());
+    for i in 0..1500u64 {
+        let entity = format!("00000000-0000-4000-8000-{i:012x}");
+        data.update(&entity, &[("volume_id".into(), format!("vol-{i}"))], false)
+            .unwrap();
+    }
+    drop(data);
+    let to = format!("sqlite://{}", d.join("copy.db").display());
+    let out = privdata(d, &["migrate", "--from", "store.db", "--to", &to]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let stdout = ok(out);
+    assert!(
+        stdout.starts_with("migrated 1 hosts, 1500 entries: 1500 copied, 0 already there")
+            && stdout.contains("verified: counts equal, checksum"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("migrate: 100%  1500 / 1500 entries"), "{stderr}");
+    let again = ok(privdata(d, &["migrate", "--from", "store.db", "--to", &to]));
+    assert!(
+        again.contains("0 copied, 1500 already there, 0 removed"),
+        "{again}"
+    );
+    let config = std::fs::read_to_string(d.join("privdata.toml")).unwrap();
+    std::fs::write(d.join("copy.toml"), config.replace("store.db", "copy.db")).unwrap();
+    let listed = ok(privdata(d, &["--config", "copy.toml", "hosts"]));
+    assert!(
+        listed.contains("cli-node@alpha\t1500 entities\t1500 entries"),
+        "{listed}"
+    );
+
+    for (args, want) in [
+        (
+            &["migrate", "--from", "store.db", "--to", "store.db"][..],
+            "the same store",
+        ),
+        (
+            &["migrate", "--from", "missing.db", "--to", "x.db"],
+            "missing.db: no such file",
+        ),
+        (
+            &[
+                "migrate",
+                "--from",
+                "store.db",
+                "--to",
+                "mysql://u:secretpw@127.0.0.1:9/db",
+            ],
+            "check that the server is running",
+        ),
+    ] {
+        let out = privdata(d, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(want),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("secretpw"), "{stderr}");
+    }
 }

@@ -48,6 +48,7 @@ both_paths!(
     a_storage_failure_mid_call_writes_nothing,
     unicode_and_maximum_sizes_round_trip,
     entities_are_separate,
+    keys_and_values_are_exact_bytes,
 );
 
 mod checks {
@@ -228,5 +229,25 @@ mod checks {
         api.update(ID2, &[("k", "two")], false).unwrap();
         api.delete(ID1, None).unwrap();
         assert_eq!(api.get(ID2, None).unwrap(), pairs(&[("k", "two")]));
+    }
+
+    pub fn keys_and_values_are_exact_bytes(api: &dyn Api, _: &Fixture) {
+        // Case, trailing spaces, accents and reserved words: every store
+        // compares and sorts keys by their bytes, as SQLite does.
+        let keys = ["a", "A", "a ", "á", "key", "select", "ß", "ss"];
+        let details: Vec<(&str, &str)> = keys.iter().map(|k| (*k, *k)).collect();
+        api.update(E, &details, false).unwrap();
+        let mut want = pairs(&details);
+        want.sort();
+        assert_eq!(api.get(E, None).unwrap(), want);
+        assert_eq!(api.get(E, Some(&["a "])).unwrap(), pairs(&[("a ", "a ")]));
+        api.update(E, &[("a", "trailing spaces kept  "), ("A", "")], false)
+            .unwrap();
+        assert_eq!(
+            api.get(E, Some(&["A", "a"])).unwrap(),
+            pairs(&[("A", ""), ("a", "trailing spaces kept  ")])
+        );
+        api.delete(E, Some(&["ss"])).unwrap();
+        assert_eq!(api.get(E, Some(&["ß"])).unwrap(), pairs(&[("ß", "ß")]));
     }
 }

@@ -28,7 +28,7 @@ pub(crate) fn open(url: &str, options: &StorageOptions) -> Result<ServerStorage<
              for the same promise"
         )));
     }
-    let opts = mysql::Opts::from_url(url).map_err(|e| bad(e.to_string().replace(url, &redacted)))?;
+    let opts = mysql::Opts::from_url(url).map_err(|e| bad(super::server::scrub(url, &e.to_string())))?;
     if opts.get_db_name().is_none_or(str::is_empty) {
         return Err(bad("it names no database".into()));
     }

@@ -20,7 +20,7 @@ pub(crate) fn open(url: &str, options: &StorageOptions) -> Result<ServerStorage<
     let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
         Error::Storage(format!(
             "storage URL {redacted}: {}; the form is postgres://USER:PASSWORD@HOST:PORT/DATABASE",
-            e.to_string().replace(url, &redacted)
+            super::server::scrub(url, &e.to_string())
         ))
     })?;
     if config.get_connect_timeout().is_none() {

@@ -191,13 +191,50 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// The password in a URL (percent-decoded or not), to scrub from messages.
-pub(crate) fn password(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split('/').next()?;
-    let userinfo = authority.rsplit_once('@')?.0;
-    let pass = userinfo.split_once(':')?.1;
-    (!pass.is_empty()).then(|| pass.to_string())
+/// `message` with `url` redacted and its password's every form masked.
+pub(crate) fn scrub(url: &str, message: &str) -> String {
+    passwords(url)
+        .iter()
+        .fold(message.replace(url, &redact(url)), |m, secret| {
+            m.replace(secret.as_str(), "***")
+        })
+}
+
+/// The password in a URL, as written and percent-decoded: the forms a
+/// message could repeat, to scrub.
+pub(crate) fn passwords(url: &str) -> Vec<String> {
+    let Some(pass) = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .and_then(|authority| authority.rsplit_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, pass)| pass)
+        .filter(|pass| !pass.is_empty())
+    else {
+        return Vec::new();
+    };
+    let bytes = pass.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    let decoded = String::from_utf8_lossy(&decoded).into_owned();
+    let mut forms = vec![pass.to_string()];
+    if decoded != pass {
+        forms.push(decoded);
+    }
+    forms
 }
 
 /// A database-server store: a pool of connections of one dialect.
@@ -205,7 +242,8 @@ pub(crate) struct ServerStorage<D: Dialect> {
     dialect: D,
     /// The URL with its password masked.
     url: String,
-    secret: Option<String>,
+    /// The password's forms, scrubbed from every message.
+    secrets: Vec<String>,
     audit: bool,
     idle: Mutex<(Vec<D::Conn>, usize)>,
     freed: Condvar,
@@ -256,7 +294,7 @@ impl<D: Dialect> ServerStorage<D> {
         let store = ServerStorage {
             dialect,
             url: redact(url),
-            secret: password(url),
+            secrets: passwords(url),
             audit: options.audit,
             idle: Mutex::new((Vec::new(), 0)),
             freed: Condvar::new(),
@@ -270,10 +308,9 @@ impl<D: Dialect> ServerStorage<D> {
 
     /// A message about this store, with the password scrubbed.
     fn scrub(&self, message: &str) -> String {
-        match &self.secret {
-            Some(secret) => message.replace(secret.as_str(), "***"),
-            None => message.to_string(),
-        }
+        self.secrets
+            .iter()
+            .fold(message.to_string(), |m, secret| m.replace(secret.as_str(), "***"))
     }
 
     fn failure(&self, e: DbError) -> Error {
@@ -297,14 +334,14 @@ impl<D: Dialect> ServerStorage<D> {
                 drop(pool);
                 return self.dialect.connect().map_err(|e| {
                     self.release(None);
-                    let mut err = self.failure(e);
-                    if let Error::Storage(m) = err {
-                        err = Error::StorageUnavailable(format!(
-                            "{m}; check that the server is running and that [storage] url names it \
-                             and a user allowed to connect"
-                        ));
-                    }
-                    err
+                    let message = self.scrub(&e.message);
+                    Error::StorageUnavailable(format!(
+                        "cannot connect to {} at {}: {message}; check that the server is running \
+                         and that [storage] url names it, its database, and a user allowed to \
+                         connect",
+                        D::NAME,
+                        self.url
+                    ))
                 });
             }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -332,6 +369,15 @@ impl<D: Dialect> ServerStorage<D> {
         self.freed.notify_one();
     }
 
+    /// Close every idle connection.
+    fn flush_idle(&self) {
+        let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let idle = std::mem::take(&mut pool.0);
+        pool.1 -= idle.len();
+        drop(pool);
+        drop(idle);
+    }
+
     /// Run `f` on a pooled connection (as one transaction if `tx`), again
     /// on a deadlock, a serialization failure or a lost connection.
     fn run<T>(&self, tx: bool, mut f: impl FnMut(&mut dyn Sql) -> R<T>) -> Result<T> {
@@ -354,7 +400,14 @@ impl<D: Dialect> ServerStorage<D> {
                     return Err(err);
                 }
                 Err(Fail::Db(e)) => {
-                    self.release(if e.broken { None } else { Some(conn) });
+                    if e.broken {
+                        // The server restarted or dropped us: the idle
+                        // connections are most likely gone too.
+                        self.release(None);
+                        self.flush_idle();
+                    } else {
+                        self.release(Some(conn));
+                    }
                     if (e.retry || e.broken) && attempt < MAX_ATTEMPTS {
                         // Back off a little more each time, with jitter, so
                         // two colliding writers do not collide again.
@@ -375,12 +428,12 @@ impl<D: Dialect> ServerStorage<D> {
     fn migrate(&self) -> Result<()> {
         let known = D::MIGRATIONS.len() as i64;
         self.run(false, |sql| {
-            sql.exec(
-                "CREATE TABLE IF NOT EXISTS privdata_schema (id INTEGER PRIMARY KEY, version BIGINT NOT NULL)",
-                &[],
-            )?;
             self.dialect.lock_schema(sql, true)?;
             let outcome = (|| -> R<()> {
+                sql.exec(
+                    "CREATE TABLE IF NOT EXISTS privdata_schema (id INTEGER PRIMARY KEY, version BIGINT NOT NULL)",
+                    &[],
+                )?;
                 sql.exec(D::INIT_SCHEMA, &[])?;
                 let rows = sql.query("SELECT version FROM privdata_schema WHERE id = 1", &[])?;
                 let version = rows

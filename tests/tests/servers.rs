@@ -1,0 +1,282 @@
+//! What only the database servers (MariaDB/MySQL, PostgreSQL) can get wrong:
+//! passwords kept out of every message, versioned migrations, a deadlock
+//! victim retried to success, a dropped connection replaced. Each test runs
+//! on every server whose URL is set (see `StoreKind`); CI sets both and
+//! `PRIVDATA_REQUIRE_SERVERS=1`, so none is skipped there.
+
+use conformance::*;
+use privdata_host::store::{self, StorageOptions};
+use privdata_host::{DataLimits, Error, PrivateData};
+use std::time::{Duration, Instant};
+
+/// `url` with its password replaced.
+fn with_password(url: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (userinfo, tail) = rest.split_once('@').unwrap();
+    let user = userinfo.split(':').next().unwrap();
+    format!("{scheme}://{user}:{password}@{tail}")
+}
+
+fn password_of(url: &str) -> String {
+    let userinfo = url.split_once("://").unwrap().1.split_once('@').unwrap().0;
+    userinfo.split_once(':').unwrap().1.to_string()
+}
+
+#[test]
+fn passwords_never_appear_in_errors_or_debug_output() {
+    for kind in StoreKind::servers() {
+        let scratch = Scratch::of(kind);
+        let url = scratch.url();
+        let password = password_of(url);
+
+        let storage = store::open(url).unwrap();
+        let debug = format!("{storage:?}");
+        assert!(!debug.contains(&password), "{kind:?}: {debug}");
+        assert!(debug.contains(":***@"), "{kind:?}: {debug}");
+        let mut config = scratch.config([]);
+        config.storage_url = url.to_string();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains(&password), "{kind:?}: {debug}");
+
+        // A wrong password, plainly and percent-encoded: refused, with the
+        // fix, and neither form of it in the message.
+        for wrong in ["wrong-Secret-42", "p%40ss%2Fw0rd"] {
+            let err = store::open(&with_password(url, wrong)).unwrap_err();
+            let msg = err.to_string();
+            assert!(matches!(err, Error::StorageUnavailable(_)), "{kind:?}: {msg}");
+            for form in [wrong, "p@ss/w0rd"] {
+                assert!(!msg.contains(form), "{kind:?} leaks {form:?}: {msg}");
+            }
+            assert!(
+                msg.contains(":***@") && msg.contains("check that the server"),
+                "{msg}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_unreachable_server_is_unavailable_and_says_what_to_check() {
+    for kind in StoreKind::servers() {
+        let url = kind.server_url().unwrap();
+        let (head, tail) = url.rsplit_once('@').unwrap();
+        let db = tail.split_once('/').unwrap().1;
+        // Port 9 (discard) is closed on loopback.
+        let closed = format!("{head}@127.0.0.1:9/{db}");
+        let started = Instant::now();
+        let err = store::open(&closed).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, Error::StorageUnavailable(_)), "{kind:?}: {msg}");
+        assert!(msg.contains("127.0.0.1:9") && msg.contains("running"), "{msg}");
+        assert!(!msg.contains(&password_of(&url)), "{msg}");
+        assert!(started.elapsed() < Duration::from_secs(30), "gave up in time");
+    }
+}
+
+#[test]
+fn a_bad_url_is_refused_with_its_form() {
+    for (url, want) in [
+        ("mysql://u:pw@127.0.0.1:3306", "names no database"),
+        (
+            "mysql://u:pw@127.0.0.1:notaport/db",
+            "mysql://USER:PASSWORD@HOST:PORT/DATABASE",
+        ),
+        (
+            "postgres://u:pw@127.0.0.1:notaport/db",
+            "postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+        ),
+    ] {
+        let msg = store::open(url).unwrap_err().to_string();
+        assert!(msg.contains(want), "{url}: {msg}");
+        assert!(!msg.contains(":pw@"), "{msg}");
+    }
+    let msg = store::open_with(
+        "mysql://u:pw@127.0.0.1:3306/db",
+        &StorageOptions {
+            durability: store::Durability::Normal,
+            ..StorageOptions::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(msg.contains("innodb_flush_log_at_trx_commit"), "{msg}");
+}
+
+#[test]
+fn migrations_are_versioned_and_a_newer_schema_is_refused_untouched() {
+    for kind in StoreKind::servers() {
+        let scratch = Scratch::of(kind);
+        // Several hosts starting at once on a new database all succeed.
+        std::thread::scope(|s| {
+            let opens: Vec<_> = (0..4).map(|_| s.spawn(|| store::open(scratch.url()))).collect();
+            for open in opens {
+                open.join().unwrap().unwrap();
+            }
+        });
+        let version = scratch.query_i64("SELECT version FROM privdata_schema WHERE id = 1");
+        assert!(version >= 1, "{kind:?}");
+        let data = PrivateData::new(store::open(scratch.url()).unwrap(), "n@a", DataLimits::default());
+        data.update(ID1, &[("k".into(), "v".into())], false).unwrap();
+
+        scratch.execute(&["UPDATE privdata_schema SET version = 99 WHERE id = 1"]);
+        let msg = store::open(scratch.url()).unwrap_err().to_string();
+        assert!(
+            msg.contains("schema version 99") && msg.contains("newer"),
+            "{kind:?}: {msg}"
+        );
+        assert_eq!(scratch.query_i64("SELECT version FROM privdata_schema"), 99);
+        assert_eq!(scratch.query_i64("SELECT COUNT(*) FROM private_data"), 1);
+    }
+}
+
+/// A connection of the test's own, outside privdata.
+enum Raw {
+    Mysql(mysql::Conn),
+    Postgres(postgres::Client),
+}
+
+impl Raw {
+    fn open(kind: StoreKind, url: &str) -> Raw {
+        match kind {
+            StoreKind::Mysql => {
+                use mysql::prelude::Queryable;
+                let mut conn = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+                conn.query_drop("SET SESSION sql_mode = 'ANSI_QUOTES'").unwrap();
+                Raw::Mysql(conn)
+            }
+            StoreKind::Postgres => Raw::Postgres(postgres::Client::connect(url, postgres::NoTls).unwrap()),
+            StoreKind::Sqlite => unreachable!(),
+        }
+    }
+
+    fn run(&mut self, sql: &str) -> Result<(), String> {
+        match self {
+            Raw::Mysql(c) => mysql::prelude::Queryable::query_drop(c, sql).map_err(|e| e.to_string()),
+            Raw::Postgres(c) => c.batch_execute(sql).map_err(|e| format!("{e:?}")),
+        }
+    }
+
+    fn count(&mut self, sql: &str) -> i64 {
+        match self {
+            Raw::Mysql(c) => mysql::prelude::Queryable::query_first::<i64, _>(c, sql)
+                .unwrap()
+                .unwrap(),
+            Raw::Postgres(c) => c.query_one(sql, &[]).unwrap().get(0),
+        }
+    }
+}
+
+#[test]
+fn a_deadlock_victim_is_retried_to_success() {
+    for kind in StoreKind::servers() {
+        let scratch = Scratch::of(kind);
+        let storage = store::open(scratch.url()).unwrap();
+        let data = PrivateData::new(storage, "node@a", DataLimits::default());
+        let bulk: Vec<(String, String)> = (0..50).map(|i| (format!("k{i}"), "before".into())).collect();
+        data.update(ID2, &bulk, false).unwrap();
+        data.update(ID1, &[("k".into(), "before".into())], false).unwrap();
+
+        // Another client locks the row the call will write, and makes its
+        // own transaction the heavier one (MySQL rolls back the lighter).
+        let mut other = Raw::open(kind, scratch.url());
+        other.run("BEGIN").unwrap();
+        other
+            .run(&format!(
+                "UPDATE private_data SET updated_at = updated_at + 1 WHERE host = 'node@a' AND entity_id = '{ID2}'"
+            ))
+            .unwrap();
+        other
+            .run(&format!(
+                "UPDATE private_data SET updated_at = updated_at + 1 WHERE host = 'node@a' AND entity_id = '{ID1}'"
+            ))
+            .unwrap();
+        std::thread::scope(|s| {
+            let call = s.spawn(|| data.update(ID1, &[("k".into(), "ours".into())], false));
+            // Wait until the call holds the host's usage row and waits for
+            // the other's row...
+            let mut watcher = Raw::open(kind, scratch.url());
+            let waiting = match kind {
+                StoreKind::Mysql => {
+                    "SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'"
+                }
+                _ => "SELECT COUNT(*) FROM pg_locks WHERE NOT granted",
+            };
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while watcher.count(waiting) == 0 {
+                assert!(Instant::now() < deadline, "{kind:?}: the call never waited");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // ...then ask for the usage row: a cycle. The server picks the
+            // call as the victim (it waited first, and is lighter).
+            other
+                .run("SELECT entries FROM host_usage WHERE host = 'node@a' FOR UPDATE")
+                .unwrap_or_else(|e| panic!("{kind:?}: the other client was the victim: {e}"));
+            other.run("COMMIT").unwrap();
+            call.join()
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{kind:?}: the deadlock reached the caller: {e}"));
+        });
+        assert_eq!(
+            data.get(ID1, None).unwrap(),
+            pairs(&[("k", "ours")]),
+            "{kind:?}: the retried call applied"
+        );
+        assert_eq!(data.get(ID2, None).unwrap().len(), 50);
+    }
+}
+
+#[test]
+fn dropped_connections_are_replaced_without_an_error() {
+    for kind in StoreKind::servers() {
+        let scratch = Scratch::of(kind);
+        let data = PrivateData::new(
+            store::open(scratch.url()).unwrap(),
+            "node@a",
+            DataLimits::default(),
+        );
+        // Fill the pool with several connections.
+        std::thread::scope(|s| {
+            for i in 0..4 {
+                let data = &data;
+                s.spawn(move || {
+                    for j in 0..20 {
+                        data.update(&entity(i), &[(format!("k{j}"), "v".into())], false)
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        // The server drops every one of them (a restart, a proxy, a DBA).
+        let mut admin = Raw::open(kind, scratch.url());
+        let db = scratch.url().rsplit_once('/').unwrap().1.to_string();
+        let killed = match kind {
+            StoreKind::Mysql => {
+                let ids: Vec<u64> = match &mut admin {
+                    Raw::Mysql(c) => mysql::prelude::Queryable::query(
+                        c,
+                        format!(
+                            "SELECT id FROM information_schema.processlist \
+                             WHERE db = '{db}' AND id <> CONNECTION_ID()"
+                        ),
+                    )
+                    .unwrap(),
+                    _ => unreachable!(),
+                };
+                for id in &ids {
+                    admin.run(&format!("KILL {id}")).unwrap();
+                }
+                ids.len() as i64
+            }
+            _ => admin.count(&format!(
+                "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+            )),
+        };
+        assert!(killed >= 2, "{kind:?}: {killed} connections killed");
+        std::thread::sleep(Duration::from_millis(200));
+        data.update(ID1, &[("after".into(), "restart".into())], false)
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        assert_eq!(data.get(ID1, Some(&["after".into()])).unwrap().len(), 1);
+        assert_eq!(data.get(&entity(3), None).unwrap().len(), 20);
+    }
+}
