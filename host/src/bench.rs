@@ -1,10 +1,11 @@
-//! `privdata bench`: every private-data path against the SQLite floor.
+//! `privdata bench`: every private-data path against the store's floor.
 //!
 //! The same workload runs three ways in one process: `guest` (a driver
 //! component calls the private-data interface through the host), `host`
-//! (Rust calls the host's `PrivateData` API) and `floor` (plain rusqlite with
-//! prepared statements on the same schema and pragmas: the least work SQLite
-//! can do). Figures are nanoseconds per operation, the median of rounds.
+//! (Rust calls the host's `PrivateData` API) and `floor` (the store's own
+//! client with prepared statements on the same schema: the least work the
+//! store can do). Figures are nanoseconds per operation, the median of
+//! rounds. SQLite always; MariaDB/MySQL and PostgreSQL when given a URL.
 
 use anyhow::{Context, Result, bail};
 use example_driver_artifacts as drivers;
@@ -13,6 +14,7 @@ use privdata_host::store::sqlite::SqliteStorage;
 use privdata_host::{DataLimits, PrivateData, Runtime, Sandbox, SandboxLimits, Share, Storage};
 use rusqlite::{Connection, params};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,21 +63,16 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-pub fn run(sizes: Sizes, json_out: bool) -> Result<()> {
+pub fn run(sizes: Sizes, json_out: bool, servers: &[String]) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("bench.db");
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open_with(&db, Durability::Normal)?);
-    let guest_data = PrivateData::new(storage.clone(), "bench@guest", DataLimits::default());
-    let host_data = PrivateData::new(storage.clone(), "bench@host", DataLimits::default());
-    let floor = Floor::open(&db)?;
-    let ids: Vec<String> = (0..sizes.iterations).map(entity).collect();
-
     let runtime = Runtime::new()?;
     let bench = runtime.load_bytes(drivers::BENCH_WASM, Path::new("bench_driver.wasm"))?;
     std::fs::create_dir_all(dir.path().join("root"))?;
-    let sandbox = Sandbox {
+    let sandbox = |data: PrivateData| Sandbox {
         backend: "bench".into(),
-        private_data: guest_data.clone(),
+        private_data: data,
         root: dir.path().join("root"),
         options: Vec::new(),
         limits: SandboxLimits {
@@ -83,54 +80,59 @@ pub fn run(sizes: Sizes, json_out: bool) -> Result<()> {
             ..SandboxLimits::default()
         },
     };
+    let guest = sandbox(PrivateData::new(
+        storage.clone(),
+        "bench@guest",
+        DataLimits::default(),
+    ));
+    let ops = measure_ops(
+        &bench,
+        &guest,
+        storage.clone(),
+        &mut SqliteFloor::open(&db)?,
+        sizes,
+    )?;
 
-    let mut ops = serde_json::Map::new();
-    for op in OPS {
-        let (mut guest, mut host, mut floor_ns) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..sizes.rounds {
-            // Each path starts from the same state with the log checkpointed,
-            // so none pays for another's writes.
-            prepare(&guest_data, &ids)?;
-            floor.checkpoint()?;
-            let share = Share {
-                id: entity(0),
-                name: format!("{op}\u{1f}{}", sizes.iterations),
-                size_gib: 1,
-                protocol: "NFS".into(),
-            };
-            let out = bench.call(&sandbox, "create-share", |s, d| {
-                d.manila_driver_share_driver().call_create_share(s, &share)
-            })?;
-            let ns: f64 = out[0].path.parse().context("bench driver's timing")?;
-            guest.push(ns / sizes.iterations as f64);
-
-            prepare(&host_data, &ids)?;
-            floor.checkpoint()?;
-            let start = Instant::now();
-            host_op(&host_data, op, &ids)?;
-            host.push(start.elapsed().as_nanos() as f64 / sizes.iterations as f64);
-
-            floor.prepare(&ids)?;
-            floor.checkpoint()?;
-            let start = Instant::now();
-            floor.op(op, &ids)?;
-            floor_ns.push(start.elapsed().as_nanos() as f64 / sizes.iterations as f64);
+    let mut server_ops = serde_json::Map::new();
+    for url in servers {
+        let label = privdata_host::store::redact(url);
+        // As SQLite's ops table: commits survive a crash of the server, not
+        // of the machine. PostgreSQL does it per session; MariaDB/MySQL only
+        // server-wide (`.ci/servers` starts it that way).
+        let durability = if url.starts_with("postgres") {
+            Durability::Normal
+        } else {
+            Durability::Full
+        };
+        let options = privdata_host::store::StorageOptions {
+            durability,
+            ..Default::default()
+        };
+        let storage =
+            privdata_host::store::open_with(url, &options).with_context(|| format!("bench on {label}"))?;
+        let guest = sandbox(PrivateData::new(
+            storage.clone(),
+            "bench@guest",
+            DataLimits::default(),
+        ));
+        let mut floor = ServerFloor::open(url)?;
+        let figures = measure_ops(&bench, &guest, storage.clone(), &mut floor, sizes);
+        // Leave the database as it was found, even after a failure.
+        for host in ["bench@guest", "bench@host", FLOOR_HOST] {
+            let entities: Vec<String> = (0..sizes.iterations).map(entity).collect();
+            storage.delete_entities(host, &entities)?;
         }
-        let (g, h, f) = (median(guest), median(host), median(floor_ns));
-        ops.insert(
-            op.into(),
-            json!({"guest_ns": g.round() as u64, "host_ns": h.round() as u64, "floor_ns": f.round() as u64,
-                   "guest_floor": ratio(g, f), "host_floor": ratio(h, f)}),
-        );
+        server_ops.insert(floor.kind().into(), figures?);
     }
 
-    let (instantiate_ns, call_ns) = per_call_overhead(&bench, &sandbox, sizes)?;
+    let (instantiate_ns, call_ns) = per_call_overhead(&bench, &guest, sizes)?;
     let cold_start = cold_start(&runtime, dir.path())?;
     let scale = scale(dir.path(), sizes)?;
     let durability = durability(dir.path(), sizes)?;
 
     let report = json!({
         "ops": ops,
+        "servers": server_ops,
         "instantiate_ns": instantiate_ns.round() as u64,
         "noop_call_ns": call_ns.round() as u64,
         "cold_start_ms": cold_start,
@@ -148,6 +150,59 @@ pub fn run(sizes: Sizes, json_out: bool) -> Result<()> {
         print!("{table}");
     }
     Ok(())
+}
+
+/// Each op through the guest, the host and the floor, on one store.
+fn measure_ops(
+    bench: &privdata_host::DriverComponent,
+    sandbox: &Sandbox,
+    storage: Arc<dyn Storage>,
+    floor: &mut dyn Floor,
+    sizes: Sizes,
+) -> Result<Value> {
+    let guest_data = &sandbox.private_data;
+    let host_data = PrivateData::new(storage, "bench@host", DataLimits::default());
+    let ids: Vec<String> = (0..sizes.iterations).map(entity).collect();
+    let mut ops = serde_json::Map::new();
+    for op in OPS {
+        let (mut guest, mut host, mut floor_ns) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..sizes.rounds {
+            // Each path starts from the same state with the log checkpointed,
+            // so none pays for another's writes.
+            prepare(guest_data, &ids)?;
+            floor.settle()?;
+            let share = Share {
+                id: entity(0),
+                name: format!("{op}\u{1f}{}", sizes.iterations),
+                size_gib: 1,
+                protocol: "NFS".into(),
+            };
+            let out = bench.call(sandbox, "create-share", |s, d| {
+                d.manila_driver_share_driver().call_create_share(s, &share)
+            })?;
+            let ns: f64 = out[0].path.parse().context("bench driver's timing")?;
+            guest.push(ns / sizes.iterations as f64);
+
+            prepare(&host_data, &ids)?;
+            floor.settle()?;
+            let start = Instant::now();
+            host_op(&host_data, op, &ids)?;
+            host.push(start.elapsed().as_nanos() as f64 / sizes.iterations as f64);
+
+            floor.prepare(&ids)?;
+            floor.settle()?;
+            let start = Instant::now();
+            floor.op(op, &ids)?;
+            floor_ns.push(start.elapsed().as_nanos() as f64 / sizes.iterations as f64);
+        }
+        let (g, h, f) = (median(guest), median(host), median(floor_ns));
+        ops.insert(
+            op.into(),
+            json!({"guest_ns": g.round() as u64, "host_ns": h.round() as u64, "floor_ns": f.round() as u64,
+                   "guest_floor": ratio(g, f), "host_floor": ratio(h, f)}),
+        );
+    }
+    Ok(Value::Object(ops))
 }
 
 fn ratio(x: f64, floor: f64) -> f64 {
@@ -187,25 +242,25 @@ fn host_op(data: &PrivateData, op: &str, ids: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// The least work a store can do for each op, on the bench's schema.
+trait Floor {
+    /// Every entity holds the five keys.
+    fn prepare(&mut self, ids: &[String]) -> Result<()>;
+    /// Let the store settle before a timed run (SQLite: checkpoint the log).
+    fn settle(&mut self) -> Result<()>;
+    /// Run `op` on every entity.
+    fn op(&mut self, op: &str, ids: &[String]) -> Result<()>;
+}
+
 /// Plain rusqlite on the same file, schema and pragmas.
-struct Floor {
+struct SqliteFloor {
     conn: Connection,
 }
 
 const FLOOR_HOST: &str = "bench@floor";
 
-impl Floor {
-    fn open(path: &Path) -> Result<Floor> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
-        conn.pragma_update(None, "cache_size", -32i64 * 1024)?;
-        Ok(Floor { conn })
-    }
-
-    fn prepare(&self, ids: &[String]) -> Result<()> {
+impl Floor for SqliteFloor {
+    fn prepare(&mut self, ids: &[String]) -> Result<()> {
         self.conn.execute_batch("BEGIN")?;
         for id in ids {
             self.replace_five(id)?;
@@ -214,10 +269,26 @@ impl Floor {
         Ok(())
     }
 
-    fn checkpoint(&self) -> Result<()> {
+    fn settle(&mut self) -> Result<()> {
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
+    }
+
+    fn op(&mut self, op: &str, ids: &[String]) -> Result<()> {
+        self.sqlite_op(op, ids)
+    }
+}
+
+impl SqliteFloor {
+    fn open(path: &Path) -> Result<SqliteFloor> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
+        conn.pragma_update(None, "cache_size", -32i64 * 1024)?;
+        Ok(SqliteFloor { conn })
     }
 
     fn replace_five(&self, id: &str) -> Result<()> {
@@ -234,7 +305,7 @@ impl Floor {
         Ok(())
     }
 
-    fn op(&self, op: &str, ids: &[String]) -> Result<()> {
+    fn sqlite_op(&self, op: &str, ids: &[String]) -> Result<()> {
         let c = &self.conn;
         for (i, id) in ids.iter().enumerate() {
             match op {
@@ -278,6 +349,210 @@ impl Floor {
                     .execute(params![FLOOR_HOST, id, "k0"])?;
                 }
                 other => bail!("unknown op {other}"),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The same ops through the server's own client, each one statement in
+/// autocommit (`replace_five`: one transaction), on the schema the store
+/// created: one round trip where the host takes several, to lock the host's
+/// usage row, check its quota and keep the counts.
+enum ServerFloor {
+    Mysql(mysql::Conn),
+    /// The client, and its statements prepared once (as the mysql crate's
+    /// statement cache does on the other side).
+    Postgres(postgres::Client, HashMap<&'static str, postgres::Statement>),
+}
+
+/// `sql` prepared on `client` once.
+fn prepared(
+    client: &mut postgres::Client,
+    cache: &mut HashMap<&'static str, postgres::Statement>,
+    sql: &'static str,
+) -> Result<postgres::Statement> {
+    if let Some(statement) = cache.get(sql) {
+        return Ok(statement.clone());
+    }
+    let statement = client.prepare(sql)?;
+    cache.insert(sql, statement.clone());
+    Ok(statement)
+}
+
+impl ServerFloor {
+    fn open(url: &str) -> Result<ServerFloor> {
+        let label = privdata_host::store::redact(url);
+        let floor = match url.split_once("://").map(|(scheme, _)| scheme) {
+            Some("mysql" | "mariadb") => {
+                use mysql::prelude::Queryable;
+                let opts = mysql::Opts::from_url(&url.replacen("mariadb://", "mysql://", 1))
+                    .with_context(|| format!("{label}: not a MySQL URL"))?;
+                let mut conn =
+                    mysql::Conn::new(opts).with_context(|| format!("cannot connect to {label}"))?;
+                conn.query_drop(
+                    "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@sql_mode, ''), 'ANSI_QUOTES')",
+                )?;
+                ServerFloor::Mysql(conn)
+            }
+            Some("postgres" | "postgresql") => {
+                let mut client = postgres::Client::connect(url, postgres::NoTls)
+                    .with_context(|| format!("cannot connect to {label}"))?;
+                client.batch_execute("SET synchronous_commit = off")?;
+                ServerFloor::Postgres(client, HashMap::new())
+            }
+            _ => bail!("{label}: the bench's servers are mysql://… or postgres://… URLs"),
+        };
+        Ok(floor)
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            ServerFloor::Mysql(_) => "mysql",
+            ServerFloor::Postgres(..) => "postgres",
+        }
+    }
+
+    fn replace_five(&mut self, id: &str) -> Result<()> {
+        match self {
+            ServerFloor::Mysql(c) => {
+                use mysql::prelude::Queryable;
+                let mut tx = c.start_transaction(mysql::TxOpts::default())?;
+                tx.exec_drop(
+                    "DELETE FROM private_data WHERE host = ? AND entity_id = ?",
+                    (FLOOR_HOST, id),
+                )?;
+                let mut params: Vec<mysql::Value> = Vec::new();
+                for (k, v) in FIVE {
+                    params.extend([
+                        FLOOR_HOST.into(),
+                        id.into(),
+                        k.into(),
+                        v.into(),
+                        0.into(),
+                        0.into(),
+                    ]);
+                }
+                tx.exec_drop(
+                    "INSERT INTO private_data (host, entity_id, \"key\", value, created_at, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?), \
+                     (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)",
+                    params,
+                )?;
+                tx.commit()?;
+            }
+            ServerFloor::Postgres(c, cache) => {
+                let delete = prepared(
+                    c,
+                    cache,
+                    "DELETE FROM private_data WHERE host = $1 AND entity_id = $2",
+                )?;
+                let insert = prepared(
+                    c,
+                    cache,
+                    "INSERT INTO private_data (host, entity_id, \"key\", value, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5), ($6, $7, $8, $9, $10, $10), \
+                     ($11, $12, $13, $14, $15, $15), ($16, $17, $18, $19, $20, $20), \
+                     ($21, $22, $23, $24, $25, $25)",
+                )?;
+                let mut tx = c.transaction()?;
+                tx.execute(&delete, &[&FLOOR_HOST, &id])?;
+                type Param<'a> = &'a (dyn postgres::types::ToSql + Sync);
+                let mut params: Vec<Param<'_>> = Vec::new();
+                let five: Vec<(&[u8], &[u8])> =
+                    FIVE.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect();
+                let (host, zero) = (FLOOR_HOST, 0i64);
+                for (k, v) in &five {
+                    let row: [Param<'_>; 5] = [&host, &id, k, v, &zero];
+                    params.extend(row);
+                }
+                tx.execute(&insert, &params)?;
+                tx.commit()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Floor for ServerFloor {
+    fn prepare(&mut self, ids: &[String]) -> Result<()> {
+        for id in ids {
+            self.replace_five(id)?;
+        }
+        Ok(())
+    }
+
+    fn settle(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn op(&mut self, op: &str, ids: &[String]) -> Result<()> {
+        use mysql::prelude::Queryable;
+        for (i, id) in ids.iter().enumerate() {
+            let value = if i % 2 == 0 { "even" } else { "odd" };
+            match (op, &mut *self) {
+                ("replace_five", _) => self.replace_five(id)?,
+                ("get_one", ServerFloor::Mysql(c)) => {
+                    let v: Option<Vec<u8>> = c.exec_first(
+                        "SELECT value FROM private_data WHERE host = ? AND entity_id = ? AND \"key\" = ?",
+                        (FLOOR_HOST, id, "k2"),
+                    )?;
+                    std::hint::black_box(v);
+                }
+                ("get_one", ServerFloor::Postgres(c, cache)) => {
+                    let statement = prepared(
+                        c,
+                        cache,
+                        "SELECT value FROM private_data WHERE host = $1 AND entity_id = $2 AND \"key\" = $3",
+                    )?;
+                    let row = c.query_opt(&statement, &[&FLOOR_HOST, id, &b"k2".as_slice()])?;
+                    std::hint::black_box(row.map(|r| r.get::<_, Vec<u8>>(0)));
+                }
+                ("get_all", ServerFloor::Mysql(c)) => {
+                    let rows: Vec<(Vec<u8>, Vec<u8>)> = c.exec(
+                        "SELECT \"key\", value FROM private_data WHERE host = ? AND entity_id = ? ORDER BY \"key\"",
+                        (FLOOR_HOST, id),
+                    )?;
+                    std::hint::black_box(rows);
+                }
+                ("get_all", ServerFloor::Postgres(c, cache)) => {
+                    let statement = prepared(
+                        c,
+                        cache,
+                        "SELECT \"key\", value FROM private_data WHERE host = $1 AND entity_id = $2 ORDER BY \"key\"",
+                    )?;
+                    let rows = c.query(&statement, &[&FLOOR_HOST, id])?;
+                    let pairs: Vec<(Vec<u8>, Vec<u8>)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+                    std::hint::black_box(pairs);
+                }
+                ("update_one", ServerFloor::Mysql(c)) => c.exec_drop(
+                    "INSERT INTO private_data (host, entity_id, \"key\", value, created_at, updated_at) \
+                     VALUES (?, ?, 'k1', ?, 0, 0) ON DUPLICATE KEY UPDATE value = VALUES(value)",
+                    (FLOOR_HOST, id, value),
+                )?,
+                ("update_one", ServerFloor::Postgres(c, cache)) => {
+                    let statement = prepared(
+                        c,
+                        cache,
+                        "INSERT INTO private_data (host, entity_id, \"key\", value, created_at, updated_at) \
+                         VALUES ($1, $2, 'k1', $3, 0, 0) \
+                         ON CONFLICT (host, entity_id, \"key\") DO UPDATE SET value = excluded.value",
+                    )?;
+                    c.execute(&statement, &[&FLOOR_HOST, id, &value.as_bytes()])?;
+                }
+                ("delete_one", ServerFloor::Mysql(c)) => c.exec_drop(
+                    "DELETE FROM private_data WHERE host = ? AND entity_id = ? AND \"key\" = 'k0'",
+                    (FLOOR_HOST, id),
+                )?,
+                ("delete_one", ServerFloor::Postgres(c, cache)) => {
+                    let statement = prepared(
+                        c,
+                        cache,
+                        "DELETE FROM private_data WHERE host = $1 AND entity_id = $2 AND \"key\" = 'k0'",
+                    )?;
+                    c.execute(&statement, &[&FLOOR_HOST, id])?;
+                }
+                (other, _) => bail!("unknown op {other}"),
             }
         }
         Ok(())
@@ -473,6 +748,24 @@ fn table(r: &Value) -> String {
             f("guest_floor"),
             f("host_floor")
         ));
+    }
+    if let Some(servers) = r["servers"].as_object() {
+        for (kind, ops) in servers {
+            s.push_str(&format!("\n{kind} (over loopback)\n"));
+            for op in OPS {
+                let o = &ops[op];
+                let f = |k: &str| o[k].to_string();
+                s.push_str(&format!(
+                    "{:<14}{:>10}{:>10}{:>10}{:>13}{:>12}\n",
+                    op,
+                    f("guest_ns"),
+                    f("host_ns"),
+                    f("floor_ns"),
+                    f("guest_floor"),
+                    f("host_floor")
+                ));
+            }
+        }
     }
     let c = &r["cold_start_ms"];
     let sc = &r["scale"];

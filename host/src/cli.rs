@@ -41,6 +41,11 @@ enum Command {
         /// A short run with small sizes, to check the benchmark works.
         #[arg(long)]
         quick: bool,
+        /// Also measure the ops on this MariaDB/MySQL or PostgreSQL server
+        /// (repeatable); its tables are created if missing, and the bench's
+        /// hosts are deleted after.
+        #[arg(long = "server", value_name = "URL")]
+        servers: Vec<String>,
     },
     /// Run any driver through the standard lifecycle on a scratch backend
     /// and store; exit code 0 when it passes, 1 when it violates the contract.
@@ -260,13 +265,13 @@ pub fn run(cli: Cli) -> Result<()> {
         #[cfg(feature = "demo")]
         Command::Demo { keep } => crate::demo::run(keep),
         #[cfg(feature = "demo")]
-        Command::Bench { json, quick } => {
+        Command::Bench { json, quick, servers } => {
             let sizes = if quick {
                 crate::bench::Sizes::QUICK
             } else {
                 crate::bench::Sizes::FULL
             };
-            crate::bench::run(sizes, json)
+            crate::bench::run(sizes, json, &servers)
         }
         Command::CheckDriver {
             driver,

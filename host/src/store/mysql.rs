@@ -92,6 +92,10 @@ impl Dialect for MySql {
          ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = VALUES(updated_at)";
     const CREATE_USAGE: &'static str = "INSERT INTO host_usage (host, entries, bytes) VALUES (?, 0, 0)
          ON DUPLICATE KEY UPDATE entries = entries";
+    // Locks the entity's rows too: the ones the write changes.
+    const LOCK_ENTITY: &'static str = "SELECT u.entries, u.bytes, p.\"key\", p.value FROM host_usage u
+         LEFT JOIN private_data p ON p.host = u.host AND p.entity_id = ?
+         WHERE u.host = ? FOR UPDATE";
     const COPY_HOST: &'static str =
         "INSERT INTO private_data (host, entity_id, \"key\", value, created_at, updated_at)
          SELECT ?, entity_id, \"key\", value, created_at, updated_at FROM private_data WHERE host = ?

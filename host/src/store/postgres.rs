@@ -90,6 +90,9 @@ impl Dialect for Postgres {
          DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
     const CREATE_USAGE: &'static str =
         "INSERT INTO host_usage (host, entries, bytes) VALUES (?, 0, 0) ON CONFLICT (host) DO NOTHING";
+    const LOCK_ENTITY: &'static str = "SELECT u.entries, u.bytes, p.\"key\", p.value FROM host_usage u
+         LEFT JOIN private_data p ON p.host = u.host AND p.entity_id = ?
+         WHERE u.host = ? FOR UPDATE OF u";
     const COPY_HOST: &'static str =
         "INSERT INTO private_data (host, entity_id, \"key\", value, created_at, updated_at)
          SELECT CAST(? AS TEXT), entity_id, \"key\", value, created_at, updated_at

@@ -153,6 +153,11 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// Create the usage row of a host (params: host) if it is missing,
     /// waiting for a concurrent creator instead of failing.
     const CREATE_USAGE: &'static str;
+    /// Lock the usage row of host ?2 and return it with every pair of
+    /// entity ?1 of that host: `entries, bytes, key, value` rows (one row
+    /// with NULL key and value when the entity holds nothing; none when the
+    /// usage row is missing).
+    const LOCK_ENTITY: &'static str;
     /// Copy every row of host ?1 to host ?2, the copied value winning.
     const COPY_HOST: &'static str;
     /// Create the one row of `privdata_schema` (version 0) unless another
@@ -492,6 +497,34 @@ impl<D: Dialect> ServerStorage<D> {
         Ok(())
     }
 
+    /// Lock the usage row of `host` and read what it holds and what
+    /// `entity` holds, in one round trip: the start of every driver write.
+    fn lock_entity(
+        &self,
+        sql: &mut dyn Sql,
+        host: &str,
+        entity: &str,
+    ) -> R<((u64, u64), BTreeMap<String, String>)> {
+        let select = D::LOCK_ENTITY;
+        let params = [P::Text(entity), P::Text(host)];
+        let mut rows = sql.query(select, &params)?;
+        if rows.is_empty() {
+            sql.exec(D::CREATE_USAGE, &[P::Text(host)])?;
+            rows = sql.query(select, &params)?;
+        }
+        let mut usage = (0, 0);
+        let mut pairs = BTreeMap::new();
+        for row in rows {
+            let mut c = row.into_iter();
+            let mut next = || c.next().unwrap_or(V::Null);
+            usage = (next().count()?, next().count()?);
+            if let (key @ V::Text(_), value) = (next(), next()) {
+                pairs.insert(key.text()?, value.text()?);
+            }
+        }
+        Ok((usage, pairs))
+    }
+
     /// Every pair `entity` of `host` holds, by key.
     fn pairs(&self, sql: &mut dyn Sql, host: &str, entity: &str) -> R<BTreeMap<String, String>> {
         let rows = sql.query(
@@ -627,8 +660,7 @@ impl<D: Dialect> Storage for ServerStorage<D> {
         quota: &Quota,
     ) -> Result<()> {
         self.run(true, |sql| {
-            let before = self.lock_usage(sql, &BTreeSet::from([host]))?[host];
-            let old = self.pairs(sql, host, entity)?;
+            let (before, old) = self.lock_entity(sql, host, entity)?;
             let op = if delete_existing { "replace" } else { "update" };
             let (mut entries, mut bytes) = before;
             let mut changes = Vec::new();
@@ -684,8 +716,7 @@ impl<D: Dialect> Storage for ServerStorage<D> {
 
     fn delete(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<()> {
         self.run(true, |sql| {
-            let (mut entries, mut bytes) = self.lock_usage(sql, &BTreeSet::from([host]))?[host];
-            let old = self.pairs(sql, host, entity)?;
+            let ((mut entries, mut bytes), old) = self.lock_entity(sql, host, entity)?;
             let mut changes = Vec::new();
             let mut gone = Vec::new();
             for (key, value) in &old {
