@@ -363,7 +363,7 @@ enum ServerFloor {
     Mysql(mysql::Conn),
     /// The client, and its statements prepared once (as the mysql crate's
     /// statement cache does on the other side).
-    Postgres(postgres::Client, HashMap<&'static str, postgres::Statement>),
+    Postgres(Box<postgres::Client>, HashMap<&'static str, postgres::Statement>),
 }
 
 /// `sql` prepared on `client` once.
@@ -399,7 +399,7 @@ impl ServerFloor {
                 let mut client = postgres::Client::connect(url, postgres::NoTls)
                     .with_context(|| format!("cannot connect to {label}"))?;
                 client.batch_execute("SET synchronous_commit = off")?;
-                ServerFloor::Postgres(client, HashMap::new())
+                ServerFloor::Postgres(Box::new(client), HashMap::new())
             }
             _ => bail!("{label}: the bench's servers are mysql://… or postgres://… URLs"),
         };

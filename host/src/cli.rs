@@ -612,7 +612,7 @@ fn migrate(from: &str, to: &str, host: Option<&str>) -> Result<()> {
     let terminal = std::io::stderr().is_terminal();
     let mut last_tenth = None;
     let mut draw = |p: Progress| {
-        let percent = if p.total == 0 { 100 } else { p.done * 100 / p.total };
+        let percent = (p.done * 100).checked_div(p.total).unwrap_or(100);
         let rate = p.done as f64 / started.elapsed().as_secs_f64().max(1e-3);
         if terminal {
             let filled = (percent / 4) as usize;

@@ -184,7 +184,7 @@ pub fn migrate(
                 report.copied += writes.len() as u64;
                 writes.clear();
             }
-            if done.done % PAGE as u64 == 0 {
+            if done.done.is_multiple_of(PAGE as u64) {
                 progress(done);
             }
         }

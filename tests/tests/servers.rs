@@ -132,7 +132,7 @@ fn migrations_are_versioned_and_a_newer_schema_is_refused_untouched() {
 /// A connection of the test's own, outside privdata.
 enum Raw {
     Mysql(mysql::Conn),
-    Postgres(postgres::Client),
+    Postgres(Box<postgres::Client>),
 }
 
 impl Raw {
@@ -144,7 +144,9 @@ impl Raw {
                 conn.query_drop("SET SESSION sql_mode = 'ANSI_QUOTES'").unwrap();
                 Raw::Mysql(conn)
             }
-            StoreKind::Postgres => Raw::Postgres(postgres::Client::connect(url, postgres::NoTls).unwrap()),
+            StoreKind::Postgres => {
+                Raw::Postgres(Box::new(postgres::Client::connect(url, postgres::NoTls).unwrap()))
+            }
             StoreKind::Sqlite => unreachable!(),
         }
     }
