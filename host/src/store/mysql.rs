@@ -106,7 +106,18 @@ impl Dialect for MySql {
          FROM private_data WHERE {where}";
 
     fn connect(&self) -> Result<Self::Conn, DbError> {
-        mysql::Conn::new(self.opts.clone()).map_err(classify)
+        let mut conn = mysql::Conn::new(self.opts.clone()).map_err(classify)?;
+        // On a Galera node, reads wait until the node has applied every
+        // write the cluster acknowledged before them, so a driver reads its
+        // own writes whichever node a proxy sends it to.
+        let galera: Option<(String, String)> = conn
+            .query_first("SHOW VARIABLES LIKE 'wsrep_on'")
+            .map_err(classify)?;
+        if galera.is_some_and(|(_, on)| on == "ON") {
+            conn.query_drop("SET SESSION wsrep_sync_wait = 1")
+                .map_err(classify)?;
+        }
+        Ok(conn)
     }
 
     fn transaction<T>(&self, conn: &mut Self::Conn, f: &mut dyn FnMut(&mut dyn Sql) -> R<T>) -> R<T> {
