@@ -181,11 +181,26 @@ fn every_command_has_help() {
 #[test]
 fn bench_quick_reports_every_path_and_figure_as_json() {
     let dir = tempfile::tempdir().unwrap();
-    let out = privdata(dir.path(), &["bench", "--quick", "--json"]);
+    // With test servers up (see the README's Backends), their rows too.
+    let servers: Vec<(&str, String)> = [
+        ("mysql", "PRIVDATA_TEST_MYSQL"),
+        ("postgres", "PRIVDATA_TEST_POSTGRES"),
+    ]
+    .into_iter()
+    .filter_map(|(kind, var)| Some((kind, std::env::var(var).ok().filter(|u| !u.is_empty())?)))
+    .collect();
+    let mut args = vec!["bench", "--quick", "--json"];
+    for (_, url) in &servers {
+        args.extend(["--server", url.as_str()]);
+    }
+    let out = privdata(dir.path(), &args);
     let stdout = ok(out);
     let r: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object on stdout");
-    for op in ["get_one", "get_all", "update_one", "replace_five", "delete_one"] {
-        let o = &r["ops"][op];
+    let tables = std::iter::once(&r["ops"]).chain(servers.iter().map(|(kind, _)| &r["servers"][kind]));
+    for (table, op) in tables
+        .flat_map(|t| ["get_one", "get_all", "update_one", "replace_five", "delete_one"].map(|op| (t, op)))
+    {
+        let o = &table[op];
         let (g, h, f) = (
             o["guest_ns"].as_f64().unwrap(),
             o["host_ns"].as_f64().unwrap(),

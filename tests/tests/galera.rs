@@ -49,9 +49,7 @@ fn conflicts(url: &str) -> i64 {
     use mysql::prelude::Queryable;
     let mut conn = admin(url);
     let rows: Vec<(String, String)> = conn
-        .query(
-            "SHOW STATUS WHERE Variable_name IN ('wsrep_local_cert_failures', 'wsrep_local_bf_aborts')",
-        )
+        .query("SHOW STATUS WHERE Variable_name IN ('wsrep_local_cert_failures', 'wsrep_local_bf_aborts')")
         .unwrap();
     rows.iter().map(|(_, v)| v.parse::<i64>().unwrap()).sum()
 }
@@ -86,8 +84,12 @@ fn a_cluster_retries_conflicts_and_loses_no_acknowledged_write_when_a_node_dies(
         for (side, d) in ["a", "b"].into_iter().zip(&data[..2]) {
             s.spawn(move || {
                 for i in 0..WRITES {
-                    d.update(&entity(i % 3), &[(format!("{side}{}", i % 5), i.to_string())], false)
-                        .unwrap_or_else(|e| panic!("{side} write {i}: {e}"));
+                    d.update(
+                        &entity(i % 3),
+                        &[(format!("{side}{}", i % 5), i.to_string())],
+                        false,
+                    )
+                    .unwrap_or_else(|e| panic!("{side} write {i}: {e}"));
                 }
             });
         }
@@ -123,7 +125,10 @@ fn a_cluster_retries_conflicts_and_loses_no_acknowledged_write_when_a_node_dies(
     // it acknowledged is on nodes 1 and 3.
     let pid_file: String = {
         use mysql::prelude::Queryable;
-        admin(&nodes[1]).query_first("SELECT @@pid_file").unwrap().unwrap()
+        admin(&nodes[1])
+            .query_first("SELECT @@pid_file")
+            .unwrap()
+            .unwrap()
     };
     let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_string();
     let acked = std::thread::scope(|s| {
@@ -156,7 +161,10 @@ fn a_cluster_retries_conflicts_and_loses_no_acknowledged_write_when_a_node_dies(
     for survivor in [0, 2] {
         for (id, key) in &acked {
             assert_eq!(
-                data[survivor].get(id, Some(std::slice::from_ref(key))).unwrap().len(),
+                data[survivor]
+                    .get(id, Some(std::slice::from_ref(key)))
+                    .unwrap()
+                    .len(),
                 1,
                 "node {}: acknowledged write {id} {key} lost",
                 survivor + 1
@@ -168,7 +176,12 @@ fn a_cluster_retries_conflicts_and_loses_no_acknowledged_write_when_a_node_dies(
         .update(ID1, &[("after".into(), "node 2 died".into())], false)
         .unwrap();
     assert_eq!(data[2].get(ID1, None).unwrap().len(), 1);
-    eprintln!("node 2 killed after {} acknowledged writes: none lost", acked.len());
+    eprintln!(
+        "node 2 killed after {} acknowledged writes: none lost",
+        acked.len()
+    );
     use mysql::prelude::Queryable;
-    admin(&nodes[0]).query_drop(format!("DROP DATABASE {db}")).unwrap();
+    admin(&nodes[0])
+        .query_drop(format!("DROP DATABASE {db}"))
+        .unwrap();
 }
