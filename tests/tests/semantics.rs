@@ -49,6 +49,7 @@ both_paths!(
     unicode_and_maximum_sizes_round_trip,
     entities_are_separate,
     keys_and_values_are_exact_bytes,
+    thousands_of_keys_in_one_call,
 );
 
 mod checks {
@@ -249,5 +250,21 @@ mod checks {
         );
         api.delete(E, Some(&["ss"])).unwrap();
         assert_eq!(api.get(E, Some(&["ß"])).unwrap(), pairs(&[("ß", "ß")]));
+    }
+
+    pub fn thousands_of_keys_in_one_call(api: &dyn Api, _: &Fixture) {
+        // More than the 65,535 parameters one server statement can take.
+        let keys: Vec<String> = (0..70_000).map(|i| format!("k{i:05}")).collect();
+        let details: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "v")).collect();
+        api.update(E, &details, false).unwrap();
+        let mut asked: Vec<&str> = keys.iter().map(String::as_str).collect();
+        asked.extend(["missing-1", "missing-2"]);
+        let got = api.get(E, Some(&asked)).unwrap();
+        assert_eq!(got.len(), 70_000);
+        assert!(got.windows(2).all(|w| w[0].0 < w[1].0), "sorted by key");
+        api.delete(E, Some(&asked[..69_500])).unwrap();
+        assert_eq!(api.get(E, None).unwrap().len(), 500);
+        api.update(E, &details[..10], true).unwrap();
+        assert_eq!(api.get(E, None).unwrap(), pairs(&details[..10]));
     }
 }

@@ -7,7 +7,7 @@
 //! beyond) round-trips. Sessions use `ANSI_QUOTES` (so `"key"` quotes the
 //! reserved word), strict mode, and `READ COMMITTED`.
 
-use super::server::{DbError, Dialect, P, R, ServerStorage, Sql, V};
+use super::server::{DbError, Dialect, KeyList, P, R, ServerStorage, Sql, V};
 use super::{Durability, StorageOptions};
 use crate::error::{Error, Result};
 use mysql::prelude::Queryable;
@@ -92,6 +92,7 @@ impl Dialect for MySql {
          ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = VALUES(updated_at)";
     const CREATE_USAGE: &'static str = "INSERT INTO host_usage (host, entries, bytes) VALUES (?, 0, 0)
          ON DUPLICATE KEY UPDATE entries = entries";
+    const KEY_LIST: KeyList = KeyList::Placeholders;
     // Locks the entity's rows too: the ones the write changes.
     const LOCK_ENTITY: &'static str = "SELECT u.entries, u.bytes, p.\"key\", p.value FROM host_usage u
          LEFT JOIN private_data p ON p.host = u.host AND p.entity_id = ?
@@ -144,20 +145,20 @@ impl Dialect for MySql {
 /// Statements on a connection or a transaction.
 struct Session<'a, Q: Queryable>(&'a mut Q);
 
-fn params(params: &[P<'_>]) -> mysql::Params {
+fn params(params: &[P<'_>]) -> Result<mysql::Params, DbError> {
     if params.is_empty() {
-        return mysql::Params::Empty;
+        return Ok(mysql::Params::Empty);
     }
-    mysql::Params::Positional(
-        params
-            .iter()
-            .map(|p| match p {
-                P::Text(s) | P::Bytes(s) => mysql::Value::Bytes(s.as_bytes().to_vec()),
-                P::Int(i) => mysql::Value::Int(*i),
-                P::Null => mysql::Value::NULL,
-            })
-            .collect(),
-    )
+    let values = params
+        .iter()
+        .map(|p| match p {
+            P::Text(s) | P::Bytes(s) => Ok(mysql::Value::Bytes(s.as_bytes().to_vec())),
+            P::Int(i) => Ok(mysql::Value::Int(*i)),
+            P::Null => Ok(mysql::Value::NULL),
+            P::BytesList(_) => Err(DbError::fatal("MySQL has no array parameters")),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(mysql::Params::Positional(values))
 }
 
 fn value(v: mysql::Value) -> Result<V, DbError> {
@@ -179,12 +180,12 @@ impl<Q: Queryable> Sql for Session<'_, Q> {
             let result = self.0.query_iter(sql).map_err(classify)?;
             return Ok(result.affected_rows());
         }
-        let result = self.0.exec_iter(sql, params(args)).map_err(classify)?;
+        let result = self.0.exec_iter(sql, params(args)?).map_err(classify)?;
         Ok(result.affected_rows())
     }
 
     fn query(&mut self, sql: &str, args: &[P<'_>]) -> Result<Vec<Vec<V>>, DbError> {
-        let rows: Vec<mysql::Row> = self.0.exec(sql, params(args)).map_err(classify)?;
+        let rows: Vec<mysql::Row> = self.0.exec(sql, params(args)?).map_err(classify)?;
         rows.into_iter()
             .map(|row| row.unwrap().into_iter().map(value).collect())
             .collect()

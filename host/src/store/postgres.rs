@@ -5,7 +5,7 @@
 //! refuses). Hosts and entity ids are `TEXT COLLATE "C"`. Statements are
 //! prepared once per connection and reused.
 
-use super::server::{DbError, Dialect, P, R, ServerStorage, Sql, V};
+use super::server::{DbError, Dialect, KeyList, P, R, ServerStorage, Sql, V};
 use super::{Durability, StorageOptions};
 use crate::error::{Error, Result};
 use postgres::GenericClient;
@@ -90,6 +90,7 @@ impl Dialect for Postgres {
          DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
     const CREATE_USAGE: &'static str =
         "INSERT INTO host_usage (host, entries, bytes) VALUES (?, 0, 0) ON CONFLICT (host) DO NOTHING";
+    const KEY_LIST: KeyList = KeyList::Array;
     const LOCK_ENTITY: &'static str = "SELECT u.entries, u.bytes, p.\"key\", p.value FROM host_usage u
          LEFT JOIN private_data p ON p.host = u.host AND p.entity_id = ?
          WHERE u.host = ? FOR UPDATE OF u";
@@ -156,6 +157,7 @@ struct Session<'a, C: GenericClient> {
 enum Arg<'a> {
     Text(&'a str),
     Bytes(&'a [u8]),
+    BytesList(Vec<&'a [u8]>),
     Int(i64),
     Null(Option<&'a str>),
 }
@@ -199,6 +201,7 @@ impl<C: GenericClient> Session<'_, C> {
             .map(|p| match *p {
                 P::Text(s) => Arg::Text(s),
                 P::Bytes(s) => Arg::Bytes(s.as_bytes()),
+                P::BytesList(keys) => Arg::BytesList(keys.iter().map(|k| k.as_bytes()).collect()),
                 P::Int(i) => Arg::Int(i),
                 P::Null => Arg::Null(None),
             })
@@ -208,6 +211,7 @@ impl<C: GenericClient> Session<'_, C> {
             .map(|a| match a {
                 Arg::Text(s) => s as &(dyn ToSql + Sync),
                 Arg::Bytes(b) => b as &(dyn ToSql + Sync),
+                Arg::BytesList(l) => l as &(dyn ToSql + Sync),
                 Arg::Int(i) => i as &(dyn ToSql + Sync),
                 Arg::Null(n) => n as &(dyn ToSql + Sync),
             })

@@ -15,7 +15,7 @@ use super::{
     StorageOptions,
 };
 use crate::error::{Error, Result};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -40,9 +40,23 @@ const BATCH_BYTES: usize = 2 << 20;
 pub(crate) enum P<'a> {
     Text(&'a str),
     Bytes(&'a str),
+    /// Keys as one array parameter (`BYTEA[]`), for [`KeyList::Array`].
+    BytesList(&'a [&'a str]),
     Int(i64),
     /// A NULL text.
     Null,
+}
+
+/// How a statement names a list of keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyList {
+    /// `"key" IN (?, ?, …)`, [`BATCH_ROWS`] keys a statement (MySQL plans
+    /// each as a range of primary-key lookups).
+    Placeholders,
+    /// `"key" = ANY(?)` with every key in one array: one statement, and one
+    /// pass over the entity whatever plan the server picks (PostgreSQL may
+    /// read an entity's every row for each statement of a long `IN` list).
+    Array,
 }
 
 /// A result column.
@@ -153,6 +167,8 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// Create the usage row of a host (params: host) if it is missing,
     /// waiting for a concurrent creator instead of failing.
     const CREATE_USAGE: &'static str;
+    /// How statements name a list of keys.
+    const KEY_LIST: KeyList;
     /// Lock the usage row of host ?2 and return it with every pair of
     /// entity ?1 of that host: `entries, bytes, key, value` rows (one row
     /// with NULL key and value when the entity holds nothing; none when the
@@ -569,14 +585,34 @@ impl<D: Dialect> ServerStorage<D> {
         Ok(())
     }
 
+    /// `"key"` matched against `keys`: a condition and its parameters for
+    /// each statement it takes.
+    fn key_lists<'k>(keys: &'k [&'k str]) -> Vec<(String, Vec<P<'k>>)> {
+        match D::KEY_LIST {
+            // One key, the common call: an equality every plan serves from
+            // the primary key.
+            _ if keys.len() == 1 => vec![("\"key\" = ?".to_string(), vec![P::Bytes(keys[0])])],
+            KeyList::Array if !keys.is_empty() => {
+                vec![("\"key\" = ANY(?)".to_string(), vec![P::BytesList(keys)])]
+            }
+            _ => keys
+                .chunks(BATCH_ROWS)
+                .map(|chunk| {
+                    (
+                        format!("\"key\" IN ({})", marks(chunk.len())),
+                        chunk.iter().map(|k| P::Bytes(k)).collect(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
     fn delete_keys(&self, sql: &mut dyn Sql, host: &str, entity: &str, keys: &[&str]) -> R<()> {
-        for chunk in keys.chunks(BATCH_ROWS) {
-            let statement = format!(
-                "DELETE FROM private_data WHERE host = ? AND entity_id = ? AND \"key\" IN ({})",
-                marks(chunk.len())
-            );
+        for (condition, keys) in Self::key_lists(keys) {
+            let statement =
+                format!("DELETE FROM private_data WHERE host = ? AND entity_id = ? AND {condition}");
             let mut params = vec![P::Text(host), P::Text(entity)];
-            params.extend(chunk.iter().map(|k| P::Bytes(k)));
+            params.extend(keys);
             sql.exec(&statement, &params)?;
         }
         Ok(())
@@ -628,22 +664,28 @@ fn pairs_of(rows: Vec<Vec<V>>) -> R<BTreeMap<String, String>> {
 
 impl<D: Dialect> Storage for ServerStorage<D> {
     fn get(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<Vec<Pair>> {
-        self.run(false, |sql| {
+        let names: Vec<&str> = keys.unwrap_or_default().iter().map(String::as_str).collect();
+        let lists = Self::key_lists(&names);
+        // Several statements read one state inside a transaction.
+        self.run(lists.len() > 1, |sql| {
             let rows = match keys {
                 None => sql.query(
                     "SELECT \"key\", value FROM private_data WHERE host = ? AND entity_id = ? \
                      ORDER BY \"key\"",
                     &[P::Text(host), P::Text(entity)],
                 )?,
-                Some(keys) => {
-                    let statement = format!(
-                        "SELECT \"key\", value FROM private_data WHERE host = ? AND entity_id = ? \
-                         AND \"key\" IN ({}) ORDER BY \"key\"",
-                        marks(keys.len())
-                    );
-                    let mut params = vec![P::Text(host), P::Text(entity)];
-                    params.extend(keys.iter().map(|k| P::Bytes(k)));
-                    sql.query(&statement, &params)?
+                Some(_) => {
+                    let mut rows = Vec::new();
+                    for (condition, keys) in &lists {
+                        let statement = format!(
+                            "SELECT \"key\", value FROM private_data \
+                             WHERE host = ? AND entity_id = ? AND {condition}"
+                        );
+                        let mut params = vec![P::Text(host), P::Text(entity)];
+                        params.extend(keys.iter().copied());
+                        rows.extend(sql.query(&statement, &params)?);
+                    }
+                    rows
                 }
             };
             // BTreeMap orders by bytes, as the contract does.
@@ -688,8 +730,9 @@ impl<D: Dialect> Storage for ServerStorage<D> {
                 });
             }
             if delete_existing {
+                let kept: HashSet<&str> = details.iter().map(|(k, _)| k.as_str()).collect();
                 for (key, value) in &old {
-                    if !details.iter().any(|(k, _)| k == key) {
+                    if !kept.contains(key.as_str()) {
                         gone.push(key.as_str());
                         entries = entries.saturating_sub(1);
                         bytes = bytes.saturating_sub(size((key, value)));
@@ -715,12 +758,13 @@ impl<D: Dialect> Storage for ServerStorage<D> {
     }
 
     fn delete(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<()> {
+        let named: Option<HashSet<&str>> = keys.map(|keys| keys.iter().map(String::as_str).collect());
         self.run(true, |sql| {
             let ((mut entries, mut bytes), old) = self.lock_entity(sql, host, entity)?;
             let mut changes = Vec::new();
             let mut gone = Vec::new();
             for (key, value) in &old {
-                if keys.is_none_or(|keys| keys.contains(key)) {
+                if named.as_ref().is_none_or(|named| named.contains(key.as_str())) {
                     gone.push(key.as_str());
                     entries = entries.saturating_sub(1);
                     bytes = bytes.saturating_sub(size((key, value)));
@@ -961,41 +1005,29 @@ impl<D: Dialect> Storage for ServerStorage<D> {
 
     fn scan(&self, host: Option<&str>, after: Option<&Entry>, limit: usize) -> Result<Vec<Entry>> {
         self.run(false, |sql| {
-            let mut params = Vec::new();
-            // Expanded row comparison: every server uses the primary key
-            // for it.
-            let condition = match (host, after) {
-                (Some(h), None) => {
-                    params.push(P::Text(h));
-                    "host = ?"
-                }
-                (Some(h), Some(a)) => {
-                    params.extend([
-                        P::Text(h),
-                        P::Text(h),
-                        P::Text(&a.host),
-                        P::Text(&a.entity),
-                        P::Text(&a.entity),
-                        P::Bytes(&a.key),
-                    ]);
-                    "host = ? AND (host > ? OR (host = ? AND (entity_id > ? OR (entity_id = ? AND \"key\" > ?))))"
-                }
-                (None, Some(a)) => {
-                    params.extend([
-                        P::Text(&a.host),
-                        P::Text(&a.host),
-                        P::Text(&a.entity),
-                        P::Text(&a.entity),
-                        P::Bytes(&a.key),
-                    ]);
-                    "host > ? OR (host = ? AND (entity_id > ? OR (entity_id = ? AND \"key\" > ?)))"
-                }
-                (None, None) => "1 = 1",
-            };
+            let (mut conditions, mut params) = (vec!["1 = 1"], Vec::new());
+            if let Some(h) = host {
+                conditions.push("host = ?");
+                params.push(P::Text(h));
+            }
+            if let Some(a) = after {
+                // The row comparison spelled out, which every server serves
+                // from the primary key.
+                conditions
+                    .push("(host > ? OR (host = ? AND (entity_id > ? OR (entity_id = ? AND \"key\" > ?))))");
+                params.extend([
+                    P::Text(&a.host),
+                    P::Text(&a.host),
+                    P::Text(&a.entity),
+                    P::Text(&a.entity),
+                    P::Bytes(&a.key),
+                ]);
+            }
             params.push(P::Int(limit as i64));
             let statement = format!(
-                "SELECT host, entity_id, \"key\", value FROM private_data WHERE {condition} \
-                 ORDER BY host, entity_id, \"key\" LIMIT ?"
+                "SELECT host, entity_id, \"key\", value FROM private_data WHERE {} \
+                 ORDER BY host, entity_id, \"key\" LIMIT ?",
+                conditions.join(" AND ")
             );
             sql.query(&statement, &params)?
                 .into_iter()

@@ -6,6 +6,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -259,8 +260,9 @@ fn journal_update(
         }
     }
     if delete_existing {
+        let kept: HashSet<&str> = details.iter().map(|(k, _)| k.as_str()).collect();
         for (key, value) in &old {
-            if !details.iter().any(|(k, _)| k == key) {
+            if !kept.contains(key.as_str()) {
                 journal(conn, host, entity, key, op, Some(value), None)?;
             }
         }
@@ -391,9 +393,10 @@ impl Storage for SqliteStorage {
         if self.audit {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let old = current(&tx, host, entity)?;
+            let named: Option<HashSet<&str>> = keys.map(|keys| keys.iter().map(String::as_str).collect());
             let gone: Vec<&Pair> = old
                 .iter()
-                .filter(|(k, _)| keys.is_none_or(|keys| keys.contains(k)))
+                .filter(|(k, _)| named.as_ref().is_none_or(|named| named.contains(k.as_str())))
                 .collect();
             for (key, value) in &gone {
                 journal(&tx, host, entity, key, "delete", Some(value), None)?;
