@@ -337,6 +337,20 @@ impl Durability {
     }
 }
 
+/// Now, in unix seconds: the stores' `created_at`, `updated_at` and
+/// journal times.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// What the audit journal keeps of a value: its blake3, in hex.
+pub(crate) fn digest(value: &str) -> String {
+    blake3::hash(value.as_bytes()).to_hex().to_string()
+}
+
 /// Open the storage a URL names with the default options: `sqlite://PATH`
 /// (or a plain file path), `mysql://USER:PASSWORD@HOST:PORT/DATABASE`
 /// (MariaDB or MySQL) or `postgres://USER:PASSWORD@HOST:PORT/DATABASE`.

@@ -12,7 +12,7 @@
 
 use super::{
     EntitySummary, Entry, HistoryFilter, HostSummary, JournalEntry, Pair, Quota, RenameReport, Storage,
-    StorageOptions,
+    StorageOptions, digest, now,
 };
 use crate::error::{Error, Result};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -278,17 +278,6 @@ impl<D: Dialect> std::fmt::Debug for ServerStorage<D> {
             .field("audit", &self.audit)
             .finish_non_exhaustive()
     }
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-fn digest(value: &str) -> String {
-    blake3::hash(value.as_bytes()).to_hex().to_string()
 }
 
 fn size((key, value): (&str, &str)) -> u64 {

@@ -2,14 +2,14 @@
 
 use super::{
     Durability, EntitySummary, Entry, HistoryFilter, HostSummary, JournalEntry, Pair, Quota, RenameReport,
-    Storage, StorageOptions,
+    Storage, StorageOptions, digest, now,
 };
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// How long a call waits for another writer before it reports
 /// `storage-unavailable`.
@@ -213,10 +213,6 @@ fn current(conn: &Connection, host: &str, entity: &str) -> Result<Vec<Pair>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-fn digest(value: &str) -> String {
-    blake3::hash(value.as_bytes()).to_hex().to_string()
-}
-
 fn journal(
     conn: &Connection,
     host: &str,
@@ -277,13 +273,6 @@ fn usage(conn: &Connection, host: &str) -> Result<(u64, u64)> {
         .query_row([host], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     Ok(row.unwrap_or((0, 0)))
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 impl SqliteStorage {
