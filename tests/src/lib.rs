@@ -159,7 +159,7 @@ impl Scratch {
             std::process::id(),
             DATABASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
-        server_exec(kind, &admin, &[&format!("DROP DATABASE IF EXISTS {name}")]);
+        drop_database(kind, &admin, &name).unwrap_or_else(|e| panic!("cannot drop an old {name}: {e}"));
         server_exec(kind, &admin, &[&format!("CREATE DATABASE {name}")]);
         let (base, _) = admin.rsplit_once('/').expect("a server URL ends in /DATABASE");
         Scratch {
@@ -260,18 +260,84 @@ impl Default for Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if let Some((admin, name)) = &self.server {
-            // Connections a test leaked must not keep the database alive.
-            let force = if self.kind == StoreKind::Postgres {
-                " WITH (FORCE)"
-            } else {
-                ""
-            };
-            server_exec(
-                self.kind,
-                admin,
-                &[&format!("DROP DATABASE IF EXISTS {name}{force}")],
-            );
+        if let Some((admin, name)) = &self.server
+            && let Err(e) = drop_database(self.kind, admin, name)
+        {
+            // A database left behind on a throwaway server harms nothing;
+            // failing a test that passed, or panicking while a failing one
+            // unwinds, would.
+            eprintln!("warning: scratch database {name} was left on the server: {e}");
+        }
+    }
+}
+
+/// Drop a scratch database, ending the sessions a test leaked on it.
+///
+/// A plain `DROP DATABASE` first: PostgreSQL stops an autovacuum worker on
+/// the database itself and waits for it, where `WITH (FORCE)` would have to
+/// signal that worker, which a role without `pg_signal_backend` may not
+/// (issue 16). Sessions still open are then ended one by one, only this
+/// role's own, and the drop tried again. MariaDB has no background sessions
+/// on a database; there a leaked connection's open transaction would make the
+/// drop wait for its metadata lock, so the wait is bounded and the
+/// connection killed.
+fn drop_database(kind: StoreKind, admin: &str, name: &str) -> Result<(), String> {
+    let mut last = String::new();
+    for attempt in 0..20 {
+        if attempt > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        let result = match kind {
+            StoreKind::Postgres => drop_postgres(admin, name),
+            StoreKind::Mysql => drop_mysql(admin, name),
+            StoreKind::Sqlite => unreachable!("SQLite has no server"),
+        };
+        match result {
+            Ok(()) => return Ok(()),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+fn drop_postgres(admin: &str, name: &str) -> Result<(), String> {
+    let mut client = postgres::Client::connect(admin, postgres::NoTls).map_err(|e| format!("{e:?}"))?;
+    let dropped = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"));
+    match dropped {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            client
+                .execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE datname = $1 AND usename = current_user AND pid <> pg_backend_pid()",
+                    &[&name],
+                )
+                .map_err(|e| format!("{e:?}"))?;
+            Err(format!("{e:?}"))
+        }
+    }
+}
+
+fn drop_mysql(admin: &str, name: &str) -> Result<(), String> {
+    use mysql::prelude::Queryable;
+    let mut conn = mysql::Conn::new(mysql::Opts::from_url(admin).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    conn.query_drop("SET SESSION lock_wait_timeout = 5")
+        .map_err(|e| e.to_string())?;
+    match conn.query_drop(format!("DROP DATABASE IF EXISTS {name}")) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let leaked: Vec<u64> = conn
+                .exec(
+                    "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()",
+                    (name,),
+                )
+                .map_err(|e| e.to_string())?;
+            for id in leaked {
+                // It may have ended by itself meanwhile.
+                let _ = conn.query_drop(format!("KILL {id}"));
+            }
+            Err(e.to_string())
         }
     }
 }
