@@ -298,3 +298,37 @@ fn unsupported_operations_say_so() {
         "{err}"
     );
 }
+
+/// Manila retries a create whose answer was lost: the drivers that name
+/// backend objects themselves must not make a second one, which delete would
+/// then leave behind.
+#[test]
+fn a_retried_create_makes_no_second_backend_object() {
+    let f = fixture();
+    for (name, objects) in [("generic", "volumes"), ("short", "shares"), ("caching", "shares")] {
+        let b = f.backend(name);
+        let s = share(ID1);
+        let first = b.create_share(&s).unwrap();
+        assert_eq!(b.create_share(&s).unwrap(), first, "{name}");
+        let count = |dir: &str| {
+            std::fs::read_dir(f.root(name).join(dir))
+                .map(|d| d.count())
+                .unwrap_or(0)
+        };
+        assert_eq!(count(objects), 1, "{name} made a second object");
+        if name != "caching" {
+            let snap = snapshot(ID2, ID1);
+            b.create_snapshot(&snap).unwrap();
+            let before = data(&f, name, ID2);
+            b.create_snapshot(&snap).unwrap();
+            assert_eq!(data(&f, name, ID2), before, "{name}: a retried snapshot");
+            if name == "generic" {
+                assert_eq!(count("snapshots"), 1, "a second snapshot volume");
+            }
+            b.delete_snapshot(&snap).unwrap();
+        }
+        b.delete_share(&s).unwrap();
+        assert_eq!(count(objects), 0, "{name} left an object behind");
+        assert!(data(&f, name, ID1).is_empty());
+    }
+}

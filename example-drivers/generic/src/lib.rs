@@ -3,7 +3,8 @@
 //! `create-share` makes a volume named by an id the driver generates (never
 //! the share id) and keeps `volume_id` in private data; every later call
 //! finds the volume through it instead of renaming anything. Snapshots
-//! likewise keep `snapshot_volume_id`.
+//! likewise keep `snapshot_volume_id`. A create for an id whose private data
+//! already names a volume returns that volume: retries make no second one.
 //!
 //! Backend layout under the root: `volumes/<volume_id>/` with a `.size` file,
 //! `snapshots/<snapshot_volume_id>/` holding a copy of the volume.
@@ -75,6 +76,16 @@ impl Driver for Generic {
     }
 
     fn create_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
+        // Manila retries a create whose answer it lost: the volume the
+        // private data already names is the share's, so make no second one.
+        if let Some(volume) = self.private_storage.get(&share.id, "volume_id")? {
+            let dir = format!("{VOLUMES}/{volume}");
+            if !Path::new(&dir).is_dir() {
+                fs::create_dir_all(&dir)?;
+                fs::write(format!("{dir}/.size"), share.size_gib.to_string())?;
+            }
+            return Ok(self.exports(&volume));
+        }
         let volume = format!("vol-{}", random_hex(12));
         let dir = format!("{VOLUMES}/{volume}");
         fs::create_dir_all(&dir)?;
@@ -120,6 +131,11 @@ impl Driver for Generic {
 
     fn create_snapshot(&self, snapshot: &Snapshot) -> Result<(), DriverError> {
         let volume = self.volume_of(&snapshot.share_id)?;
+        if let Some(snap_volume) = self.private_storage.get(&snapshot.id, "snapshot_volume_id")?
+            && Path::new(&format!("{SNAPSHOTS}/{snap_volume}")).is_dir()
+        {
+            return Ok(());
+        }
         let snap_volume = format!("snap-{}", random_hex(12));
         let target = format!("{SNAPSHOTS}/{snap_volume}");
         copy_dir(Path::new(&format!("{VOLUMES}/{volume}")), Path::new(&target))?;

@@ -76,6 +76,15 @@ impl Driver for ShortNames {
     }
 
     fn create_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
+        // A retried create: the name the private data holds is the share's.
+        if let Some(name) = self.private_storage.get(&share.id, "backend_name")? {
+            let dir = format!("{SHARES}/{name}");
+            if !Path::new(&dir).is_dir() {
+                fs::create_dir_all(&dir)?;
+                fs::write(format!("{dir}/.size"), share.size_gib.to_string())?;
+            }
+            return Ok(self.exports(&name));
+        }
         fs::create_dir_all(SHARES)?;
         let name = self.new_name(&share.id, SHARES)?;
         let dir = format!("{SHARES}/{name}");
@@ -116,6 +125,11 @@ impl Driver for ShortNames {
     fn create_snapshot(&self, snapshot: &Snapshot) -> Result<(), DriverError> {
         let share_name = self.name_of(&snapshot.share_id)?;
         let parent = format!("{SHARES}/{share_name}/.snapshots");
+        if let Some(name) = self.private_storage.get(&snapshot.id, "backend_name")?
+            && Path::new(&format!("{parent}/{name}")).is_dir()
+        {
+            return Ok(());
+        }
         fs::create_dir_all(&parent)?;
         let name = self.new_name(&snapshot.id, &parent)?;
         fs::create_dir(format!("{parent}/{name}"))?;
