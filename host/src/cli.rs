@@ -2,22 +2,18 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use privdata_host::{Config, ExportLocation, Manager, Share, Snapshot, store};
-use std::path::PathBuf;
+use privdata_host::{Config, ExportLocation, HostLimits, Manager, Share, Snapshot, Storage, store};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Private data for sandboxed OpenStack Manila share drivers.
 #[derive(Debug, Parser)]
 #[command(name = "privdata", version)]
 pub struct Cli {
-    /// The configuration file (TOML, like manila.conf).
-    #[arg(
-        long,
-        short,
-        global = true,
-        env = "PRIVDATA_CONFIG",
-        default_value = "privdata.toml"
-    )]
-    config: PathBuf,
+    /// The configuration file (TOML, like manila.conf) [default:
+    /// privdata.toml].
+    #[arg(long, short, global = true, env = "PRIVDATA_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -69,6 +65,9 @@ enum Command {
         /// Merge into a host that already holds data (OLD's values win).
         #[arg(long)]
         merge: bool,
+        /// Count and check what would move, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// List (or purge) private data whose entity no longer exists.
     Orphans {
@@ -78,9 +77,17 @@ enum Command {
         /// The entity ids that still exist, one a line; `-` for stdin.
         #[arg(long)]
         live: PathBuf,
-        /// Delete the orphans, in one transaction per batch of 500.
+        /// Delete the orphans, in one transaction per batch of 500. Refused
+        /// when the live list is empty or would purge every entity of the
+        /// host, unless --all.
         #[arg(long)]
         purge: bool,
+        /// With --purge: purge even when that is every entity of the host.
+        #[arg(long, requires = "purge")]
+        all: bool,
+        /// With --purge: list what would be purged, and delete nothing.
+        #[arg(long, requires = "purge")]
+        dry_run: bool,
     },
     /// Read the audit journal (`[audit] enabled = true` in the configuration).
     History {
@@ -114,8 +121,10 @@ enum Command {
         #[arg(long, default_value = "-")]
         output: PathBuf,
     },
-    /// Read JSON Lines written by `export` into the store, streaming, 1,000
-    /// entries a transaction. Safe to run again: entries are upserted.
+    /// Read JSON Lines written by `export` into the store. Every line is
+    /// checked first (nothing is imported if one is bad), then written 1,000
+    /// entries a transaction within each host's limits. Safe to run again:
+    /// entries are upserted.
     Import {
         /// The file to read; `-` for stdin.
         #[arg(long, default_value = "-")]
@@ -260,7 +269,11 @@ enum SnapshotCommand {
 
 /// Run one command.
 pub fn run(cli: Cli) -> Result<()> {
-    let manager = || Manager::from_config_file(&cli.config).context("cannot start the backends");
+    let config = cli
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("privdata.toml"));
+    let manager = || Manager::from_config_file(&config).context("cannot start the backends");
     match cli.command {
         #[cfg(feature = "demo")]
         Command::Demo { keep } => crate::demo::run(keep),
@@ -309,19 +322,43 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::RenameHost { old, new, merge } => {
-            privdata_host::validate::host(&new)?;
-            let r = open_storage(&cli.config)?.rename_host(&old, &new, merge)?;
+        Command::RenameHost {
+            old,
+            new,
+            merge,
+            dry_run,
+        } => {
+            let (storage, config) = existing_store(&config)?;
+            let r = privdata_host::rename::rename_host(
+                storage.as_ref(),
+                &old,
+                &new,
+                merge,
+                &config.host_limits(),
+                dry_run,
+            )?;
+            let verb = if dry_run { "would move" } else { "moved" };
             println!(
-                "moved {} entries of {} entities from {old} to {new} ({} overwritten)",
+                "{verb} {} entries of {} entities from {old} to {new} ({} overwritten)",
                 r.moved, r.entities, r.overwritten
             );
             Ok(())
         }
-        Command::Orphans { host, live, purge } => orphans(&cli.config, &host, &live, purge),
-        Command::Export { host, output } => export(&cli.config, host.as_deref(), &output),
-        Command::Import { input } => import(&cli.config, &input),
-        Command::Migrate { from, to, host } => migrate(&from, &to, host.as_deref()),
+        Command::Orphans {
+            host,
+            live,
+            purge,
+            all,
+            dry_run,
+        } => orphans(&config, &host, &live, purge.then_some((all, dry_run))),
+        Command::Export { host, output } => export(&config, host.as_deref(), &output),
+        Command::Import { input } => import(&config, &input),
+        Command::Migrate { from, to, host } => migrate(
+            &from,
+            &to,
+            host.as_deref(),
+            &migrate_limits(cli.config.as_deref())?,
+        ),
         Command::History {
             host,
             entity,
@@ -331,7 +368,7 @@ pub fn run(cli: Cli) -> Result<()> {
             prune_days,
             output,
         } => {
-            let storage = open_storage(&cli.config)?;
+            let (storage, _) = existing_store(&config)?;
             if let Some(days) = prune_days {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)?
@@ -415,7 +452,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Hosts(output) => {
-            let hosts = open_storage(&cli.config)?.hosts()?;
+            let hosts = existing_store(&config)?.0.hosts()?;
             if output.json {
                 println!("{}", serde_json::to_string_pretty(&hosts)?);
             } else {
@@ -426,7 +463,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::List { host, output } => {
-            let entities = open_storage(&cli.config)?.entities(&host)?;
+            let entities = existing_store(&config)?.0.entities(&host)?;
             if output.json {
                 println!("{}", serde_json::to_string_pretty(&entities)?);
             } else {
@@ -442,7 +479,7 @@ pub fn run(cli: Cli) -> Result<()> {
             keys,
             output,
         } => {
-            let storage = open_storage(&cli.config)?;
+            let (storage, _) = existing_store(&config)?;
             let data = privdata_host::PrivateData::new(storage, &host, Default::default());
             let keys = (!keys.is_empty()).then_some(keys);
             let pairs = data.get(&entity, keys.as_deref())?;
@@ -466,147 +503,117 @@ fn parse_option(s: &str) -> std::result::Result<(String, String), String> {
         .ok_or_else(|| format!("{s:?} is not key=value"))
 }
 
-/// List, or purge, what `host` keeps about entities not in the live list.
-fn orphans(config: &std::path::Path, host: &str, live: &std::path::Path, purge: bool) -> Result<()> {
-    use std::io::BufRead;
-    let reader: Box<dyn BufRead> = if live == std::path::Path::new("-") {
-        Box::new(std::io::stdin().lock())
-    } else {
-        Box::new(std::io::BufReader::new(
-            std::fs::File::open(live).with_context(|| format!("cannot read {}", live.display()))?,
-        ))
-    };
-    let mut alive = std::collections::HashSet::new();
-    for (n, line) in reader.lines().enumerate() {
-        let line = line?;
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let id = privdata_host::validate::entity_id(line)
-            .with_context(|| format!("{} line {}", live.display(), n + 1))?;
-        alive.insert(id);
+/// A file to read, or stdin for `-`.
+fn input(path: &Path) -> Result<Box<dyn std::io::BufRead>> {
+    if path == Path::new("-") {
+        return Ok(Box::new(std::io::stdin().lock()));
     }
-    let storage = open_storage(config)?;
-    let orphans: Vec<privdata_host::store::EntitySummary> = storage
-        .entities(host)?
-        .into_iter()
-        .filter(|e| !alive.contains(&e.entity))
-        .collect();
-    let entries: u64 = orphans.iter().map(|e| e.entries).sum();
-    for e in &orphans {
+    anyhow::ensure!(
+        !path.is_dir(),
+        "{} is a directory; give a file, or - for stdin",
+        path.display()
+    );
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Box::new(std::io::BufReader::new(file)))
+}
+
+/// How `input` names its source in messages.
+fn source_name(path: &Path) -> String {
+    if path == Path::new("-") {
+        "stdin".into()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// List, or purge (`purge = Some((all, dry_run))`), what `host` keeps about
+/// entities not in the live list. The counts are printed before anything
+/// is deleted.
+fn orphans(config: &Path, host: &str, live: &Path, purge: Option<(bool, bool)>) -> Result<()> {
+    use privdata_host::orphans;
+    let live_list = orphans::LiveList::read(input(live)?, &source_name(live))?;
+    let (storage, _) = existing_store(config)?;
+    let found = orphans::find(storage.as_ref(), host, &live_list)?;
+    for e in &found.entities {
         println!("{}\t{} entries", e.entity, e.entries);
     }
-    if purge {
-        let mut deleted = 0;
-        for batch in orphans.chunks(500) {
-            let ids: Vec<String> = batch.iter().map(|e| e.entity.clone()).collect();
-            deleted += storage.delete_entities(host, &ids)?;
+    let (count, entries) = (found.entities.len(), found.entries());
+    match purge {
+        None => println!(
+            "{count} orphaned entities ({entries} entries) of {host}, of {} it holds; --purge deletes them",
+            found.held
+        ),
+        Some((all, true)) => {
+            orphans::purge(storage.as_ref(), &found, &live_list, all, true)?;
+            println!(
+                "would purge {count} orphaned entities ({entries} entries) of {host}, of {} it holds; \
+                 nothing was deleted (--dry-run)",
+                found.held
+            );
         }
-        println!(
-            "purged {} orphaned entities ({deleted} entries) of {host}",
-            orphans.len()
-        );
-    } else {
-        println!(
-            "{} orphaned entities ({entries} entries) of {host}; --purge deletes them",
-            orphans.len()
-        );
+        Some((all, false)) => {
+            let deleted = orphans::purge(storage.as_ref(), &found, &live_list, all, false)?;
+            println!("purged {count} orphaned entities ({deleted} entries) of {host}");
+        }
     }
     Ok(())
 }
 
-const PAGE: usize = 1000;
-
 /// Stream every entry out a page at a time: memory stays constant.
-fn export(config: &std::path::Path, host: Option<&str>, output: &std::path::Path) -> Result<()> {
-    use std::io::Write;
-    let storage = open_storage(config)?;
-    let mut out: Box<dyn Write> = if output == std::path::Path::new("-") {
+fn export(config: &Path, host: Option<&str>, output: &Path) -> Result<()> {
+    let (storage, _) = existing_store(config)?;
+    let mut out: Box<dyn std::io::Write> = if output == Path::new("-") {
         Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
     } else {
         Box::new(std::io::BufWriter::new(
             std::fs::File::create(output).with_context(|| format!("cannot create {}", output.display()))?,
         ))
     };
-    let (mut after, mut count) = (None, 0u64);
-    loop {
-        let page = storage.scan(host, after.as_ref(), PAGE)?;
-        let full = page.len() == PAGE;
-        for entry in &page {
-            serde_json::to_writer(&mut out, entry)?;
-            out.write_all(b"\n")?;
-        }
-        count += page.len() as u64;
-        match page.into_iter().last() {
-            Some(last) if full => after = Some(last),
-            _ => break,
-        }
-    }
-    out.flush()?;
+    let count = privdata_host::transfer::export(storage.as_ref(), host, &mut out)?;
     eprintln!("exported {count} entries");
     Ok(())
 }
 
-/// Stream entries in, validating each line, one transaction per page.
-fn import(config: &std::path::Path, input: &std::path::Path) -> Result<()> {
-    use std::io::BufRead;
-    let storage = open_storage(config)?;
-    let reader: Box<dyn BufRead> = if input == std::path::Path::new("-") {
-        Box::new(std::io::stdin().lock())
-    } else {
-        Box::new(std::io::BufReader::new(
-            std::fs::File::open(input).with_context(|| format!("cannot read {}", input.display()))?,
-        ))
-    };
-    let (mut batch, mut count) = (Vec::with_capacity(PAGE), 0u64);
-    for (n, line) in reader.lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let at = || {
-            format!(
-                "{} line {} (lines before it are imported)",
-                input.display(),
-                n + 1
-            )
-        };
-        let mut entry: privdata_host::store::Entry = serde_json::from_str(&line).with_context(at)?;
-        entry.entity = privdata_host::validate::entity_id(&entry.entity).with_context(at)?;
-        privdata_host::validate::key(&entry.key).with_context(at)?;
-        privdata_host::validate::host(&entry.host).with_context(at)?;
-        batch.push(entry);
-        if batch.len() == PAGE {
-            storage.put(&batch)?;
-            count += batch.len() as u64;
-            batch.clear();
-        }
-    }
-    storage.put(&batch)?;
-    count += batch.len() as u64;
-    println!("imported {count} entries");
+/// Check every line, then write them a page at a time.
+fn import(config: &Path, from: &Path) -> Result<()> {
+    let reader = input(from)?;
+    let config = Config::load_store(config)?;
+    // An import may fill a new store: restoring a backup.
+    let storage = store::open_with(&config.storage_url, &config.storage_options)?;
+    let report = privdata_host::transfer::import(
+        storage.as_ref(),
+        reader,
+        &source_name(from),
+        &config.host_limits(),
+    )?;
+    println!("imported {} entries", report.entries);
     Ok(())
 }
 
+/// The limits migrate keeps: the backends' of the configuration if one is
+/// named, or if `privdata.toml` is here; the defaults otherwise.
+fn migrate_limits(config: Option<&Path>) -> Result<HostLimits> {
+    match config {
+        Some(path) => Ok(Config::load_store(path)?.host_limits()),
+        None if Path::new("privdata.toml").is_file() => {
+            Ok(Config::load_store(Path::new("privdata.toml"))?.host_limits())
+        }
+        None => Ok(HostLimits::default()),
+    }
+}
+
 /// Copy between two stores, drawing progress on stderr.
-fn migrate(from: &str, to: &str, host: Option<&str>) -> Result<()> {
+fn migrate(from: &str, to: &str, host: Option<&str>, limits: &HostLimits) -> Result<()> {
     use privdata_host::migrate::Progress;
     use std::io::{IsTerminal, Write};
     anyhow::ensure!(
         from != to,
         "--from and --to name the same store; give two different stores"
     );
-    if let Some(path) = sqlite_path(from) {
-        // Opening a SQLite path creates the file: a mistyped source must
-        // not become an empty store that migrates nothing.
-        anyhow::ensure!(
-            path.exists(),
-            "--from {}: no such file; give an existing store",
-            path.display()
-        );
-    }
-    let source = store::open(from).with_context(|| format!("--from {}", store::redact(from)))?;
+    // A mistyped source must not become an empty store that migrates
+    // nothing.
+    let source = store::open_existing(from, &Default::default())
+        .with_context(|| format!("--from {}", store::redact(from)))?;
     let target = store::open(to).with_context(|| format!("--to {}", store::redact(to)))?;
     let started = std::time::Instant::now();
     let terminal = std::io::stderr().is_terminal();
@@ -630,7 +637,7 @@ fn migrate(from: &str, to: &str, host: Option<&str>) -> Result<()> {
             eprintln!("migrate: {percent}%  {} / {} entries", p.done, p.total);
         }
     };
-    let report = privdata_host::migrate::migrate(source.as_ref(), target.as_ref(), host, &mut draw);
+    let report = privdata_host::migrate::migrate(source.as_ref(), target.as_ref(), host, limits, &mut draw);
     if terminal {
         eprintln!();
     }
@@ -649,19 +656,14 @@ fn migrate(from: &str, to: &str, host: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// The file a SQLite URL (or plain path) names; `None` for a server URL.
-fn sqlite_path(url: &str) -> Option<PathBuf> {
-    match url.split_once("://") {
-        Some(("sqlite", path)) => Some(path.into()),
-        Some(_) => None,
-        None => Some(url.into()),
-    }
-}
-
-/// Admin commands need only the store, not the drivers.
-fn open_storage(config: &std::path::Path) -> Result<std::sync::Arc<dyn privdata_host::Storage>> {
-    let config = Config::load(config)?;
-    Ok(store::open_with(&config.storage_url, &config.storage_options)?)
+/// The store of the configuration at `path`, for operator commands: only
+/// `[storage]` is needed, and a store that does not exist is an error, not
+/// a new empty one.
+fn existing_store(path: &Path) -> Result<(Arc<dyn Storage>, Config)> {
+    let config = Config::load_store(path)?;
+    let storage = store::open_existing(&config.storage_url, &config.storage_options)
+        .with_context(|| format!("[storage] url of {}", path.display()))?;
+    Ok((storage, config))
 }
 
 pub(crate) fn print_exports(exports: &[ExportLocation]) {

@@ -134,22 +134,65 @@ struct LimitsSection {
     max_memory_mib: Option<usize>,
 }
 
+/// The data limits of each backend host in a configuration; a host no
+/// backend is bound to gets the defaults. Operator commands that write
+/// entries themselves (import, migrate, rename-host) keep these, as the
+/// host's driver would.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostLimits(BTreeMap<String, DataLimits>);
+
+impl HostLimits {
+    /// The limits of `host`.
+    pub fn of(&self, host: &str) -> DataLimits {
+        self.0.get(host).copied().unwrap_or_default()
+    }
+}
+
 impl Config {
-    /// Read and check the configuration file at `path`.
+    /// Read and check the configuration file at `path`: the store and at
+    /// least one backend.
     pub fn load(path: &Path) -> Result<Config> {
+        Config::read(path, true)
+    }
+
+    /// Read the configuration for operator commands, which need only the
+    /// store: `[storage]`, and the backends if there are any (for their
+    /// hosts' limits). Their drivers are not loaded.
+    pub fn load_store(path: &Path) -> Result<Config> {
+        Config::read(path, false)
+    }
+
+    fn read(path: &Path, need_backends: bool) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
             path: path.to_path_buf(),
-            message: format!("cannot read it: {e}"),
+            message: format!(
+                "cannot read it: {e} (name the file with --config or $PRIVDATA_CONFIG; \
+                 `privdata demo --keep DIR` writes a working one)"
+            ),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Config::parse(&text, base).map_err(|message| Error::Config {
+        Config::parse_file(&text, base, need_backends).map_err(|message| Error::Config {
             path: path.to_path_buf(),
             message,
         })
     }
 
+    /// The data limits of every backend's host.
+    pub fn host_limits(&self) -> HostLimits {
+        HostLimits(
+            self.backends
+                .values()
+                .map(|b| (b.host.clone(), b.data_limits))
+                .collect(),
+        )
+    }
+
     /// Parse configuration text; relative paths are taken from `base`.
     pub fn parse(text: &str, base: &Path) -> std::result::Result<Config, String> {
+        Config::parse_file(text, base, true)
+    }
+
+    fn parse_file(text: &str, base: &Path, need_backends: bool) -> std::result::Result<Config, String> {
         let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
         let hostname = match file.host {
             Some(h) => h,
@@ -162,17 +205,20 @@ impl Config {
                 base.join(p)
             }
         };
-        let storage_url = match file.storage.url.split_once("://") {
-            Some(("sqlite", path)) => format!("sqlite://{}", absolute(Path::new(path)).display()),
-            Some(_) => file.storage.url,
-            None => format!("sqlite://{}", absolute(Path::new(&file.storage.url)).display()),
+        let storage_url = match crate::store::sqlite_path(&file.storage.url) {
+            Some(path) => {
+                crate::store::sqlite::lasting(&path.to_string_lossy())
+                    .map_err(|e| format!("[storage] url: {e}"))?;
+                format!("sqlite://{}", absolute(path).display())
+            }
+            None => file.storage.url,
         };
         let max_stack_bytes = match file.max_stack_kib {
             None => crate::runtime::DEFAULT_MAX_STACK,
             Some(kib) if (64..=16 * 1024).contains(&kib) => kib << 10,
             Some(kib) => return Err(format!("max_stack_kib = {kib}; use 64 to 16384")),
         };
-        if file.backends.is_empty() {
+        if need_backends && file.backends.is_empty() {
             return Err("no backends: add a section like [backends.alpha] with driver and root".into());
         }
         let mut backends = BTreeMap::new();

@@ -30,6 +30,44 @@ pub enum Error {
     /// schema from a newer version, ...).
     #[error("storage error: {0}")]
     Storage(String),
+    /// An operator command was refused because it would lose or overwrite
+    /// data, or its input cannot be what the operator meant (an empty live
+    /// list, a rename onto the same host, a store that cannot outlive the
+    /// process). Nothing was changed.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// An operator's input is bad (a line of an import or a live list, an
+    /// entry of a store to migrate): `at` says where, `message` what is
+    /// wrong. Nothing was changed.
+    #[error("{at}: {message}; nothing was changed")]
+    BadInput {
+        /// Where: a file and line, or a store.
+        at: String,
+        /// What is wrong and what the limit is.
+        message: String,
+    },
+    /// An import stopped part-way on a store's refusal or failure: the
+    /// entries before it are in the store, none after.
+    #[error(
+        "{cause}; the first {imported} entries (through line {through_line}) were imported, \
+         nothing after them: fix the cause and run the same import again"
+    )]
+    ImportStopped {
+        /// Entries imported before it stopped.
+        imported: u64,
+        /// The last line whose entry was imported (0: none).
+        through_line: u64,
+        /// Why it stopped.
+        cause: Box<Error>,
+    },
+    /// Reading or writing an operator's file failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// The file and what was being done.
+        what: String,
+        /// The failure.
+        source: std::io::Error,
+    },
     /// A backend host name no store can hold (empty, over 255 bytes, or
     /// with control characters).
     #[error("{0}")]
@@ -70,6 +108,15 @@ pub enum Error {
         operation: &'static str,
         /// The driver's error.
         error: DriverError,
+    },
+    /// The backend is configured but could not be started (its driver is
+    /// missing or invalid); the other backends serve.
+    #[error("backend `{backend}` is not serving: {message}")]
+    BackendUnavailable {
+        /// The backend.
+        backend: String,
+        /// Why it could not be started, and what to fix.
+        message: String,
     },
     /// No backend of that name is configured.
     #[error("no backend named `{0}` in the configuration")]

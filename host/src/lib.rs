@@ -37,13 +37,16 @@ pub mod error;
 pub mod fuzzing;
 pub mod manager;
 pub mod migrate;
+pub mod orphans;
 mod private_data;
+pub mod rename;
 pub mod runtime;
 pub mod store;
+pub mod transfer;
 pub mod validate;
 
 pub use bindings::{ExportLocation, Share, Snapshot};
-pub use config::Config;
+pub use config::{Config, HostLimits};
 pub use error::{DriverError, Error, Result};
 pub use manager::{Backend, Manager};
 pub use runtime::{DriverComponent, DriverInstance, Runtime, Sandbox, SandboxLimits};

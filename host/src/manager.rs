@@ -14,6 +14,8 @@ use std::sync::Arc;
 pub struct Manager {
     storage: Arc<dyn Storage>,
     backends: BTreeMap<String, Backend>,
+    /// Backends whose driver could not be loaded, with why.
+    unavailable: BTreeMap<String, String>,
 }
 
 impl Manager {
@@ -34,9 +36,15 @@ impl Manager {
     }
 
     /// Like [`Manager::new`], over storage and a runtime the caller already has.
+    ///
+    /// A backend whose driver cannot be loaded does not stop the others: it
+    /// is logged, and [`Manager::backend`] answers for it with
+    /// [`Error::BackendUnavailable`]. Only when no backend can serve is the
+    /// first such failure returned.
     pub fn with_storage(config: &Config, storage: Arc<dyn Storage>, runtime: &Runtime) -> Result<Self> {
         let mut compiled: HashMap<PathBuf, DriverComponent> = HashMap::new();
         let mut backends = BTreeMap::new();
+        let (mut unavailable, mut first_failure) = (BTreeMap::new(), None);
         let mut hosts: HashMap<&str, &str> = HashMap::new();
         for (name, b) in &config.backends {
             if let Some(other) = hosts.insert(&b.host, name) {
@@ -51,22 +59,49 @@ impl Manager {
             }
             let driver = match compiled.get(&b.driver) {
                 Some(d) => d.clone(),
-                None => {
-                    let d = runtime.load(&b.driver)?;
-                    compiled.insert(b.driver.clone(), d.clone());
-                    d
-                }
+                None => match runtime.load(&b.driver) {
+                    Ok(d) => {
+                        compiled.insert(b.driver.clone(), d.clone());
+                        d
+                    }
+                    Err(err) => {
+                        tracing::error!(backend = %name, "backend not started: {err}");
+                        unavailable.insert(name.clone(), err.to_string());
+                        first_failure.get_or_insert(err);
+                        continue;
+                    }
+                },
             };
             backends.insert(name.clone(), Backend::new(name, b, driver, storage.clone()));
         }
-        Ok(Manager { storage, backends })
+        if backends.is_empty()
+            && let Some(err) = first_failure
+        {
+            return Err(err);
+        }
+        Ok(Manager {
+            storage,
+            backends,
+            unavailable,
+        })
     }
 
     /// The backend called `name`.
     pub fn backend(&self, name: &str) -> Result<&Backend> {
+        if let Some(message) = self.unavailable.get(name) {
+            return Err(Error::BackendUnavailable {
+                backend: name.to_string(),
+                message: message.clone(),
+            });
+        }
         self.backends
             .get(name)
             .ok_or_else(|| Error::UnknownBackend(name.to_string()))
+    }
+
+    /// The configured backends that could not be started, with why.
+    pub fn unavailable(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.unavailable.iter().map(|(n, m)| (n.as_str(), m.as_str()))
     }
 
     /// Every backend, by name.

@@ -8,9 +8,15 @@
 //! equal one is left alone. Memory stays constant, and an interrupted run
 //! started again only writes what is still missing: it resumes.
 
+use crate::config::HostLimits;
 use crate::error::{Error, Result};
-use crate::store::{Entry, Storage};
+use crate::store::{Entry, Quota, Storage};
 use std::collections::BTreeMap;
+
+/// The quota of the writes: [`check_source`] checked what each host will
+/// hold in the end, and on the way a host may hold more for a moment (what
+/// the destination held and the source does not is removed last).
+const UNCHECKED: Quota = Quota::UNLIMITED;
 
 /// Entries read, and written, at a time.
 const PAGE: usize = 1000;
@@ -63,7 +69,7 @@ fn hosts_of(from: &dyn Storage, only: Option<&str>) -> Result<Vec<(String, u64)>
 }
 
 /// Every entry a store holds for `host`, in order, a page at a time.
-struct Cursor<'a> {
+pub(crate) struct Cursor<'a> {
     storage: &'a dyn Storage,
     host: &'a str,
     page: std::vec::IntoIter<Entry>,
@@ -72,7 +78,7 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    fn new(storage: &'a dyn Storage, host: &'a str) -> Self {
+    pub(crate) fn new(storage: &'a dyn Storage, host: &'a str) -> Self {
         Cursor {
             storage,
             host,
@@ -83,7 +89,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next entry without taking it.
-    fn peek(&mut self) -> Result<Option<&Entry>> {
+    pub(crate) fn peek(&mut self) -> Result<Option<&Entry>> {
         if self.page.len() == 0 && !self.finished {
             let page = self.storage.scan(Some(self.host), self.after.as_ref(), PAGE)?;
             self.finished = page.len() < PAGE;
@@ -107,7 +113,7 @@ impl<'a> Cursor<'a> {
         Ok(self.page.as_slice().first())
     }
 
-    fn next(&mut self) -> Result<Option<Entry>> {
+    pub(crate) fn next(&mut self) -> Result<Option<Entry>> {
         self.peek()?;
         Ok(self.page.next())
     }
@@ -118,13 +124,54 @@ fn order(e: &Entry) -> (&[u8], &[u8], &[u8]) {
     (e.host.as_bytes(), e.entity.as_bytes(), e.key.as_bytes())
 }
 
+/// Check every entry `from` holds for `hosts` against `limits`, as a
+/// driver's write of it would be checked, and each host's total against its
+/// quota: the destination will hold exactly this.
+fn check_source(from: &dyn Storage, hosts: &[(String, u64)], limits: &HostLimits) -> Result<()> {
+    let bad = |message: String| Error::BadInput {
+        at: "the source store".into(),
+        message,
+    };
+    for (host, _) in hosts {
+        let host_limits = limits.of(host);
+        let (mut entries, mut bytes) = (0u64, 0u64);
+        let mut cursor = Cursor::new(from, host);
+        while let Some(e) = cursor.next()? {
+            entries += 1;
+            bytes += (e.key.len() + e.value.len()) as u64;
+            let entity = e.entity.clone();
+            let checked =
+                crate::validate::entry(e, host_limits.max_value_bytes).map_err(|e| bad(e.to_string()))?;
+            if checked.entity != entity {
+                return Err(bad(format!(
+                    "host {host} keeps entity {entity:?} under a non-canonical id (as {:?}); \
+                     export it, and import the file, which stores it canonically",
+                    checked.entity
+                )));
+            }
+        }
+        let quota = host_limits.quota;
+        if !quota.allows((entries, bytes)) {
+            return Err(bad(format!(
+                "host {host} holds {entries} entries, {bytes} bytes; its quota is {} entries, {} \
+                 bytes (raise limits.max_entries or limits.max_bytes of its backend in the \
+                 configuration)",
+                quota.max_entries, quota.max_bytes
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Make `to` hold exactly what `from` holds for every host of `from` (or
 /// only `host`), then verify both with [`summarize`]. Hosts that only `to`
-/// holds are left alone. `progress` is called after every page.
+/// holds are left alone. Every entry is first checked against `limits`, and
+/// nothing is written if one fails. `progress` is called after every page.
 pub fn migrate(
     from: &dyn Storage,
     to: &dyn Storage,
     host: Option<&str>,
+    limits: &HostLimits,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Report> {
     let hosts = hosts_of(from, host)?;
@@ -135,6 +182,7 @@ pub fn migrate(
             "the source holds no private data for host {only}; `privdata hosts` lists the hosts it has"
         )));
     }
+    check_source(from, &hosts, limits)?;
     let mut report = Report {
         hosts: hosts.len() as u64,
         entries: hosts.iter().map(|(_, n)| n).sum(),
@@ -180,7 +228,7 @@ pub fn migrate(
             }
             done.done += 1;
             if writes.len() == PAGE {
-                to.put(&writes)?;
+                to.put(&writes, &|_| UNCHECKED)?;
                 report.copied += writes.len() as u64;
                 writes.clear();
             }
@@ -188,7 +236,7 @@ pub fn migrate(
                 progress(done);
             }
         }
-        to.put(&writes)?;
+        to.put(&writes, &|_| UNCHECKED)?;
         report.copied += writes.len() as u64;
         for (entity, keys) in extras {
             report.removed += keys.len() as u64;

@@ -70,9 +70,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// `after` by (host, entity, key): one page of an export.
     fn scan(&self, host: Option<&str>, after: Option<&Entry>, limit: usize) -> Result<Vec<Entry>>;
 
-    /// Upsert `entries` in one transaction, without quotas (an operator's
-    /// import, not a driver's write).
-    fn put(&self, entries: &[Entry]) -> Result<()>;
+    /// Upsert `entries` in one transaction (an operator's import or
+    /// migration, not a driver's write). Undone if it grows what a host
+    /// holds past `quota_of(host)`. Entries must be validated already.
+    fn put(&self, entries: &[Entry], quota_of: &dyn Fn(&str) -> Quota) -> Result<()>;
 }
 
 /// One stored pair with its address: a line of an export.
@@ -206,6 +207,13 @@ impl Default for Quota {
 }
 
 impl Quota {
+    /// No limit: for writes whose result was checked against the quota
+    /// beforehand.
+    pub const UNLIMITED: Quota = Quota {
+        max_entries: u64::MAX,
+        max_bytes: u64::MAX,
+    };
+
     /// Whether a host holding (entries, bytes) is within the quota.
     pub fn allows(&self, (entries, bytes): (u64, u64)) -> bool {
         entries <= self.max_entries && bytes <= self.max_bytes
@@ -337,6 +345,25 @@ impl Durability {
     }
 }
 
+/// A host renamed onto itself: with a merge, the copy and the delete of the
+/// old host would be the same rows, and the data would be gone.
+pub(crate) fn refuse_same_host(old: &str, new: &str) -> Result<()> {
+    if old == new {
+        return Err(crate::Error::Refused(format!(
+            "rename-host {old} {new}: the old and the new host are the same; nothing to move"
+        )));
+    }
+    Ok(())
+}
+
+/// The refusal of a rename onto a host that holds data, without a merge.
+pub(crate) fn host_taken(old: &str, new: &str, held: u64) -> crate::Error {
+    crate::Error::Refused(format!(
+        "host {new} already holds {held} entries; pass --merge to merge {old} into it \
+         ({old}'s values win on the same entity and key), or pick another name"
+    ))
+}
+
 /// Now, in unix seconds: the stores' `created_at`, `updated_at` and
 /// journal times.
 pub(crate) fn now() -> i64 {
@@ -359,7 +386,9 @@ pub fn open(url: &str) -> Result<Arc<dyn Storage>> {
 }
 
 /// Open the storage a URL names with chosen options. A server's database
-/// must exist; its tables are created or brought up to date.
+/// must exist; its tables are created or brought up to date. A SQLite file
+/// is created if missing; a SQLite store that cannot outlive the process
+/// (an empty path, `:memory:`) is refused.
 pub fn open_with(url: &str, options: &StorageOptions) -> Result<Arc<dyn Storage>> {
     match url.split_once("://").map(|(scheme, _)| scheme) {
         Some("mysql" | "mariadb") => Ok(Arc::new(mysql::open(
@@ -375,5 +404,33 @@ pub fn open_with(url: &str, options: &StorageOptions) -> Result<Arc<dyn Storage>
             "storage URL scheme `{scheme}://` is not supported; use sqlite://PATH, \
              mysql://USER:PASSWORD@HOST:PORT/DATABASE or postgres://USER:PASSWORD@HOST:PORT/DATABASE"
         ))),
+    }
+}
+
+/// Like [`open_with`], but a SQLite file that does not exist is an error
+/// instead of a new empty store: what commands that only read, or only
+/// change what is there, use, so that a mistyped path is not taken for an
+/// empty store.
+pub fn open_existing(url: &str, options: &StorageOptions) -> Result<Arc<dyn Storage>> {
+    if let Some(path) = sqlite_path(url)
+        && !path.is_file()
+    {
+        sqlite::lasting(&path.to_string_lossy()).map_err(crate::Error::Refused)?;
+        return Err(crate::Error::Storage(format!(
+            "{}: no such file, so no store there (a typo in the path?); this command only \
+             reads or changes an existing store and never creates one",
+            path.display()
+        )));
+    }
+    open_with(url, options)
+}
+
+/// The file a SQLite URL (`sqlite://PATH`, or a plain path) names; `None`
+/// for a server URL.
+pub fn sqlite_path(url: &str) -> Option<&std::path::Path> {
+    match url.split_once("://") {
+        Some(("sqlite", path)) => Some(std::path::Path::new(path)),
+        Some(_) => None,
+        None => Some(std::path::Path::new(url)),
     }
 }

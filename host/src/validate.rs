@@ -112,6 +112,28 @@ pub fn details(details: &[(String, String)], max_value: usize, max_call: usize) 
     Ok(())
 }
 
+/// Check one stored entry the way a driver's write of it would be checked
+/// (host, entity id, key, and value within `max_value` bytes), for the
+/// operator's paths that write entries directly: import, migrate, rename.
+/// Returns it with the canonical entity id.
+pub fn entry(mut e: crate::store::Entry, max_value: usize) -> Result<crate::store::Entry> {
+    host(&e.host)?;
+    e.entity = entity_id(&e.entity)?;
+    key(&e.key)?;
+    if e.value.len() > max_value {
+        return Err(Error::ValueTooLong(format!(
+            "value of key {} of entity {} is {} bytes; host {} allows at most {max_value} bytes \
+             (its backend's limits.max_value_bytes, or the default {DEFAULT_MAX_VALUE_BYTES} for a \
+             host no backend in the configuration is bound to)",
+            shorten(&e.key),
+            e.entity,
+            e.value.len(),
+            shorten(&e.host)
+        )));
+    }
+    Ok(e)
+}
+
 /// Inputs quoted in messages are cut, after escaping, so an error never
 /// echoes megabytes (or a line of escaped control characters).
 fn shorten(s: &str) -> String {

@@ -473,3 +473,163 @@ fn migrate_copies_verifies_and_names_its_mistakes() {
         assert!(!stderr.contains("secretpw"), "{stderr}");
     }
 }
+
+fn fails(out: Output, want: &str) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !out.status.success(),
+        "succeeded; stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(stderr.contains(want), "wanted {want:?} in: {stderr}");
+    stderr
+}
+
+/// What an operator gets wrong, tried on every command that deletes or
+/// moves data: each one exits non-zero and the data is all still there.
+#[test]
+fn operator_mistakes_are_refused_and_lose_nothing() {
+    let dir = setup();
+    let d = dir.path();
+    ok(privdata(
+        d,
+        &["share", "create", "--backend", "alpha", "--id", ID],
+    ));
+    let held = ok(privdata(d, &["export"]));
+    assert_eq!(held.lines().count(), 1);
+    let unchanged = || assert_eq!(ok(privdata(d, &["export"])), held, "data was lost");
+
+    fails(
+        privdata(d, &["rename-host", "cli-node@alpha", "cli-node@alpha", "--merge"]),
+        "the same",
+    );
+    unchanged();
+    fails(
+        privdata(d, &["rename-host", "cli-node@alhpa", "n2@alpha"]),
+        "holds no private data",
+    );
+    let out = ok(privdata(
+        d,
+        &["rename-host", "cli-node@alpha", "n2@alpha", "--dry-run"],
+    ));
+    assert_eq!(
+        out,
+        "would move 1 entries of 1 entities from cli-node@alpha to n2@alpha (0 overwritten)\n"
+    );
+    unchanged();
+
+    // Empty stdin: a failed `openstack share list` in front of the pipe.
+    fails(
+        privdata(
+            d,
+            &["orphans", "--host", "cli-node@alpha", "--live", "-", "--purge"],
+        ),
+        "the live list is empty",
+    );
+    fails(
+        privdata(d, &["orphans", "--host", "cli-node@alpha", "--live", "."]),
+        "is a directory",
+    );
+    let out = ok(privdata(
+        d,
+        &[
+            "orphans",
+            "--host",
+            "cli-node@alpha",
+            "--live",
+            "-",
+            "--purge",
+            "--all",
+            "--dry-run",
+        ],
+    ));
+    assert!(
+        out.contains("would purge 1 orphaned entities (1 entries)"),
+        "{out}"
+    );
+    unchanged();
+
+    // A garbage line at 1,500 of an import: nothing of it is imported.
+    let mut lines: Vec<String> = (0..1499)
+        .map(|i| {
+            format!(
+                "{{\"host\":\"other@beta\",\"entity\":\"00000000-0000-4000-8000-{i:012x}\",\"key\":\"k\",\"value\":\"v\"}}"
+            )
+        })
+        .collect();
+    lines.push("garbage".into());
+    std::fs::write(d.join("dump.jsonl"), lines.join("\n")).unwrap();
+    fails(
+        privdata(d, &["import", "--input", "dump.jsonl"]),
+        "dump.jsonl line 1500",
+    );
+    unchanged();
+
+    // A value over the backend's limit.
+    let big = format!(
+        "{{\"host\":\"cli-node@alpha\",\"entity\":\"{ID}\",\"key\":\"k\",\"value\":\"{}\"}}",
+        "x".repeat(1024)
+    );
+    std::fs::write(d.join("big.jsonl"), big).unwrap();
+    fails(privdata(d, &["import", "--input", "big.jsonl"]), "is 1024 bytes");
+    unchanged();
+
+    // Store paths that cannot keep anything, or do not exist.
+    let config = std::fs::read_to_string(d.join("privdata.toml")).unwrap();
+    for url in ["", ":memory:", "sqlite://"] {
+        std::fs::write(d.join("mem.toml"), config.replace("store.db", url)).unwrap();
+        let id = "c0ffee00-1234-4abc-8def-0123456789ab";
+        fails(
+            privdata(
+                d,
+                &[
+                    "-c",
+                    "mem.toml",
+                    "share",
+                    "create",
+                    "--backend",
+                    "alpha",
+                    "--id",
+                    id,
+                ],
+            ),
+            "outlive the process",
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(d.join("alpha/volumes")).unwrap().count(),
+        1,
+        "a volume with no private data"
+    );
+    std::fs::write(d.join("typo.toml"), config.replace("store.db", "stroe.db")).unwrap();
+    for args in [&["hosts"][..], &["list", "--host", "cli-node@alpha"], &["export"]] {
+        let args: Vec<&str> = ["-c", "typo.toml"].iter().chain(args).copied().collect();
+        fails(privdata(d, &args), "no such file, so no store");
+    }
+    assert!(
+        !d.join("stroe.db").exists(),
+        "a read-only command created a store"
+    );
+
+    // Operator commands need only the store.
+    std::fs::write(d.join("store-only.toml"), "[storage]\nurl = \"store.db\"\n").unwrap();
+    let out = ok(privdata(d, &["-c", "store-only.toml", "hosts"]));
+    assert_eq!(out, "cli-node@alpha\t1 entities\t1 entries\n");
+}
+
+#[test]
+fn a_backend_with_a_missing_driver_leaves_the_others_serving() {
+    let dir = setup();
+    let d = dir.path();
+    let mut config = std::fs::read_to_string(d.join("privdata.toml")).unwrap();
+    config.push_str("[backends.beta]\ndriver = \"gone.wasm\"\nroot = \"alpha\"\n");
+    std::fs::write(d.join("privdata.toml"), config).unwrap();
+    ok(privdata(
+        d,
+        &["share", "create", "--backend", "alpha", "--id", ID],
+    ));
+    fails(
+        privdata(d, &["share", "create", "--backend", "beta", "--id", ID]),
+        "backend `beta` is not serving",
+    );
+}

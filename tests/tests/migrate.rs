@@ -3,9 +3,9 @@
 //! ends in the same place, writing only what differs.
 
 use conformance::*;
-use privdata_host::Storage;
 use privdata_host::migrate::{Progress, Report, migrate, summarize};
-use privdata_host::store::{self, Entry};
+use privdata_host::store::{self, Entry, Quota};
+use privdata_host::{HostLimits, Storage};
 use std::sync::Arc;
 
 const HOSTS: [&str; 3] = ["node1@alpha", "node2@beta#pool", "ノード@γ"];
@@ -47,7 +47,7 @@ fn open(scratch: &Scratch) -> Arc<dyn Storage> {
 
 fn run(from: &dyn Storage, to: &dyn Storage) -> (Report, Vec<Progress>) {
     let mut seen = Vec::new();
-    let report = migrate(from, to, None, &mut |p| seen.push(p)).unwrap();
+    let report = migrate(from, to, None, &HostLimits::default(), &mut |p| seen.push(p)).unwrap();
     (report, seen)
 }
 
@@ -55,7 +55,7 @@ fn run(from: &dyn Storage, to: &dyn Storage) -> (Report, Vec<Progress>) {
 fn a_round_trip_through_every_kind_of_store_leaves_identical_data() {
     let entries = sample();
     let origin = Scratch::of(StoreKind::Sqlite);
-    open(&origin).put(&entries).unwrap();
+    open(&origin).put(&entries, &|_| Quota::UNLIMITED).unwrap();
     let want = dump(origin.url());
     assert_eq!(want.len(), entries.len());
 
@@ -88,13 +88,13 @@ fn running_again_resumes_and_makes_the_destination_equal() {
     for kind in std::iter::once(StoreKind::Sqlite).chain(StoreKind::servers()) {
         let entries = sample();
         let source = Scratch::of(StoreKind::Sqlite);
-        open(&source).put(&entries).unwrap();
+        open(&source).put(&entries, &|_| Quota::UNLIMITED).unwrap();
         let target = Scratch::of(kind);
         let to = open(&target);
         // An earlier run stopped part way (the first 1,500 entries copied),
         // a value changed since, and the destination holds an entry the
         // source does not, plus a host the source never had.
-        to.put(&entries[..1500]).unwrap();
+        to.put(&entries[..1500], &|_| Quota::UNLIMITED).unwrap();
         let mut changed = entries[10].clone();
         changed.value = "stale".into();
         let extra = Entry {
@@ -105,7 +105,8 @@ fn running_again_resumes_and_makes_the_destination_equal() {
             host: "elsewhere@x".into(),
             ..entries[0].clone()
         };
-        to.put(&[changed, extra, other_host.clone()]).unwrap();
+        to.put(&[changed, extra, other_host.clone()], &|_| Quota::UNLIMITED)
+            .unwrap();
 
         let (report, _) = run(open(&source).as_ref(), to.as_ref());
         assert_eq!(report.entries, entries.len() as u64);
@@ -134,13 +135,14 @@ fn running_again_resumes_and_makes_the_destination_equal() {
 #[test]
 fn one_host_alone_can_be_migrated() {
     let source = Scratch::of(StoreKind::Sqlite);
-    open(&source).put(&sample()).unwrap();
+    open(&source).put(&sample(), &|_| Quota::UNLIMITED).unwrap();
     let target = Scratch::new();
     let mut ticks = 0;
     let report = migrate(
         open(&source).as_ref(),
         open(&target).as_ref(),
         Some(HOSTS[1]),
+        &HostLimits::default(),
         &mut |_| ticks += 1,
     )
     .unwrap();
@@ -157,6 +159,7 @@ fn one_host_alone_can_be_migrated() {
         open(&source).as_ref(),
         open(&target).as_ref(),
         Some("nobody@none"),
+        &HostLimits::default(),
         &mut |_| {},
     )
     .unwrap_err();

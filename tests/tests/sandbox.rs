@@ -172,3 +172,20 @@ fn a_missing_root_directory_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn a_backend_whose_driver_is_missing_does_not_stop_the_others() {
+    let dir = Scratch::new();
+    let missing = dir.path().join("gone.wasm");
+    let config = dir.config([
+        BackendSpec::new("broken", missing.to_str().unwrap()),
+        BackendSpec::new("good", drivers::GENERIC),
+    ]);
+    let m = Manager::new(&config).unwrap();
+    m.backend("good").unwrap().create_share(&share(ID1)).unwrap();
+    let err = m.backend("broken").unwrap_err();
+    assert!(matches!(err, Error::BackendUnavailable { .. }), "{err:?}");
+    assert!(err.to_string().contains("gone.wasm"), "{err}");
+    let down: Vec<&str> = m.unavailable().map(|(name, _)| name).collect();
+    assert_eq!(down, ["broken"]);
+}

@@ -835,14 +835,12 @@ impl<D: Dialect> Storage for ServerStorage<D> {
     }
 
     fn rename_host(&self, old: &str, new: &str, merge: bool) -> Result<RenameReport> {
+        super::refuse_same_host(old, new)?;
         self.run(true, |sql| {
             let usage = self.lock_usage(sql, &BTreeSet::from([old, new]))?;
             let held = usage[new].0;
             if held > 0 && !merge {
-                return Err(Fail::Refused(Error::Storage(format!(
-                    "host {new} already holds {held} entries; pass --merge to merge {old} into it \
-                     ({old}'s values win on the same entity and key), or pick another name"
-                ))));
+                return Err(Fail::Refused(super::host_taken(old, new, held)));
             }
             let count = |sql: &mut dyn Sql, statement: &str| -> R<Vec<u64>> {
                 let row = sql
@@ -1034,13 +1032,14 @@ impl<D: Dialect> Storage for ServerStorage<D> {
         })
     }
 
-    fn put(&self, entries: &[Entry]) -> Result<()> {
+    fn put(&self, entries: &[Entry], quota_of: &dyn Fn(&str) -> Quota) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
         }
         self.run(true, |sql| {
             let hosts: BTreeSet<&str> = entries.iter().map(|e| e.host.as_str()).collect();
             let mut usage = self.lock_usage(sql, &hosts)?;
+            let before = usage.clone();
             let mut set = Vec::new();
             let mut changes: BTreeMap<&str, Vec<Change<'_>>> = BTreeMap::new();
             // Entries are grouped by entity to read what they replace with
@@ -1080,6 +1079,11 @@ impl<D: Dialect> Storage for ServerStorage<D> {
                         new: Some(value),
                     });
                 }
+            }
+            for (host, totals) in &usage {
+                quota_of(host)
+                    .check(host, before[host], *totals)
+                    .map_err(Fail::Refused)?;
             }
             self.upsert(sql, &set)?;
             for (host, totals) in &usage {

@@ -112,6 +112,14 @@ impl SqliteStorage {
     pub fn open_with_options(path: impl AsRef<Path>, options: &StorageOptions) -> Result<Self> {
         let durability = options.durability;
         let path = path.as_ref().to_path_buf();
+        lasting(&path.to_string_lossy()).map_err(Error::Refused)?;
+        if path.is_dir() {
+            return Err(Error::Storage(format!(
+                "{} is a directory; name a file in it, e.g. {}",
+                path.display(),
+                path.join("privdata.db").display()
+            )));
+        }
         let fail = |what: &str, err: rusqlite::Error| {
             use rusqlite::ErrorCode::*;
             let fix = match err.sqlite_error_code() {
@@ -168,6 +176,26 @@ impl SqliteStorage {
         // (rusqlite rolls back on drop), so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Refuse a path whose database could not outlive the process: empty
+/// (SQLite's private temporary database), `:memory:`, or a `file:` URI,
+/// which may name an in-memory database. Private data kept there would be
+/// gone when the process ends, with the volumes it points to left behind.
+pub(crate) fn lasting(path: &str) -> std::result::Result<(), String> {
+    let why = if path.trim().is_empty() {
+        "is empty, which SQLite takes for a temporary database deleted when the process ends"
+    } else if path == ":memory:" {
+        "is SQLite's in-memory database, gone when the process ends"
+    } else if path.starts_with("file:") {
+        "is a SQLite URI, which may name an in-memory database"
+    } else {
+        return Ok(());
+    };
+    Err(format!(
+        "the SQLite store path {path:?} {why}; private data must outlive the process: \
+         name a file, e.g. url = \"sqlite:///var/lib/privdata/privdata.db\""
+    ))
 }
 
 /// The schema version this program writes.
@@ -447,14 +475,12 @@ impl Storage for SqliteStorage {
     }
 
     fn rename_host(&self, old: &str, new: &str, merge: bool) -> Result<RenameReport> {
+        super::refuse_same_host(old, new)?;
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (held, _) = usage(&tx, new)?;
         if held > 0 && !merge {
-            return Err(Error::Storage(format!(
-                "host {new} already holds {held} entries; pass --merge to merge {old} into it \
-                 ({old}'s values win on the same entity and key), or pick another name"
-            )));
+            return Err(super::host_taken(old, new, held));
         }
         let (moved, entities): (u64, u64) = tx.query_row(
             "SELECT COUNT(*), COUNT(DISTINCT entity_id) FROM private_data WHERE host = ?1",
@@ -563,9 +589,14 @@ impl Storage for SqliteStorage {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn put(&self, entries: &[Entry]) -> Result<()> {
+    fn put(&self, entries: &[Entry], quota_of: &dyn Fn(&str) -> Quota) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let hosts: std::collections::BTreeSet<&str> = entries.iter().map(|e| e.host.as_str()).collect();
+        let mut before = Vec::with_capacity(hosts.len());
+        for host in &hosts {
+            before.push(usage(&tx, host)?);
+        }
         {
             let mut upsert = tx.prepare_cached(UPSERT)?;
             let now = now();
@@ -589,6 +620,9 @@ impl Storage for SqliteStorage {
                 }
                 upsert.execute(params![e.host, e.entity, e.key, e.value, now])?;
             }
+        }
+        for (host, before) in hosts.iter().zip(before) {
+            quota_of(host).check(host, before, usage(&tx, host)?)?;
         }
         tx.commit()?;
         Ok(())
