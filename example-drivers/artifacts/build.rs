@@ -1,14 +1,21 @@
-//! Builds every driver crate to a wasm32-wasip2 component, from source, and
-//! writes their paths (and bytes, for embedding) as constants.
+//! Builds the example drivers (and, with the `test-drivers` feature, the
+//! test drivers) to wasm32-wasip2 components, from source, and writes their
+//! paths (and bytes, for embedding) as constants.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// (constant name, package, file stem of the built component)
-const DRIVERS: &[(&str, &str, &str)] = &[
+type Driver = (&'static str, &'static str, &'static str);
+
+/// What the product ships: `privdata demo` embeds these.
+const EXAMPLES: &[Driver] = &[
     ("GENERIC", "generic-driver", "generic_driver"),
     ("SHORT_NAMES", "short-names-driver", "short_names_driver"),
     ("CACHING", "caching-driver", "caching_driver"),
+];
+/// Only for the test suite and the benchmark.
+const TEST_DRIVERS: &[Driver] = &[
     ("HOSTILE", "hostile-driver", "hostile_driver"),
     ("BENCH", "bench-driver", "bench_driver"),
     ("LEGACY", "legacy-driver", "legacy_driver"),
@@ -23,13 +30,17 @@ fn main() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
 
     ensure_target_installed();
+    let mut drivers = EXAMPLES.to_vec();
+    if std::env::var_os("CARGO_FEATURE_TEST_DRIVERS").is_some() {
+        drivers.extend_from_slice(TEST_DRIVERS);
+    }
 
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(&workspace)
         .args(["build", "--release", "--target", TARGET])
         .arg("--target-dir")
         .arg(&target_dir);
-    for (_, package, _) in DRIVERS {
+    for (_, package, _) in &drivers {
         cmd.args(["-p", package]);
     }
     // The outer build's flags and wrappers (clippy, coverage) are not for
@@ -57,7 +68,7 @@ fn main() {
 
     let release = target_dir.join(TARGET).join("release");
     let mut code = String::new();
-    for (name, package, stem) in DRIVERS {
+    for (name, package, stem) in &drivers {
         let wasm = release.join(format!("{stem}.wasm"));
         assert!(wasm.exists(), "{} was not built", wasm.display());
         code.push_str(&format!(

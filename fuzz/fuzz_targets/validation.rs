@@ -1,4 +1,4 @@
 #![no_main]
 //! Entity ids, keys, details and the configuration file, on any input.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| privdata_host::fuzzing::validation(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| privdata_fuzzing::validation(data));

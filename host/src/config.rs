@@ -27,9 +27,10 @@
 //! # also: max_call_bytes, max_entries, max_bytes (the host's quota)
 //! ```
 
+use crate::data::DataLimits;
 use crate::error::{Error, Result};
-use crate::runtime::SandboxLimits;
-use crate::store::{DataLimits, Durability, StorageOptions};
+use crate::sandbox::SandboxLimits;
+use crate::store::{Durability, StorageOptions, StorageUrl};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,11 +38,11 @@ use std::time::Duration;
 
 /// A parsed configuration with every path made absolute. Its `Debug`
 /// output masks the storage URL's password.
-#[derive(Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Where the private data lives: `sqlite://PATH`, `mysql://…` or
     /// `postgres://…`.
-    pub storage_url: String,
+    pub storage_url: StorageUrl,
     /// Durability and auditing of the store.
     pub storage_options: StorageOptions,
     /// Where compiled drivers are cached, if anywhere.
@@ -50,18 +51,6 @@ pub struct Config {
     pub max_stack_bytes: usize,
     /// The backends, by name.
     pub backends: BTreeMap<String, BackendConfig>,
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("storage_url", &crate::store::redact(&self.storage_url))
-            .field("storage_options", &self.storage_options)
-            .field("driver_cache", &self.driver_cache)
-            .field("max_stack_bytes", &self.max_stack_bytes)
-            .field("backends", &self.backends)
-            .finish()
-    }
 }
 
 /// One backend section.
@@ -164,7 +153,7 @@ impl Config {
 
     fn read(path: &Path, need_backends: bool) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
-            path: path.to_path_buf(),
+            path: Some(path.to_path_buf()),
             message: format!(
                 "cannot read it: {e} (name the file with --config or $PRIVDATA_CONFIG; \
                  `privdata demo --keep DIR` writes a working one)"
@@ -172,9 +161,26 @@ impl Config {
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Config::parse_file(&text, base, need_backends).map_err(|message| Error::Config {
-            path: path.to_path_buf(),
+            path: Some(path.to_path_buf()),
             message,
         })
+    }
+
+    /// Refuse two backends bound to one host: they would share private
+    /// data.
+    pub fn check_hosts(&self) -> std::result::Result<(), String> {
+        let mut hosts: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, b) in &self.backends {
+            if let Some(other) = hosts.insert(&b.host, name) {
+                return Err(format!(
+                    "[backends.{other}] and [backends.{name}] are both bound to host `{}`; each \
+                     backend needs its own host (set `host` in one of them) or they would share \
+                     private data",
+                    b.host
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The data limits of every backend's host.
@@ -205,14 +211,9 @@ impl Config {
                 base.join(p)
             }
         };
-        let storage_url = match crate::store::sqlite_path(&file.storage.url) {
-            Some(path) => {
-                crate::store::sqlite::lasting(&path.to_string_lossy())
-                    .map_err(|e| format!("[storage] url: {e}"))?;
-                format!("sqlite://{}", absolute(path).display())
-            }
-            None => file.storage.url,
-        };
+        let storage_url = StorageUrl::parse(&file.storage.url)
+            .map_err(|e| format!("[storage] url: {e}"))?
+            .relative_to(base);
         let max_stack_bytes = match file.max_stack_kib {
             None => crate::runtime::DEFAULT_MAX_STACK,
             Some(kib) if (64..=16 * 1024).contains(&kib) => kib << 10,
@@ -297,7 +298,7 @@ impl Config {
                 },
             );
         }
-        Ok(Config {
+        let config = Config {
             storage_url,
             storage_options: StorageOptions {
                 durability: file.storage.durability,
@@ -307,7 +308,9 @@ impl Config {
             driver_cache: file.driver_cache.as_deref().map(absolute),
             max_stack_bytes,
             backends,
-        })
+        };
+        config.check_hosts()?;
+        Ok(config)
     }
 }
 
@@ -347,7 +350,10 @@ mod tests {
     #[test]
     fn a_full_file_parses_with_paths_made_absolute() {
         let c = Config::parse(GOOD, Path::new("/etc/privdata")).unwrap();
-        assert_eq!(c.storage_url, "sqlite:///etc/privdata/data/privdata.db");
+        assert_eq!(
+            c.storage_url.to_string(),
+            "sqlite:///etc/privdata/data/privdata.db"
+        );
         assert_eq!(c.storage_options.durability, Durability::Normal);
         assert!(c.storage_options.audit);
         assert_eq!(c.storage_options.audit_retention_days, Some(30));

@@ -61,11 +61,11 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
     for name in ["generic", "short", "caching"] {
         let b = manager.backend(name)?;
         println!("\n== {name}: create share {} (10 GiB)", share.id);
-        crate::cli::print_exports(&b.create_share(&share)?);
+        crate::commands::print_exports(&b.create_share(&share)?);
         show(b, &share.id)?;
         println!("-- extend to 20 GiB, then ensure");
         b.extend_share(&share, 20)?;
-        crate::cli::print_exports(&b.ensure_share(&share)?);
+        crate::commands::print_exports(&b.ensure_share(&share)?);
         if name != "caching" {
             println!("-- snapshot {}", snapshot.id);
             b.create_snapshot(&snapshot)?;
@@ -78,7 +78,7 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
     println!("\n== caching: the backend's interfaces change, ensure-share is served from private data");
     std::fs::create_dir_all(dir.join("backends/caching/.backend"))?;
     std::fs::write(dir.join("backends/caching/.backend/interfaces"), "192.168.99.1\n")?;
-    crate::cli::print_exports(&caching.ensure_share(&share)?);
+    crate::commands::print_exports(&caching.ensure_share(&share)?);
 
     let short = manager.backend("short")?;
     let legacy = Share {
@@ -90,7 +90,7 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
     println!("\n== short: manage the existing backend share `legacy01`, then unmanage it");
     let (size, exports) = short.manage_existing(&legacy, "legacy01")?;
     println!("adopted, {size} GiB");
-    crate::cli::print_exports(&exports);
+    crate::commands::print_exports(&exports);
     show(short, &legacy.id)?;
     short.unmanage(&legacy)?;
     ensure!(

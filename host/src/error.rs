@@ -68,15 +68,29 @@ pub enum Error {
         /// The failure.
         source: std::io::Error,
     },
+    /// The wasmtime engine, its linker or its epoch thread could not be set
+    /// up: the host cannot run drivers at all.
+    #[error("cannot start the driver runtime: {0}")]
+    Engine(String),
+    /// A migration copied everything but the two stores then differed:
+    /// something wrote to one of them meanwhile.
+    #[error("verification failed: {0}")]
+    VerificationFailed(String),
+    /// A store URL of an unknown scheme, or not of its scheme's form.
+    #[error("{0}")]
+    InvalidUrl(String),
     /// A backend host name no store can hold (empty, over 255 bytes, or
     /// with control characters).
     #[error("{0}")]
     InvalidHost(String),
-    /// The configuration file is invalid.
-    #[error("configuration {path}: {message}")]
+    /// The configuration is invalid.
+    #[error(
+        "configuration{}: {message}",
+        path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default()
+    )]
     Config {
-        /// The file that was read.
-        path: PathBuf,
+        /// The file that was read, if it came from one.
+        path: Option<PathBuf>,
         /// What was wrong and how to fix it.
         message: String,
     },
@@ -125,6 +139,7 @@ pub enum Error {
 
 /// A typed error returned by a driver's share operation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DriverError {
     /// The entity is unknown to the driver.
     #[error("not found: {0}")]

@@ -30,24 +30,22 @@
 
 mod bindings;
 mod cache;
-pub mod check;
 pub mod config;
+mod data;
 pub mod error;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod manager;
-pub mod migrate;
-pub mod orphans;
 mod private_data;
-pub mod rename;
 pub mod runtime;
+mod sandbox;
 pub mod store;
-pub mod transfer;
+pub mod tools;
 pub mod validate;
 
 pub use bindings::{ExportLocation, Share, Snapshot};
 pub use config::{Config, HostLimits};
+pub use data::{DataLimits, PrivateData};
 pub use error::{DriverError, Error, Result};
 pub use manager::{Backend, Manager};
-pub use runtime::{DriverComponent, DriverInstance, Runtime, Sandbox, SandboxLimits};
-pub use store::{DataLimits, PrivateData, Storage};
+pub use runtime::Runtime;
+pub use sandbox::{DriverComponent, DriverInstance, Sandbox, SandboxLimits};
+pub use store::Storage;

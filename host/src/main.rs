@@ -1,8 +1,7 @@
 //! `privdata`: run the demo, drive share operations, inspect private data.
 
-#[cfg(feature = "demo")]
-mod bench;
 mod cli;
+mod commands;
 #[cfg(feature = "demo")]
 mod demo;
 

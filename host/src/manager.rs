@@ -1,10 +1,12 @@
 //! Backends from the configuration, each driver bound to its own host.
 
 use crate::bindings::{ExportLocation, Share, Snapshot};
-use crate::config::{BackendConfig, Config};
+use crate::config::Config;
+use crate::data::PrivateData;
 use crate::error::{Error, Result};
-use crate::runtime::{DriverComponent, Runtime, Sandbox};
-use crate::store::{self, PrivateData, Storage};
+use crate::runtime::Runtime;
+use crate::sandbox::{DriverComponent, Sandbox};
+use crate::store::{self, Storage};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,7 +29,7 @@ impl Manager {
     /// Open the store and load every backend's driver. Drivers used by
     /// several backends are compiled once.
     pub fn new(config: &Config) -> Result<Self> {
-        let storage = store::open_with(&config.storage_url, &config.storage_options)?;
+        let storage = store::open_url(&config.storage_url, &config.storage_options)?;
         let mut runtime = Runtime::with_max_stack(config.max_stack_bytes)?;
         if let Some(dir) = &config.driver_cache {
             runtime = runtime.with_cache_dir(dir);
@@ -45,18 +47,12 @@ impl Manager {
         let mut compiled: HashMap<PathBuf, DriverComponent> = HashMap::new();
         let mut backends = BTreeMap::new();
         let (mut unavailable, mut first_failure) = (BTreeMap::new(), None);
-        let mut hosts: HashMap<&str, &str> = HashMap::new();
+        // A configuration built in code has not been through the file's
+        // checks; this one guards the isolation of private data.
+        config
+            .check_hosts()
+            .map_err(|message| Error::Config { path: None, message })?;
         for (name, b) in &config.backends {
-            if let Some(other) = hosts.insert(&b.host, name) {
-                return Err(Error::Config {
-                    path: PathBuf::from("(configuration)"),
-                    message: format!(
-                        "backends `{other}` and `{name}` are both bound to host `{}`; \
-                         each backend needs its own host or they would share private data",
-                        b.host
-                    ),
-                });
-            }
             let driver = match compiled.get(&b.driver) {
                 Some(d) => d.clone(),
                 None => match runtime.load(&b.driver) {
@@ -72,7 +68,14 @@ impl Manager {
                     }
                 },
             };
-            backends.insert(name.clone(), Backend::new(name, b, driver, storage.clone()));
+            let sandbox = Sandbox {
+                backend: name.clone(),
+                private_data: PrivateData::new(storage.clone(), &b.host, b.data_limits),
+                root: b.root.clone(),
+                options: b.options.clone().into_iter().collect(),
+                limits: b.sandbox_limits,
+            };
+            backends.insert(name.clone(), Backend::new(driver, sandbox));
         }
         if backends.is_empty()
             && let Some(err) = first_failure
@@ -123,17 +126,11 @@ pub struct Backend {
 }
 
 impl Backend {
-    fn new(name: &str, config: &BackendConfig, driver: DriverComponent, storage: Arc<dyn Storage>) -> Self {
-        Backend {
-            driver,
-            sandbox: Sandbox {
-                backend: name.to_string(),
-                private_data: PrivateData::new(storage, &config.host, config.data_limits),
-                root: config.root.clone(),
-                options: config.options.clone().into_iter().collect(),
-                limits: config.sandbox_limits,
-            },
-        }
+    /// A backend running `driver` in `sandbox`: what the manager builds from
+    /// each section of the configuration, and what tools that need no
+    /// configuration (the conformance kit, the benchmark) build directly.
+    pub fn new(driver: DriverComponent, sandbox: Sandbox) -> Self {
+        Backend { driver, sandbox }
     }
 
     /// The backend's name.

@@ -3,7 +3,7 @@
 
 use crate::bindings::private_data::{Error as WitError, Host};
 use crate::error::Error;
-use crate::runtime::State;
+use crate::sandbox::State;
 
 impl Host for State {
     fn details_get(

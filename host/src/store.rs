@@ -1,18 +1,17 @@
-//! The storage trait behind the private-data interface, and the handle that
-//! binds it to one backend host.
+//! The storage trait behind the private-data interface, the types its
+//! calls carry, and opening a store by its URL.
 //!
-//! Validation lives in [`PrivateData`], above the trait, so every storage
-//! implementation gives the same semantics and the same errors.
+//! Implementations get validated, canonical input from
+//! [`PrivateData`](crate::PrivateData), so every one of them gives the same
+//! semantics and the same errors.
 
-mod mysql;
-mod postgres;
 mod server;
 pub mod sqlite;
+pub mod url;
 
-pub use server::redact;
+pub use url::{StorageUrl, redact};
 
 use crate::error::Result;
-use crate::validate;
 use std::sync::Arc;
 
 /// One stored pair: `(key, value)`.
@@ -44,11 +43,11 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn hosts(&self) -> Result<Vec<HostSummary>>;
 
     /// Every entity of `host`, with its entry count, sorted by id (admin).
-    fn entities(&self, host: &str) -> Result<Vec<EntitySummary>>;
+    fn entity_summaries(&self, host: &str) -> Result<Vec<EntitySummary>>;
 
     /// Up to `limit` entity ids of `host` that sort after `after`, in order:
     /// one page of `entities-list`.
-    fn list_entities(&self, host: &str, after: Option<&str>, limit: usize) -> Result<Vec<String>>;
+    fn entity_page(&self, host: &str, after: Option<&str>, limit: usize) -> Result<Vec<String>>;
 
     /// Move every entry of host `old` to host `new`, in one transaction.
     /// Refused if `new` holds data, unless `merge` (then `old`'s value wins
@@ -165,27 +164,6 @@ pub struct EntitySummary {
     pub entries: u64,
 }
 
-/// Limits a backend puts on its private data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DataLimits {
-    /// The longest value, in bytes.
-    pub max_value_bytes: usize,
-    /// The most data one call may carry (keys and values), in bytes.
-    pub max_call_bytes: usize,
-    /// What the backend's host may hold in all.
-    pub quota: Quota,
-}
-
-impl Default for DataLimits {
-    fn default() -> Self {
-        DataLimits {
-            max_value_bytes: validate::DEFAULT_MAX_VALUE_BYTES,
-            max_call_bytes: 1 << 20,
-            quota: Quota::default(),
-        }
-    }
-}
-
 /// How much private data one host may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
@@ -241,84 +219,6 @@ impl Quota {
     }
 }
 
-/// The private data of one backend host: every call validates its input and
-/// addresses only `host`'s data. This is what a driver instance is bound to.
-#[derive(Debug, Clone)]
-pub struct PrivateData {
-    storage: Arc<dyn Storage>,
-    host: Arc<str>,
-    limits: DataLimits,
-}
-
-impl PrivateData {
-    /// Bind `storage` to `host` with `limits`.
-    pub fn new(storage: Arc<dyn Storage>, host: &str, limits: DataLimits) -> Self {
-        PrivateData {
-            storage,
-            host: host.into(),
-            limits,
-        }
-    }
-
-    /// The host this handle is bound to.
-    pub fn host(&self) -> &str {
-        &self.host
-    }
-
-    /// `details-get`: see the WIT contract.
-    pub fn get(&self, entity: &str, keys: Option<&[String]>) -> Result<Vec<Pair>> {
-        let entity = validate::entity_id(entity)?;
-        if let Some(keys) = keys {
-            validate::keys(keys.iter().map(String::as_str))?;
-            if keys.is_empty() {
-                return Ok(Vec::new());
-            }
-        }
-        self.storage.get(&self.host, &entity, keys)
-    }
-
-    /// `details-update`: see the WIT contract.
-    pub fn update(&self, entity: &str, details: &[Pair], delete_existing: bool) -> Result<()> {
-        let entity = validate::entity_id(entity)?;
-        validate::details(details, self.limits.max_value_bytes, self.limits.max_call_bytes)?;
-        if details.is_empty() && !delete_existing {
-            return Ok(());
-        }
-        self.storage
-            .update(&self.host, &entity, details, delete_existing, &self.limits.quota)
-    }
-
-    /// `entities-list`: one page of the entity ids this host holds data
-    /// for, and the cursor of the next page (`None` when this is the last).
-    pub fn entities(&self, cursor: Option<&str>, limit: u32) -> Result<(Vec<String>, Option<String>)> {
-        let after = cursor
-            .map(|c| {
-                validate::entity_id(c).map_err(|_| {
-                    crate::Error::InvalidEntityId(format!(
-                        "cursor {c:?} is not one entities-list returned; start again with none"
-                    ))
-                })
-            })
-            .transpose()?;
-        let limit = limit.clamp(1, 1000) as usize;
-        let page = self.storage.list_entities(&self.host, after.as_deref(), limit)?;
-        let next = (page.len() == limit).then(|| page[limit - 1].clone());
-        Ok((page, next))
-    }
-
-    /// `details-delete`: see the WIT contract.
-    pub fn delete(&self, entity: &str, keys: Option<&[String]>) -> Result<()> {
-        let entity = validate::entity_id(entity)?;
-        if let Some(keys) = keys {
-            validate::keys(keys.iter().map(String::as_str))?;
-            if keys.is_empty() {
-                return Ok(());
-            }
-        }
-        self.storage.delete(&self.host, &entity, keys)
-    }
-}
-
 /// What an acknowledged write survives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -366,7 +266,7 @@ pub(crate) fn host_taken(old: &str, new: &str, held: u64) -> crate::Error {
 
 /// Now, in unix seconds: the stores' `created_at`, `updated_at` and
 /// journal times.
-pub(crate) fn now() -> i64 {
+pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -382,55 +282,37 @@ pub(crate) fn digest(value: &str) -> String {
 /// (or a plain file path), `mysql://USER:PASSWORD@HOST:PORT/DATABASE`
 /// (MariaDB or MySQL) or `postgres://USER:PASSWORD@HOST:PORT/DATABASE`.
 pub fn open(url: &str) -> Result<Arc<dyn Storage>> {
-    open_with(url, &StorageOptions::default())
+    open_url(&StorageUrl::parse(url)?, &StorageOptions::default())
 }
 
-/// Open the storage a URL names with chosen options. A server's database
-/// must exist; its tables are created or brought up to date. A SQLite file
-/// is created if missing; a SQLite store that cannot outlive the process
-/// (an empty path, `:memory:`) is refused.
+/// [`open`] with chosen options.
 pub fn open_with(url: &str, options: &StorageOptions) -> Result<Arc<dyn Storage>> {
-    match url.split_once("://").map(|(scheme, _)| scheme) {
-        Some("mysql" | "mariadb") => Ok(Arc::new(mysql::open(
-            &url.replacen("mariadb://", "mysql://", 1),
-            options,
-        )?)),
-        Some("postgres" | "postgresql") => Ok(Arc::new(postgres::open(url, options)?)),
-        Some("sqlite") | None => {
-            let path = url.strip_prefix("sqlite://").unwrap_or(url);
-            Ok(Arc::new(sqlite::SqliteStorage::open_with_options(path, options)?))
-        }
-        Some(scheme) => Err(crate::Error::Storage(format!(
-            "storage URL scheme `{scheme}://` is not supported; use sqlite://PATH, \
-             mysql://USER:PASSWORD@HOST:PORT/DATABASE or postgres://USER:PASSWORD@HOST:PORT/DATABASE"
-        ))),
-    }
+    open_url(&StorageUrl::parse(url)?, options)
 }
 
-/// Like [`open_with`], but a SQLite file that does not exist is an error
+/// Open the store `url` names. A server's database must exist; its tables
+/// are created or brought up to date. A SQLite file is created if missing.
+pub fn open_url(url: &StorageUrl, options: &StorageOptions) -> Result<Arc<dyn Storage>> {
+    Ok(match url {
+        StorageUrl::Sqlite(path) => Arc::new(sqlite::SqliteStorage::open_with_options(path, options)?),
+        StorageUrl::Mysql(url) => Arc::new(server::mysql::open(url, options)?),
+        StorageUrl::Postgres(url) => Arc::new(server::postgres::open(url, options)?),
+    })
+}
+
+/// Like [`open_url`], but a SQLite file that does not exist is an error
 /// instead of a new empty store: what commands that only read, or only
 /// change what is there, use, so that a mistyped path is not taken for an
 /// empty store.
-pub fn open_existing(url: &str, options: &StorageOptions) -> Result<Arc<dyn Storage>> {
-    if let Some(path) = sqlite_path(url)
+pub fn open_existing(url: &StorageUrl, options: &StorageOptions) -> Result<Arc<dyn Storage>> {
+    if let Some(path) = url.sqlite_path()
         && !path.is_file()
     {
-        sqlite::lasting(&path.to_string_lossy()).map_err(crate::Error::Refused)?;
         return Err(crate::Error::Storage(format!(
             "{}: no such file, so no store there (a typo in the path?); this command only \
              reads or changes an existing store and never creates one",
             path.display()
         )));
     }
-    open_with(url, options)
-}
-
-/// The file a SQLite URL (`sqlite://PATH`, or a plain path) names; `None`
-/// for a server URL.
-pub fn sqlite_path(url: &str) -> Option<&std::path::Path> {
-    match url.split_once("://") {
-        Some(("sqlite", path)) => Some(std::path::Path::new(path)),
-        Some(_) => None,
-        None => Some(std::path::Path::new(url)),
-    }
+    open_url(url, options)
 }

@@ -243,7 +243,7 @@ impl Scratch {
             );
         }
         Config {
-            storage_url: self.url.clone(),
+            storage_url: privdata_host::store::StorageUrl::parse(&self.url).unwrap(),
             storage_options: Default::default(),
             driver_cache: None,
             max_stack_bytes: privdata_host::runtime::DEFAULT_MAX_STACK,

@@ -75,10 +75,8 @@ fn damaged_or_foreign_artifacts_are_rebuilt_not_loaded() {
             options: Vec::new(),
             limits: Default::default(),
         };
-        let exports = driver
-            .call(&sandbox, "create-share", |s, d| {
-                d.manila_driver_share_driver().call_create_share(s, &share(ID1))
-            })
+        let exports = privdata_host::Backend::new(driver, sandbox)
+            .create_share(&share(ID1))
             .unwrap();
         assert!(exports[0].path.contains("/volumes/vol-"), "{what}: {exports:?}");
     }

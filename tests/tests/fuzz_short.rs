@@ -32,7 +32,7 @@ fn validation_holds_its_invariants_on_mutated_inputs() {
     ];
     let mut rng = Rng::new(42);
     for seed in &corpus {
-        privdata_host::fuzzing::validation(seed);
+        privdata_fuzzing::validation(seed);
     }
     for _ in 0..n {
         let mut input = corpus[rng.below(corpus.len() as u64) as usize].clone();
@@ -54,7 +54,7 @@ fn validation_holds_its_invariants_on_mutated_inputs() {
                 _ => {}
             }
         }
-        privdata_host::fuzzing::validation(&input);
+        privdata_fuzzing::validation(&input);
         if rng.below(50) == 0 {
             corpus.push(input);
         }

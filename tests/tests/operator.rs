@@ -6,9 +6,12 @@
 
 use conformance::*;
 use privdata_host::config::{BackendConfig, HostLimits};
-use privdata_host::orphans::{self, LiveList};
 use privdata_host::store::{self, Entry, Quota, StorageOptions};
-use privdata_host::{Config, DataLimits, Error, PrivateData, Storage, rename, transfer};
+use privdata_host::tools::orphans::{self, LiveList};
+use privdata_host::{
+    Config, DataLimits, Error, PrivateData, Storage,
+    tools::{rename, transfer},
+};
 use std::sync::Arc;
 
 fn open(scratch: &Scratch) -> Arc<dyn Storage> {
@@ -62,7 +65,7 @@ fn limits(hosts: &[(&str, DataLimits)]) -> HostLimits {
         })
         .collect();
     Config {
-        storage_url: String::new(),
+        storage_url: store::StorageUrl::Sqlite("unused.db".into()),
         storage_options: StorageOptions::default(),
         driver_cache: None,
         max_stack_bytes: privdata_host::runtime::DEFAULT_MAX_STACK,
@@ -204,7 +207,7 @@ fn a_purge_fed_an_empty_or_foreign_live_list_is_refused() {
         4
     );
     let left: Vec<String> = storage
-        .entities("n1@a")
+        .entity_summaries("n1@a")
         .unwrap()
         .into_iter()
         .map(|e| e.entity)
@@ -243,8 +246,14 @@ fn an_import_with_a_bad_line_imports_nothing_and_names_the_line() {
     for bad_at in [500, 1500] {
         let mut file = lines("n1@a", 1499);
         file.insert(bad_at - 1, "garbage".into());
-        let err =
-            transfer::import(storage.as_ref(), file.join("\n").as_bytes(), "dump.jsonl", &none).unwrap_err();
+        let err = transfer::import(
+            storage.as_ref(),
+            file.join("\n").as_bytes(),
+            "dump.jsonl",
+            &none,
+            &mut |_| {},
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::BadInput { .. }), "{err:?}");
         let text = err.to_string();
         assert!(
@@ -282,6 +291,7 @@ fn an_import_with_a_bad_line_imports_nothing_and_names_the_line() {
             file.join("\n").as_bytes(),
             "dump.jsonl",
             &limits,
+            &mut |_| {},
         )
         .unwrap_err()
         .to_string();
@@ -297,6 +307,7 @@ fn an_import_with_a_bad_line_imports_nothing_and_names_the_line() {
         lines("n1@a", 1499).join("\n").as_bytes(),
         "ok",
         &none,
+        &mut |_| {},
     )
     .unwrap();
     assert_eq!((report.entries, report.lines), (1499, 1499));
@@ -309,13 +320,16 @@ fn an_import_over_a_hosts_quota_stops_at_a_page_and_says_how_far_it_got() {
     let mut small = DataLimits::default();
     small.quota.max_entries = 1500;
     let file = lines("n1@a", 2500).join("\n");
+    let mut pages = Vec::new();
     let err = transfer::import(
         storage.as_ref(),
         file.as_bytes(),
         "dump.jsonl",
         &limits(&[("n1@a", small)]),
+        &mut |n| pages.push(n),
     )
     .unwrap_err();
+    assert_eq!(pages, [1000], "progress after each page written");
     let Error::ImportStopped {
         imported,
         through_line,
@@ -354,7 +368,7 @@ fn migrate_checks_the_source_against_the_limits_before_writing_anything() {
     from.put(&[small, big], &|_| Quota::UNLIMITED).unwrap();
     let target = Scratch::new();
     let to = open(&target);
-    let err = privdata_host::migrate::migrate(
+    let err = privdata_host::tools::migrate::migrate(
         from.as_ref(),
         to.as_ref(),
         None,
@@ -372,7 +386,7 @@ fn migrate_checks_the_source_against_the_limits_before_writing_anything() {
     };
     let mut few = roomy;
     few.quota.max_entries = 1;
-    let err = privdata_host::migrate::migrate(
+    let err = privdata_host::tools::migrate::migrate(
         from.as_ref(),
         to.as_ref(),
         None,
@@ -386,7 +400,7 @@ fn migrate_checks_the_source_against_the_limits_before_writing_anything() {
     if target.kind() == StoreKind::Sqlite {
         // The servers' default packet limits are below 2 MB rows; SQLite
         // shows the limits let through what they allow.
-        let report = privdata_host::migrate::migrate(
+        let report = privdata_host::tools::migrate::migrate(
             from.as_ref(),
             to.as_ref(),
             None,
@@ -425,13 +439,13 @@ fn a_store_that_cannot_outlive_the_process_is_refused() {
 fn commands_that_only_read_never_create_a_store() {
     let dir = tempfile::tempdir().unwrap();
     let typo = dir.path().join("privdta.db");
-    let url = format!("sqlite://{}", typo.display());
+    let url: store::StorageUrl = format!("sqlite://{}", typo.display()).parse().unwrap();
     let err = store::open_existing(&url, &StorageOptions::default()).unwrap_err();
     assert!(
         err.to_string().contains("no such file, so no store") && err.to_string().contains("privdta.db"),
         "{err}"
     );
     assert!(!typo.exists(), "a read created the store");
-    store::open(&url).unwrap();
+    store::open_url(&url, &StorageOptions::default()).unwrap();
     store::open_existing(&url, &StorageOptions::default()).unwrap();
 }

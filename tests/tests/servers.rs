@@ -34,7 +34,7 @@ fn passwords_never_appear_in_errors_or_debug_output() {
         assert!(!debug.contains(&password), "{kind:?}: {debug}");
         assert!(debug.contains(":***@"), "{kind:?}: {debug}");
         let mut config = scratch.config([]);
-        config.storage_url = url.to_string();
+        config.storage_url = url.parse().unwrap();
         let debug = format!("{config:?}");
         assert!(!debug.contains(&password), "{kind:?}: {debug}");
 

@@ -144,7 +144,7 @@ fn orphans_are_purged_in_one_transaction_per_batch() {
     let left: Vec<String> = f
         .manager
         .storage()
-        .entities("test-node@a")
+        .entity_summaries("test-node@a")
         .unwrap()
         .into_iter()
         .map(|e| e.entity)

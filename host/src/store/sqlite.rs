@@ -1,5 +1,9 @@
 //! The embedded default: one SQLite file in WAL mode.
 
+mod migrations;
+
+pub use migrations::SCHEMA_VERSION;
+
 use super::{
     Durability, EntitySummary, Entry, HistoryFilter, HostSummary, JournalEntry, Pair, Quota, RenameReport,
     Storage, StorageOptions, digest, now,
@@ -19,58 +23,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const MMAP_SIZE: i64 = 1 << 30;
 /// The page cache, in KiB (negative: SQLite's unit for KiB).
 const CACHE_SIZE_KIB: i64 = -32 * 1024;
-
-/// Schema migrations, in order; `PRAGMA user_version` counts how many ran.
-const MIGRATIONS: &[&str] = &[
-    // 1: the private data, keyed the way every call addresses it.
-    "CREATE TABLE private_data (
-        host       TEXT NOT NULL,
-        entity_id  TEXT NOT NULL,
-        key        TEXT NOT NULL,
-        value      TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL,
-        PRIMARY KEY (host, entity_id, key)
-    ) WITHOUT ROWID;",
-    // 2: what each host holds, kept by triggers in the same transaction as
-    // every change, so quotas are checked with one lookup.
-    "CREATE TABLE host_usage (
-        host    TEXT PRIMARY KEY,
-        entries INTEGER NOT NULL,
-        bytes   INTEGER NOT NULL
-    ) WITHOUT ROWID;
-    INSERT INTO host_usage (host, entries, bytes)
-        SELECT host, COUNT(*), SUM(octet_length(key) + octet_length(value))
-        FROM private_data GROUP BY host;
-    CREATE TRIGGER usage_insert AFTER INSERT ON private_data BEGIN
-        INSERT INTO host_usage (host, entries, bytes)
-        VALUES (NEW.host, 1, octet_length(NEW.key) + octet_length(NEW.value))
-        ON CONFLICT (host) DO UPDATE SET entries = entries + 1, bytes = bytes + excluded.bytes;
-    END;
-    CREATE TRIGGER usage_delete AFTER DELETE ON private_data BEGIN
-        UPDATE host_usage SET entries = entries - 1,
-            bytes = bytes - octet_length(OLD.key) - octet_length(OLD.value)
-        WHERE host = OLD.host;
-    END;
-    CREATE TRIGGER usage_update AFTER UPDATE OF value ON private_data BEGIN
-        UPDATE host_usage SET bytes = bytes + octet_length(NEW.value) - octet_length(OLD.value)
-        WHERE host = NEW.host;
-    END;",
-    // 3: the audit journal: digests of every change, written in the same
-    // transaction as the change when auditing is on.
-    "CREATE TABLE journal (
-        id         INTEGER PRIMARY KEY,
-        at         INTEGER NOT NULL,
-        host       TEXT NOT NULL,
-        entity_id  TEXT NOT NULL,
-        key        TEXT NOT NULL,
-        operation  TEXT NOT NULL,
-        old_digest TEXT,
-        new_digest TEXT
-    );
-    CREATE INDEX journal_by_host ON journal (host, entity_id, at);
-    CREATE INDEX journal_by_time ON journal (at);",
-];
 
 const GET_ONE: &str = "SELECT value FROM private_data WHERE host = ?1 AND entity_id = ?2 AND key = ?3";
 const UPSERT: &str = "INSERT INTO private_data (host, entity_id, key, value, created_at, updated_at)
@@ -137,19 +89,8 @@ impl SqliteStorage {
             Error::Storage(format!("{}: {what}: {err}; {fix}", path.display()))
         };
         let mut conn = Connection::open(&path).map_err(|e| fail("cannot open", e))?;
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| fail("cannot configure", e))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| fail("cannot switch to WAL mode", e))?;
-        conn.pragma_update(None, "synchronous", durability.synchronous())
-            .map_err(|e| fail("cannot configure", e))?;
-        // Reads through a memory map and a larger page cache keep point
-        // lookups flat as the store grows (no read() per B-tree page).
-        conn.pragma_update(None, "mmap_size", MMAP_SIZE)
-            .map_err(|e| fail("cannot configure", e))?;
-        conn.pragma_update(None, "cache_size", CACHE_SIZE_KIB)
-            .map_err(|e| fail("cannot configure", e))?;
-        migrate(&mut conn).map_err(|e| match e {
+        configure(&conn, durability).map_err(|e| fail("cannot configure (WAL mode, pragmas)", e))?;
+        migrations::migrate(&mut conn).map_err(|e| match e {
             Error::Storage(msg) | Error::StorageUnavailable(msg) => {
                 Error::Storage(format!("{}: {msg}", path.display()))
             }
@@ -198,24 +139,16 @@ pub(crate) fn lasting(path: &str) -> std::result::Result<(), String> {
     ))
 }
 
-/// The schema version this program writes.
-pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
-
-fn migrate(conn: &mut Connection) -> Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let version: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version > SCHEMA_VERSION {
-        return Err(Error::Storage(format!(
-            "the database has schema version {version}, newer than {SCHEMA_VERSION} which this \
-             program knows; use the newer privdata that wrote it, or restore a backup"
-        )));
-    }
-    for sql in &MIGRATIONS[version..] {
-        tx.execute_batch(sql)?;
-    }
-    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-    tx.commit()?;
-    Ok(())
+/// What every connection to a store is set to, outside migrations: WAL, the
+/// durability's `synchronous`, the busy timeout, reads through a memory map
+/// and a larger page cache (they keep point lookups flat as the store grows:
+/// no read() per B-tree page). The benchmark's floor uses the same.
+pub fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", durability.synchronous())?;
+    conn.pragma_update(None, "mmap_size", MMAP_SIZE)?;
+    conn.pragma_update(None, "cache_size", CACHE_SIZE_KIB)
 }
 
 fn delete_in(conn: &Connection, host: &str, entity: &str, keys: Option<&[String]>) -> Result<()> {
@@ -449,7 +382,7 @@ impl Storage for SqliteStorage {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn entities(&self, host: &str) -> Result<Vec<EntitySummary>> {
+    fn entity_summaries(&self, host: &str) -> Result<Vec<EntitySummary>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT entity_id, COUNT(*) FROM private_data WHERE host = ?1
@@ -464,7 +397,7 @@ impl Storage for SqliteStorage {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn list_entities(&self, host: &str, after: Option<&str>, limit: usize) -> Result<Vec<String>> {
+    fn entity_page(&self, host: &str, after: Option<&str>, limit: usize) -> Result<Vec<String>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT DISTINCT entity_id FROM private_data WHERE host = ?1 AND entity_id > ?2

@@ -1,8 +1,8 @@
 //! The fuzz target's body, shared by `fuzz/` (cargo fuzz) and the short
 //! run in the test suite. Panics when an invariant breaks.
 
-use crate::validate;
-use crate::{Config, Error};
+use privdata_host::validate;
+use privdata_host::{Config, Error};
 use std::path::Path;
 
 /// Feed `data` to every validator and the configuration parser.

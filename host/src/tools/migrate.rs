@@ -178,8 +178,9 @@ pub fn migrate(
     if let Some(only) = host
         && hosts.is_empty()
     {
-        return Err(Error::Storage(format!(
-            "the source holds no private data for host {only}; `privdata hosts` lists the hosts it has"
+        return Err(Error::Refused(format!(
+            "the source holds no private data for host {only} (a typo?); `privdata hosts` lists \
+             the hosts it has"
         )));
     }
     check_source(from, &hosts, limits)?;
@@ -247,8 +248,8 @@ pub fn migrate(
     let names: Vec<&str> = hosts.iter().map(|(h, _)| h.as_str()).collect();
     let (source, destination) = (summarize(from, &names)?, summarize(to, &names)?);
     if source != destination {
-        return Err(Error::Storage(format!(
-            "verification failed: the source holds {} entries (checksum {}), the destination {} \
+        return Err(Error::VerificationFailed(format!(
+            "the source holds {} entries (checksum {}), the destination {} \
              (checksum {}); were drivers writing during the migration? Stop the share services \
              and run the same command again",
             source.entries, source.checksum, destination.entries, destination.checksum

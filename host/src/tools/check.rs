@@ -2,8 +2,9 @@
 //! through the standard lifecycle on a scratch backend and store, with each
 //! step reported and every violation named.
 
-use crate::store::{self, DataLimits, PrivateData};
-use crate::{DriverError, Error, Runtime, Sandbox, SandboxLimits, Share, Snapshot};
+use crate::data::{DataLimits, PrivateData};
+use crate::store;
+use crate::{Backend, DriverError, Error, Runtime, Sandbox, SandboxLimits, Share, Snapshot};
 use std::path::Path;
 use std::time::Instant;
 
@@ -125,14 +126,22 @@ const SNAPSHOT: &str = "7e5a3b9c-4d6f-4e8a-8b32-c3d4e5f60718";
 /// Run `driver` through the lifecycle with `options`, in a scratch
 /// directory that is removed afterwards.
 pub fn check_driver(driver: &Path, options: Vec<(String, String)>) -> Result<Report, Error> {
-    let scratch =
-        tempfile::tempdir().map_err(|e| Error::Storage(format!("cannot create a scratch directory: {e}")))?;
+    let scratch = tempfile::tempdir().map_err(|e| Error::Io {
+        what: "cannot create a scratch directory".into(),
+        source: e,
+    })?;
     let root = scratch.path().join("root");
     let outside = scratch.path().join("outside");
     for dir in [&root, &outside] {
-        std::fs::create_dir_all(dir).map_err(|e| Error::Storage(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::Io {
+            what: format!("cannot create {}", dir.display()),
+            source: e,
+        })?;
     }
-    std::fs::write(outside.join("canary"), b"untouched").map_err(|e| Error::Storage(e.to_string()))?;
+    std::fs::write(outside.join("canary"), b"untouched").map_err(|e| Error::Io {
+        what: "cannot write the canary file".into(),
+        source: e,
+    })?;
     let storage = store::open(&format!("sqlite://{}", scratch.path().join("store.db").display()))?;
     let data = PrivateData::new(storage.clone(), "check@scratch", DataLimits::default());
     let mut report = Report { steps: Vec::new() };
@@ -152,25 +161,25 @@ pub fn check_driver(driver: &Path, options: Vec<(String, String)>) -> Result<Rep
             return Ok(report);
         }
     };
-    let sandbox = Sandbox {
-        backend: "check".into(),
-        private_data: data.clone(),
-        root: root.clone(),
-        options,
-        limits: SandboxLimits::default(),
-    };
+    let backend = Backend::new(
+        component,
+        Sandbox {
+            backend: "check".into(),
+            private_data: data.clone(),
+            root: root.clone(),
+            options,
+            limits: SandboxLimits::default(),
+        },
+    );
     let share = |id: &str| Share {
         id: id.into(),
         name: "conformance".into(),
         size_gib: 1,
         protocol: "NFS".into(),
     };
-    let exports_of = |op: &'static str, id: &str| {
-        let s = share(id);
-        component.call(&sandbox, op, move |st, d| match op {
-            "create-share" => d.manila_driver_share_driver().call_create_share(st, &s),
-            _ => d.manila_driver_share_driver().call_ensure_share(st, &s),
-        })
+    let exports_of = |op: &'static str, id: &str| match op {
+        "create-share" => backend.create_share(&share(id)),
+        _ => backend.ensure_share(&share(id)),
     };
 
     let created = report.record("create-share", exports_of("create-share", SHARE), |e| {
@@ -205,34 +214,20 @@ pub fn check_driver(driver: &Path, options: Vec<(String, String)>) -> Result<Rep
         );
     }
     let s = share(SHARE);
-    report.record(
-        "extend-share",
-        component.call(&sandbox, "extend-share", |st, d| {
-            d.manila_driver_share_driver().call_extend_share(st, &s, 2)
-        }),
-        |_| "to 2 GiB".into(),
-    );
+    report.record("extend-share", backend.extend_share(&s, 2), |_| "to 2 GiB".into());
     let snap = Snapshot {
         id: SNAPSHOT.into(),
         share_id: SHARE.into(),
         size_gib: 1,
     };
-    let snapped = report.record(
-        "create-snapshot",
-        component.call(&sandbox, "create-snapshot", |st, d| {
-            d.manila_driver_share_driver().call_create_snapshot(st, &snap)
-        }),
-        |_| String::new(),
-    );
+    let snapped = report.record("create-snapshot", backend.create_snapshot(&snap), |_| {
+        String::new()
+    });
     if snapped.is_some()
         && report
-            .record(
-                "delete-snapshot",
-                component.call(&sandbox, "delete-snapshot", |st, d| {
-                    d.manila_driver_share_driver().call_delete_snapshot(st, &snap)
-                }),
-                |_| String::new(),
-            )
+            .record("delete-snapshot", backend.delete_snapshot(&snap), |_| {
+                String::new()
+            })
             .is_some()
     {
         report.expect_no_data(&data, SNAPSHOT, "delete-snapshot");
@@ -248,13 +243,7 @@ pub fn check_driver(driver: &Path, options: Vec<(String, String)>) -> Result<Rep
         .collect();
     let mut to_delete = SHARE;
     if report
-        .record(
-            "unmanage",
-            component.call(&sandbox, "unmanage", |st, d| {
-                d.manila_driver_share_driver().call_unmanage(st, &s)
-            }),
-            |_| String::new(),
-        )
+        .record("unmanage", backend.unmanage(&s), |_| String::new())
         .is_some()
     {
         report.expect_no_data(&data, SHARE, "unmanage");
@@ -262,10 +251,7 @@ pub fn check_driver(driver: &Path, options: Vec<(String, String)>) -> Result<Rep
         let mut tried = Vec::new();
         let mut managed = false;
         for name in kept.iter().map(String::as_str).chain([SHARE]) {
-            let result = component.call(&sandbox, "manage-existing", |st, d| {
-                d.manila_driver_share_driver()
-                    .call_manage_existing(st, &adopted, name)
-            });
+            let result = backend.manage_existing(&adopted, name);
             match result {
                 Ok((size, exports)) => {
                     report.push(
@@ -308,13 +294,7 @@ pub fn check_driver(driver: &Path, options: Vec<(String, String)>) -> Result<Rep
 
     let victim = share(to_delete);
     if report
-        .record(
-            "delete-share",
-            component.call(&sandbox, "delete-share", |st, d| {
-                d.manila_driver_share_driver().call_delete_share(st, &victim)
-            }),
-            |_| String::new(),
-        )
+        .record("delete-share", backend.delete_share(&victim), |_| String::new())
         .is_some()
     {
         report.expect_no_data(&data, to_delete, "delete-share");

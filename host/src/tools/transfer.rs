@@ -13,10 +13,15 @@ pub const PAGE: usize = 1000;
 /// Write every entry (of `host`, or of every host) to `out`, one JSON
 /// object a line, in (host, entity, key) order; returns how many. Memory
 /// stays constant. A host that holds nothing is refused: its name is most
-/// likely mistyped.
-pub fn export(storage: &dyn Storage, host: Option<&str>, out: &mut dyn Write) -> Result<u64> {
+/// likely mistyped. `progress` hears the count after every page.
+pub fn export(
+    storage: &dyn Storage,
+    host: Option<&str>,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64> {
     if let Some(host) = host
-        && storage.list_entities(host, None, 1)?.is_empty()
+        && storage.entity_page(host, None, 1)?.is_empty()
     {
         return Err(Error::Refused(format!(
             "host {host} holds no private data (a typo?); `privdata hosts` lists the hosts that do"
@@ -35,6 +40,7 @@ pub fn export(storage: &dyn Storage, host: Option<&str>, out: &mut dyn Write) ->
             out.write_all(b"\n").map_err(written)?;
         }
         count += page.len() as u64;
+        progress(count);
         match page.into_iter().last() {
             Some(last) if full => after = Some(last),
             _ => break,
@@ -61,12 +67,14 @@ pub struct ImportReport {
 /// upserted [`PAGE`] at a time, each page one transaction that also keeps
 /// every host within its quota. If the store refuses or fails a page, the
 /// pages before it stay imported and [`Error::ImportStopped`] says exactly
-/// how far it got; running the same import again is safe.
+/// how far it got; running the same import again is safe. `progress` hears
+/// the entries imported after every page.
 pub fn import(
     storage: &dyn Storage,
     input: impl BufRead,
     source: &str,
     limits: &HostLimits,
+    progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport> {
     let io = |what: &str, e: std::io::Error| Error::Io {
         what: format!("{what} {source}"),
@@ -125,6 +133,7 @@ pub fn import(
                 })?;
             imported += page.len() as u64;
             through_line = last_line;
+            progress(imported);
             page.clear();
         }
         if next.is_none() {

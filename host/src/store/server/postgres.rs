@@ -5,9 +5,10 @@
 //! refuses). Hosts and entity ids are `TEXT COLLATE "C"`. Statements are
 //! prepared once per connection and reused.
 
-use super::server::{DbError, Dialect, KeyList, P, R, ServerStorage, Sql, V};
-use super::{Durability, StorageOptions};
+use super::ServerStorage;
+use super::sql::{DbError, Dialect, KeyList, Param, Sql, Tx, Value};
 use crate::error::{Error, Result};
+use crate::store::{Durability, StorageOptions};
 use postgres::GenericClient;
 use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
@@ -16,11 +17,11 @@ use std::time::Duration;
 
 /// Open a `postgres://USER:PASSWORD@HOST:PORT/DATABASE` store.
 pub(crate) fn open(url: &str, options: &StorageOptions) -> Result<ServerStorage<Postgres>> {
-    let redacted = super::server::redact(url);
+    let redacted = crate::store::url::redact(url);
     let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
         Error::Storage(format!(
             "storage URL {redacted}: {}; the form is postgres://USER:PASSWORD@HOST:PORT/DATABASE",
-            super::server::scrub(url, &e.to_string())
+            crate::store::url::scrub(url, &e.to_string())
         ))
     })?;
     if config.get_connect_timeout().is_none() {
@@ -119,7 +120,7 @@ impl Dialect for Postgres {
         })
     }
 
-    fn transaction<T>(&self, conn: &mut Self::Conn, f: &mut dyn FnMut(&mut dyn Sql) -> R<T>) -> R<T> {
+    fn transaction<T>(&self, conn: &mut Self::Conn, f: &mut dyn FnMut(&mut dyn Sql) -> Tx<T>) -> Tx<T> {
         let mut tx = conn.client.transaction().map_err(classify)?;
         // On an error the transaction is dropped, which rolls it back.
         let value = f(&mut Session {
@@ -130,7 +131,7 @@ impl Dialect for Postgres {
         Ok(value)
     }
 
-    fn single<T>(&self, conn: &mut Self::Conn, f: &mut dyn FnMut(&mut dyn Sql) -> R<T>) -> R<T> {
+    fn single<T>(&self, conn: &mut Self::Conn, f: &mut dyn FnMut(&mut dyn Sql) -> Tx<T>) -> Tx<T> {
         f(&mut Session {
             client: &mut conn.client,
             prepared: &mut conn.prepared,
@@ -192,18 +193,18 @@ impl<C: GenericClient> Session<'_, C> {
     fn run<T>(
         &mut self,
         sql: &str,
-        params: &[P<'_>],
+        params: &[Param<'_>],
         f: impl FnOnce(&mut C, &postgres::Statement, &[&(dyn ToSql + Sync)]) -> Result<T, postgres::Error>,
     ) -> Result<T, DbError> {
         let statement = self.prepare(sql)?;
         let args: Vec<Arg<'_>> = params
             .iter()
             .map(|p| match *p {
-                P::Text(s) => Arg::Text(s),
-                P::Bytes(s) => Arg::Bytes(s.as_bytes()),
-                P::BytesList(keys) => Arg::BytesList(keys.iter().map(|k| k.as_bytes()).collect()),
-                P::Int(i) => Arg::Int(i),
-                P::Null => Arg::Null(None),
+                Param::Text(s) => Arg::Text(s),
+                Param::Bytes(s) => Arg::Bytes(s.as_bytes()),
+                Param::BytesList(keys) => Arg::BytesList(keys.iter().map(|k| k.as_bytes()).collect()),
+                Param::Int(i) => Arg::Int(i),
+                Param::Null => Arg::Null(None),
             })
             .collect();
         let refs: Vec<&(dyn ToSql + Sync)> = args
@@ -221,7 +222,7 @@ impl<C: GenericClient> Session<'_, C> {
 }
 
 impl<C: GenericClient> Sql for Session<'_, C> {
-    fn exec(&mut self, sql: &str, params: &[P<'_>]) -> Result<u64, DbError> {
+    fn exec(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, DbError> {
         if params.is_empty() {
             // Schema statements and locks: simple protocol.
             self.client.batch_execute(sql).map_err(classify)?;
@@ -232,7 +233,7 @@ impl<C: GenericClient> Sql for Session<'_, C> {
         })
     }
 
-    fn query(&mut self, sql: &str, params: &[P<'_>]) -> Result<Vec<Vec<V>>, DbError> {
+    fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Vec<Value>>, DbError> {
         let rows = self.run(sql, params, |client, statement, args| {
             client.query(statement, args)
         })?;
@@ -244,19 +245,19 @@ impl<C: GenericClient> Sql for Session<'_, C> {
                         let got = if *ty == Type::BYTEA {
                             row.try_get::<_, Option<Vec<u8>>>(i).map(|v| match v {
                                 Some(b) => String::from_utf8(b)
-                                    .map(V::Text)
+                                    .map(Value::Text)
                                     .map_err(|_| DbError::fatal("a stored key or value is not valid UTF-8")),
-                                None => Ok(V::Null),
+                                None => Ok(Value::Null),
                             })
                         } else if *ty == Type::INT8 {
                             row.try_get::<_, Option<i64>>(i)
-                                .map(|v| Ok(v.map_or(V::Null, V::Int)))
+                                .map(|v| Ok(v.map_or(Value::Null, Value::Int)))
                         } else if *ty == Type::INT4 {
                             row.try_get::<_, Option<i32>>(i)
-                                .map(|v| Ok(v.map_or(V::Null, |v| V::Int(v.into()))))
+                                .map(|v| Ok(v.map_or(Value::Null, |v| Value::Int(v.into()))))
                         } else {
                             row.try_get::<_, Option<String>>(i)
-                                .map(|v| Ok(v.map_or(V::Null, V::Text)))
+                                .map(|v| Ok(v.map_or(Value::Null, Value::Text)))
                         };
                         got.map_err(classify)?
                     })

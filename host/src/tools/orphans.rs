@@ -78,7 +78,7 @@ impl Orphans {
 /// The entities `host` holds data for that `live` does not name. Refused
 /// when the host holds nothing: its name is most likely mistyped.
 pub fn find(storage: &dyn Storage, host: &str, live: &LiveList) -> Result<Orphans> {
-    let all = storage.entities(host)?;
+    let all = storage.entity_summaries(host)?;
     if all.is_empty() {
         return Err(Error::Refused(format!(
             "host {host} holds no private data (a typo?); `privdata hosts` lists the hosts that do"

@@ -1,4 +1,4 @@
-//! `privdata bench`: every private-data path against the store's floor.
+//! `privdata-bench`: every private-data path against the store's floor.
 //!
 //! The same workload runs three ways in one process: `guest` (a driver
 //! component calls the private-data interface through the host), `host`
@@ -7,21 +7,54 @@
 //! store can do). Figures are nanoseconds per operation, the median of
 //! rounds. SQLite always; MariaDB/MySQL and PostgreSQL when given a URL.
 
+mod floor;
+
 use anyhow::{Context, Result, bail};
+use clap::Parser;
 use example_driver_artifacts as drivers;
+use floor::{FLOOR_HOST, Floor, ServerFloor, SqliteFloor};
 use privdata_host::store::Durability;
 use privdata_host::store::sqlite::SqliteStorage;
-use privdata_host::{DataLimits, PrivateData, Runtime, Sandbox, SandboxLimits, Share, Storage};
+use privdata_host::{Backend, DataLimits, PrivateData, Runtime, Sandbox, SandboxLimits, Share, Storage};
 use rusqlite::{Connection, params};
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Measure every private-data path (guest, host, and the store's own
+/// client) and the runtime's costs.
+#[derive(Debug, Parser)]
+#[command(name = "privdata-bench", version)]
+struct Args {
+    /// Print one JSON object on stdout (the table goes to stderr).
+    #[arg(long)]
+    json: bool,
+    /// A short run with small sizes, to check the benchmark works.
+    #[arg(long)]
+    quick: bool,
+    /// Also measure the ops on this MariaDB/MySQL or PostgreSQL server
+    /// (repeatable); its tables are created if missing, and the bench's
+    /// hosts are deleted after.
+    #[arg(long = "server", value_name = "URL")]
+    servers: Vec<String>,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let sizes = if args.quick { Sizes::QUICK } else { Sizes::FULL };
+    match run(sizes, args.json, &args.servers) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// The operations, as named in the table and the JSON.
 const OPS: [&str; 5] = ["get_one", "get_all", "update_one", "replace_five", "delete_one"];
-const FIVE: [(&str, &str); 5] = [
+pub(crate) const FIVE: [(&str, &str); 5] = [
     ("k0", "v0"),
     ("k1", "v1"),
     ("k2", "v2"),
@@ -31,7 +64,7 @@ const FIVE: [(&str, &str); 5] = [
 
 /// How much work one run does.
 #[derive(Debug, Clone, Copy)]
-pub struct Sizes {
+struct Sizes {
     /// Operations timed per round.
     pub iterations: usize,
     /// Rounds per figure; the median is reported.
@@ -41,12 +74,12 @@ pub struct Sizes {
 }
 
 impl Sizes {
-    pub const FULL: Sizes = Sizes {
+    const FULL: Sizes = Sizes {
         iterations: 2000,
         rounds: 7,
         large_entities: 1_000_000,
     };
-    pub const QUICK: Sizes = Sizes {
+    const QUICK: Sizes = Sizes {
         iterations: 200,
         rounds: 3,
         large_entities: 20_000,
@@ -63,7 +96,7 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-pub fn run(sizes: Sizes, json_out: bool, servers: &[String]) -> Result<()> {
+fn run(sizes: Sizes, json_out: bool, servers: &[String]) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("bench.db");
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open_with(&db, Durability::Normal)?);
@@ -86,8 +119,7 @@ pub fn run(sizes: Sizes, json_out: bool, servers: &[String]) -> Result<()> {
         DataLimits::default(),
     ));
     let ops = measure_ops(
-        &bench,
-        &guest,
+        &Backend::new(bench.clone(), guest.clone()),
         storage.clone(),
         &mut SqliteFloor::open(&db)?,
         sizes,
@@ -116,7 +148,12 @@ pub fn run(sizes: Sizes, json_out: bool, servers: &[String]) -> Result<()> {
             DataLimits::default(),
         ));
         let mut floor = ServerFloor::open(url)?;
-        let figures = measure_ops(&bench, &guest, storage.clone(), &mut floor, sizes);
+        let figures = measure_ops(
+            &Backend::new(bench.clone(), guest),
+            storage.clone(),
+            &mut floor,
+            sizes,
+        );
         // Leave the database as it was found, even after a failure.
         for host in ["bench@guest", "bench@host", FLOOR_HOST] {
             let entities: Vec<String> = (0..sizes.iterations).map(entity).collect();
@@ -154,13 +191,12 @@ pub fn run(sizes: Sizes, json_out: bool, servers: &[String]) -> Result<()> {
 
 /// Each op through the guest, the host and the floor, on one store.
 fn measure_ops(
-    bench: &privdata_host::DriverComponent,
-    sandbox: &Sandbox,
+    bench: &Backend,
     storage: Arc<dyn Storage>,
     floor: &mut dyn Floor,
     sizes: Sizes,
 ) -> Result<Value> {
-    let guest_data = &sandbox.private_data;
+    let guest_data = bench.private_data();
     let host_data = PrivateData::new(storage, "bench@host", DataLimits::default());
     let ids: Vec<String> = (0..sizes.iterations).map(entity).collect();
     let mut ops = serde_json::Map::new();
@@ -177,9 +213,7 @@ fn measure_ops(
                 size_gib: 1,
                 protocol: "NFS".into(),
             };
-            let out = bench.call(sandbox, "create-share", |s, d| {
-                d.manila_driver_share_driver().call_create_share(s, &share)
-            })?;
+            let out = bench.create_share(&share)?;
             let ns: f64 = out[0].path.parse().context("bench driver's timing")?;
             guest.push(ns / sizes.iterations as f64);
 
@@ -242,323 +276,6 @@ fn host_op(data: &PrivateData, op: &str, ids: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The least work a store can do for each op, on the bench's schema.
-trait Floor {
-    /// Every entity holds the five keys.
-    fn prepare(&mut self, ids: &[String]) -> Result<()>;
-    /// Let the store settle before a timed run (SQLite: checkpoint the log).
-    fn settle(&mut self) -> Result<()>;
-    /// Run `op` on every entity.
-    fn op(&mut self, op: &str, ids: &[String]) -> Result<()>;
-}
-
-/// Plain rusqlite on the same file, schema and pragmas.
-struct SqliteFloor {
-    conn: Connection,
-}
-
-const FLOOR_HOST: &str = "bench@floor";
-
-impl Floor for SqliteFloor {
-    fn prepare(&mut self, ids: &[String]) -> Result<()> {
-        self.conn.execute_batch("BEGIN")?;
-        for id in ids {
-            self.replace_five(id)?;
-        }
-        self.conn.execute_batch("COMMIT")?;
-        Ok(())
-    }
-
-    fn settle(&mut self) -> Result<()> {
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        Ok(())
-    }
-
-    fn op(&mut self, op: &str, ids: &[String]) -> Result<()> {
-        self.sqlite_op(op, ids)
-    }
-}
-
-impl SqliteFloor {
-    fn open(path: &Path) -> Result<SqliteFloor> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
-        conn.pragma_update(None, "cache_size", -32i64 * 1024)?;
-        Ok(SqliteFloor { conn })
-    }
-
-    fn replace_five(&self, id: &str) -> Result<()> {
-        self.conn
-            .prepare_cached("DELETE FROM private_data WHERE host = ?1 AND entity_id = ?2")?
-            .execute(params![FLOOR_HOST, id])?;
-        let mut insert = self.conn.prepare_cached(
-            "INSERT INTO private_data (host, entity_id, key, value, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-        )?;
-        for (k, v) in FIVE {
-            insert.execute(params![FLOOR_HOST, id, k, v, 0])?;
-        }
-        Ok(())
-    }
-
-    fn sqlite_op(&self, op: &str, ids: &[String]) -> Result<()> {
-        let c = &self.conn;
-        for (i, id) in ids.iter().enumerate() {
-            match op {
-                "get_one" => {
-                    let v: Option<String> = c
-                        .prepare_cached(
-                            "SELECT value FROM private_data WHERE host = ?1 AND entity_id = ?2 AND key = ?3",
-                        )?
-                        .query_row(params![FLOOR_HOST, id, "k2"], |r| r.get(0))
-                        .ok();
-                    std::hint::black_box(v);
-                }
-                "get_all" => {
-                    let mut stmt = c.prepare_cached(
-                        "SELECT key, value FROM private_data WHERE host = ?1 AND entity_id = ?2 ORDER BY key",
-                    )?;
-                    let rows: Vec<(String, String)> = stmt
-                        .query_map(params![FLOOR_HOST, id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                        .collect::<rusqlite::Result<_>>()?;
-                    std::hint::black_box(rows);
-                }
-                "update_one" => {
-                    let value = if i % 2 == 0 { "even" } else { "odd" };
-                    c.prepare_cached(
-                        "INSERT INTO private_data (host, entity_id, key, value, created_at, updated_at)
-                         VALUES (?1, ?2, 'k1', ?3, ?4, ?4)
-                         ON CONFLICT (host, entity_id, key) DO UPDATE SET value = excluded.value,
-                         updated_at = excluded.updated_at",
-                    )?
-                    .execute(params![FLOOR_HOST, id, value, 0])?;
-                }
-                "replace_five" => {
-                    c.execute_batch("BEGIN IMMEDIATE")?;
-                    self.replace_five(id)?;
-                    c.execute_batch("COMMIT")?;
-                }
-                "delete_one" => {
-                    c.prepare_cached(
-                        "DELETE FROM private_data WHERE host = ?1 AND entity_id = ?2 AND key = ?3",
-                    )?
-                    .execute(params![FLOOR_HOST, id, "k0"])?;
-                }
-                other => bail!("unknown op {other}"),
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The same ops through the server's own client, each one statement in
-/// autocommit (`replace_five`: one transaction), on the schema the store
-/// created: one round trip where the host takes several, to lock the host's
-/// usage row, check its quota and keep the counts.
-enum ServerFloor {
-    Mysql(mysql::Conn),
-    /// The client, and its statements prepared once (as the mysql crate's
-    /// statement cache does on the other side).
-    Postgres(Box<postgres::Client>, HashMap<&'static str, postgres::Statement>),
-}
-
-/// `sql` prepared on `client` once.
-fn prepared(
-    client: &mut postgres::Client,
-    cache: &mut HashMap<&'static str, postgres::Statement>,
-    sql: &'static str,
-) -> Result<postgres::Statement> {
-    if let Some(statement) = cache.get(sql) {
-        return Ok(statement.clone());
-    }
-    let statement = client.prepare(sql)?;
-    cache.insert(sql, statement.clone());
-    Ok(statement)
-}
-
-impl ServerFloor {
-    fn open(url: &str) -> Result<ServerFloor> {
-        let label = privdata_host::store::redact(url);
-        let floor = match url.split_once("://").map(|(scheme, _)| scheme) {
-            Some("mysql" | "mariadb") => {
-                use mysql::prelude::Queryable;
-                let opts = mysql::Opts::from_url(&url.replacen("mariadb://", "mysql://", 1))
-                    .with_context(|| format!("{label}: not a MySQL URL"))?;
-                let mut conn =
-                    mysql::Conn::new(opts).with_context(|| format!("cannot connect to {label}"))?;
-                conn.query_drop(
-                    "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@sql_mode, ''), 'ANSI_QUOTES')",
-                )?;
-                ServerFloor::Mysql(conn)
-            }
-            Some("postgres" | "postgresql") => {
-                let mut client = postgres::Client::connect(url, postgres::NoTls)
-                    .with_context(|| format!("cannot connect to {label}"))?;
-                client.batch_execute("SET synchronous_commit = off")?;
-                ServerFloor::Postgres(Box::new(client), HashMap::new())
-            }
-            _ => bail!("{label}: the bench's servers are mysql://… or postgres://… URLs"),
-        };
-        Ok(floor)
-    }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            ServerFloor::Mysql(_) => "mysql",
-            ServerFloor::Postgres(..) => "postgres",
-        }
-    }
-
-    fn replace_five(&mut self, id: &str) -> Result<()> {
-        match self {
-            ServerFloor::Mysql(c) => {
-                use mysql::prelude::Queryable;
-                let mut tx = c.start_transaction(mysql::TxOpts::default())?;
-                tx.exec_drop(
-                    "DELETE FROM private_data WHERE host = ? AND entity_id = ?",
-                    (FLOOR_HOST, id),
-                )?;
-                let mut params: Vec<mysql::Value> = Vec::new();
-                for (k, v) in FIVE {
-                    params.extend([
-                        FLOOR_HOST.into(),
-                        id.into(),
-                        k.into(),
-                        v.into(),
-                        0.into(),
-                        0.into(),
-                    ]);
-                }
-                tx.exec_drop(
-                    "INSERT INTO private_data (host, entity_id, \"key\", value, created_at, updated_at) \
-                     VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?), \
-                     (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)",
-                    params,
-                )?;
-                tx.commit()?;
-            }
-            ServerFloor::Postgres(c, cache) => {
-                let delete = prepared(
-                    c,
-                    cache,
-                    "DELETE FROM private_data WHERE host = $1 AND entity_id = $2",
-                )?;
-                let insert = prepared(
-                    c,
-                    cache,
-                    "INSERT INTO private_data (host, entity_id, \"key\", value, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $5), ($6, $7, $8, $9, $10, $10), \
-                     ($11, $12, $13, $14, $15, $15), ($16, $17, $18, $19, $20, $20), \
-                     ($21, $22, $23, $24, $25, $25)",
-                )?;
-                let mut tx = c.transaction()?;
-                tx.execute(&delete, &[&FLOOR_HOST, &id])?;
-                type Param<'a> = &'a (dyn postgres::types::ToSql + Sync);
-                let mut params: Vec<Param<'_>> = Vec::new();
-                let five: Vec<(&[u8], &[u8])> =
-                    FIVE.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect();
-                let (host, zero) = (FLOOR_HOST, 0i64);
-                for (k, v) in &five {
-                    let row: [Param<'_>; 5] = [&host, &id, k, v, &zero];
-                    params.extend(row);
-                }
-                tx.execute(&insert, &params)?;
-                tx.commit()?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Floor for ServerFloor {
-    fn prepare(&mut self, ids: &[String]) -> Result<()> {
-        for id in ids {
-            self.replace_five(id)?;
-        }
-        Ok(())
-    }
-
-    fn settle(&mut self) -> Result<()> {
-        Ok(())
-    }
-
-    fn op(&mut self, op: &str, ids: &[String]) -> Result<()> {
-        use mysql::prelude::Queryable;
-        for (i, id) in ids.iter().enumerate() {
-            let value = if i % 2 == 0 { "even" } else { "odd" };
-            match (op, &mut *self) {
-                ("replace_five", _) => self.replace_five(id)?,
-                ("get_one", ServerFloor::Mysql(c)) => {
-                    let v: Option<Vec<u8>> = c.exec_first(
-                        "SELECT value FROM private_data WHERE host = ? AND entity_id = ? AND \"key\" = ?",
-                        (FLOOR_HOST, id, "k2"),
-                    )?;
-                    std::hint::black_box(v);
-                }
-                ("get_one", ServerFloor::Postgres(c, cache)) => {
-                    let statement = prepared(
-                        c,
-                        cache,
-                        "SELECT value FROM private_data WHERE host = $1 AND entity_id = $2 AND \"key\" = $3",
-                    )?;
-                    let row = c.query_opt(&statement, &[&FLOOR_HOST, id, &b"k2".as_slice()])?;
-                    std::hint::black_box(row.map(|r| r.get::<_, Vec<u8>>(0)));
-                }
-                ("get_all", ServerFloor::Mysql(c)) => {
-                    let rows: Vec<(Vec<u8>, Vec<u8>)> = c.exec(
-                        "SELECT \"key\", value FROM private_data WHERE host = ? AND entity_id = ? ORDER BY \"key\"",
-                        (FLOOR_HOST, id),
-                    )?;
-                    std::hint::black_box(rows);
-                }
-                ("get_all", ServerFloor::Postgres(c, cache)) => {
-                    let statement = prepared(
-                        c,
-                        cache,
-                        "SELECT \"key\", value FROM private_data WHERE host = $1 AND entity_id = $2 ORDER BY \"key\"",
-                    )?;
-                    let rows = c.query(&statement, &[&FLOOR_HOST, id])?;
-                    let pairs: Vec<(Vec<u8>, Vec<u8>)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-                    std::hint::black_box(pairs);
-                }
-                ("update_one", ServerFloor::Mysql(c)) => c.exec_drop(
-                    "INSERT INTO private_data (host, entity_id, \"key\", value, created_at, updated_at) \
-                     VALUES (?, ?, 'k1', ?, 0, 0) ON DUPLICATE KEY UPDATE value = VALUES(value)",
-                    (FLOOR_HOST, id, value),
-                )?,
-                ("update_one", ServerFloor::Postgres(c, cache)) => {
-                    let statement = prepared(
-                        c,
-                        cache,
-                        "INSERT INTO private_data (host, entity_id, \"key\", value, created_at, updated_at) \
-                         VALUES ($1, $2, 'k1', $3, 0, 0) \
-                         ON CONFLICT (host, entity_id, \"key\") DO UPDATE SET value = excluded.value",
-                    )?;
-                    c.execute(&statement, &[&FLOOR_HOST, id, &value.as_bytes()])?;
-                }
-                ("delete_one", ServerFloor::Mysql(c)) => c.exec_drop(
-                    "DELETE FROM private_data WHERE host = ? AND entity_id = ? AND \"key\" = 'k0'",
-                    (FLOOR_HOST, id),
-                )?,
-                ("delete_one", ServerFloor::Postgres(c, cache)) => {
-                    let statement = prepared(
-                        c,
-                        cache,
-                        "DELETE FROM private_data WHERE host = $1 AND entity_id = $2 AND \"key\" = 'k0'",
-                    )?;
-                    c.execute(&statement, &[&FLOOR_HOST, id])?;
-                }
-                (other, _) => bail!("unknown op {other}"),
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Instantiation alone (a store with its limits and WASI context, the
 /// instance from the pre-instance in the pooling allocator, and freeing it),
 /// and a whole driver call that does no work (the same plus `setup` and the
@@ -575,6 +292,7 @@ fn per_call_overhead(
         protocol: "NFS".into(),
     };
     let n = sizes.iterations.min(1000);
+    let noop = Backend::new(bench.clone(), sandbox.clone());
     let (mut instantiate, mut call) = (Vec::new(), Vec::new());
     for _ in 0..sizes.rounds {
         let start = Instant::now();
@@ -584,9 +302,7 @@ fn per_call_overhead(
         instantiate.push(start.elapsed().as_nanos() as f64 / n as f64);
         let start = Instant::now();
         for _ in 0..n {
-            bench.call(sandbox, "delete-share", |s, d| {
-                d.manila_driver_share_driver().call_delete_share(s, &share)
-            })?;
+            noop.delete_share(&share)?;
         }
         call.push(start.elapsed().as_nanos() as f64 / n as f64);
     }

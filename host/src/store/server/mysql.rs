@@ -7,15 +7,16 @@
 //! beyond) round-trips. Sessions use `ANSI_QUOTES` (so `"key"` quotes the
 //! reserved word), strict mode, and `READ COMMITTED`.
 
-use super::server::{DbError, Dialect, KeyList, P, R, ServerStorage, Sql, V};
-use super::{Durability, StorageOptions};
+use super::ServerStorage;
+use super::sql::{DbError, Dialect, KeyList, Param, Sql, Tx, Value};
 use crate::error::{Error, Result};
+use crate::store::{Durability, StorageOptions};
 use mysql::prelude::Queryable;
 use std::time::Duration;
 
 /// Open a `mysql://USER:PASSWORD@HOST:PORT/DATABASE` store.
 pub(crate) fn open(url: &str, options: &StorageOptions) -> Result<ServerStorage<MySql>> {
-    let redacted = super::server::redact(url);
+    let redacted = crate::store::url::redact(url);
     let bad = |why: String| {
         Error::Storage(format!(
             "storage URL {redacted}: {why}; the form is mysql://USER:PASSWORD@HOST:PORT/DATABASE"
@@ -28,7 +29,7 @@ pub(crate) fn open(url: &str, options: &StorageOptions) -> Result<ServerStorage<
              for the same promise"
         )));
     }
-    let opts = mysql::Opts::from_url(url).map_err(|e| bad(super::server::scrub(url, &e.to_string())))?;
+    let opts = mysql::Opts::from_url(url).map_err(|e| bad(crate::store::url::scrub(url, &e.to_string())))?;
     if opts.get_db_name().is_none_or(str::is_empty) {
         return Err(bad("it names no database".into()));
     }
@@ -121,7 +122,7 @@ impl Dialect for MySql {
         Ok(conn)
     }
 
-    fn transaction<T>(&self, conn: &mut Self::Conn, f: &mut dyn FnMut(&mut dyn Sql) -> R<T>) -> R<T> {
+    fn transaction<T>(&self, conn: &mut Self::Conn, f: &mut dyn FnMut(&mut dyn Sql) -> Tx<T>) -> Tx<T> {
         let mut tx = conn
             .start_transaction(mysql::TxOpts::default())
             .map_err(classify)?;
@@ -131,7 +132,7 @@ impl Dialect for MySql {
         Ok(value)
     }
 
-    fn single<T>(&self, conn: &mut Self::Conn, f: &mut dyn FnMut(&mut dyn Sql) -> R<T>) -> R<T> {
+    fn single<T>(&self, conn: &mut Self::Conn, f: &mut dyn FnMut(&mut dyn Sql) -> Tx<T>) -> Tx<T> {
         f(&mut Session(conn))
     }
 
@@ -145,36 +146,36 @@ impl Dialect for MySql {
 /// Statements on a connection or a transaction.
 struct Session<'a, Q: Queryable>(&'a mut Q);
 
-fn params(params: &[P<'_>]) -> Result<mysql::Params, DbError> {
+fn params(params: &[Param<'_>]) -> Result<mysql::Params, DbError> {
     if params.is_empty() {
         return Ok(mysql::Params::Empty);
     }
     let values = params
         .iter()
         .map(|p| match p {
-            P::Text(s) | P::Bytes(s) => Ok(mysql::Value::Bytes(s.as_bytes().to_vec())),
-            P::Int(i) => Ok(mysql::Value::Int(*i)),
-            P::Null => Ok(mysql::Value::NULL),
-            P::BytesList(_) => Err(DbError::fatal("MySQL has no array parameters")),
+            Param::Text(s) | Param::Bytes(s) => Ok(mysql::Value::Bytes(s.as_bytes().to_vec())),
+            Param::Int(i) => Ok(mysql::Value::Int(*i)),
+            Param::Null => Ok(mysql::Value::NULL),
+            Param::BytesList(_) => Err(DbError::fatal("MySQL has no array parameters")),
         })
         .collect::<Result<_, _>>()?;
     Ok(mysql::Params::Positional(values))
 }
 
-fn value(v: mysql::Value) -> Result<V, DbError> {
+fn value(v: mysql::Value) -> Result<Value, DbError> {
     Ok(match v {
-        mysql::Value::NULL => V::Null,
-        mysql::Value::Int(i) => V::Int(i),
-        mysql::Value::UInt(u) => V::Int(i64::try_from(u).unwrap_or(i64::MAX)),
-        mysql::Value::Bytes(b) => V::Text(
+        mysql::Value::NULL => Value::Null,
+        mysql::Value::Int(i) => Value::Int(i),
+        mysql::Value::UInt(u) => Value::Int(i64::try_from(u).unwrap_or(i64::MAX)),
+        mysql::Value::Bytes(b) => Value::Text(
             String::from_utf8(b).map_err(|_| DbError::fatal("a stored key or value is not valid UTF-8"))?,
         ),
-        other => V::Text(other.as_sql(true)),
+        other => Value::Text(other.as_sql(true)),
     })
 }
 
 impl<Q: Queryable> Sql for Session<'_, Q> {
-    fn exec(&mut self, sql: &str, args: &[P<'_>]) -> Result<u64, DbError> {
+    fn exec(&mut self, sql: &str, args: &[Param<'_>]) -> Result<u64, DbError> {
         if args.is_empty() {
             // Schema statements go through the text protocol.
             let result = self.0.query_iter(sql).map_err(classify)?;
@@ -184,7 +185,7 @@ impl<Q: Queryable> Sql for Session<'_, Q> {
         Ok(result.affected_rows())
     }
 
-    fn query(&mut self, sql: &str, args: &[P<'_>]) -> Result<Vec<Vec<V>>, DbError> {
+    fn query(&mut self, sql: &str, args: &[Param<'_>]) -> Result<Vec<Vec<Value>>, DbError> {
         let rows: Vec<mysql::Row> = self.0.exec(sql, params(args)?).map_err(classify)?;
         rows.into_iter()
             .map(|row| row.unwrap().into_iter().map(value).collect())

@@ -4,8 +4,8 @@
 
 use crate::config::HostLimits;
 use crate::error::{Error, Result};
-use crate::migrate::Cursor;
 use crate::store::{RenameReport, Storage, host_taken, refuse_same_host};
+use crate::tools::migrate::Cursor;
 use std::cmp::Ordering;
 
 /// What renaming `old` to `new` would do, without changing anything.

@@ -1,0 +1,364 @@
+//! What each command does with what clap parsed: one function a command,
+//! calling the library and printing its answer.
+
+use anyhow::{Context, Result};
+use privdata_host::store::{self, HistoryFilter};
+use privdata_host::tools::{check, orphans, rename, transfer};
+use privdata_host::{Config, ExportLocation, HostLimits, Manager, PrivateData, Storage};
+use std::path::Path;
+use std::sync::Arc;
+
+/// `check-driver`: the conformance kit's report; an error when it fails.
+pub fn check_driver(driver: &Path, options: Vec<(String, String)>, json: bool) -> Result<()> {
+    let report = check::check_driver(driver, options)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("check-driver {}", driver.display());
+        for step in &report.steps {
+            let outcome = format!("{:?}", step.outcome).to_uppercase();
+            println!(
+                "  {outcome:<12} {}{}",
+                step.name,
+                if step.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", step.detail)
+                }
+            );
+        }
+    }
+    let failed = report
+        .steps
+        .iter()
+        .filter(|s| s.outcome == check::Outcome::Fail)
+        .count();
+    if failed > 0 {
+        anyhow::bail!("{} does not conform: {failed} violation(s)", driver.display());
+    }
+    if !json {
+        println!("result: PASS");
+    }
+    Ok(())
+}
+
+/// `rename-host`: counted and checked first; `dry_run` changes nothing.
+pub fn rename_host(config: &Path, old: &str, new: &str, merge: bool, dry_run: bool) -> Result<()> {
+    let (storage, config) = existing_store(config)?;
+    let r = rename::rename_host(storage.as_ref(), old, new, merge, &config.host_limits(), dry_run)?;
+    let verb = if dry_run { "would move" } else { "moved" };
+    println!(
+        "{verb} {} entries of {} entities from {old} to {new} ({} overwritten)",
+        r.moved, r.entities, r.overwritten
+    );
+    Ok(())
+}
+
+/// `history`: the journal, or (`prune_days`) dropping its old entries.
+pub fn history(config: &Path, filter: HistoryFilter, prune_days: Option<u32>, json: bool) -> Result<()> {
+    let (storage, _) = existing_store(config)?;
+    if let Some(days) = prune_days {
+        let pruned = storage.prune_history(store::now() - i64::from(days) * 86_400)?;
+        println!("pruned {pruned} journal entries older than {days} days");
+        return Ok(());
+    }
+    let entries = storage.history(&filter)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(());
+    }
+    let short = |d: &Option<String>| d.as_deref().map_or("-".to_string(), |d| d[..12].to_string());
+    for e in entries {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{} -> {}",
+            e.at,
+            e.host,
+            e.entity,
+            e.key,
+            e.operation,
+            short(&e.old_digest),
+            short(&e.new_digest)
+        );
+    }
+    Ok(())
+}
+
+/// `hosts`: every host holding data, with counts.
+pub fn hosts(config: &Path, json: bool) -> Result<()> {
+    let hosts = existing_store(config)?.0.hosts()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&hosts)?);
+    } else {
+        for h in hosts {
+            println!("{}\t{} entities\t{} entries", h.host, h.entities, h.entries);
+        }
+    }
+    Ok(())
+}
+
+/// `list`: the entities of a host, with counts.
+pub fn list(config: &Path, host: &str, json: bool) -> Result<()> {
+    let entities = existing_store(config)?.0.entity_summaries(host)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entities)?);
+    } else {
+        for e in entities {
+            println!("{}\t{} entries", e.entity, e.entries);
+        }
+    }
+    Ok(())
+}
+
+/// `get`: one entity's private data, all keys or some.
+pub fn get(config: &Path, host: &str, entity: &str, keys: Vec<String>, json: bool) -> Result<()> {
+    let (storage, _) = existing_store(config)?;
+    let data = PrivateData::new(storage, host, Default::default());
+    let keys = (!keys.is_empty()).then_some(keys);
+    let pairs = data.get(entity, keys.as_deref())?;
+    if json {
+        let map: serde_json::Map<String, serde_json::Value> =
+            pairs.into_iter().map(|(k, v)| (k, v.into())).collect();
+        println!("{}", serde_json::to_string_pretty(&map)?);
+    } else {
+        for (k, v) in pairs {
+            println!("{k} = {v}");
+        }
+    }
+    Ok(())
+}
+
+/// The backends of the configuration, for share and snapshot operations.
+pub fn manager(config: &Path) -> Result<Manager> {
+    Manager::from_config_file(config).context("cannot start the backends")
+}
+
+/// A file to read, or stdin for `-`.
+fn input(path: &Path) -> Result<Box<dyn std::io::BufRead>> {
+    if path == Path::new("-") {
+        return Ok(Box::new(std::io::stdin().lock()));
+    }
+    anyhow::ensure!(
+        !path.is_dir(),
+        "{} is a directory; give a file, or - for stdin",
+        path.display()
+    );
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Box::new(std::io::BufReader::new(file)))
+}
+
+/// How `input` names its source in messages.
+fn source_name(path: &Path) -> String {
+    if path == Path::new("-") {
+        "stdin".into()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// List, or purge (`purge = Some((all, dry_run))`), what `host` keeps about
+/// entities not in the live list. The counts are printed before anything
+/// is deleted.
+pub fn orphans(config: &Path, host: &str, live: &Path, purge: Option<(bool, bool)>) -> Result<()> {
+    let live_list = orphans::LiveList::read(input(live)?, &source_name(live))?;
+    let (storage, _) = existing_store(config)?;
+    let found = orphans::find(storage.as_ref(), host, &live_list)?;
+    for e in &found.entities {
+        println!("{}\t{} entries", e.entity, e.entries);
+    }
+    let (count, entries) = (found.entities.len(), found.entries());
+    match purge {
+        None => println!(
+            "{count} orphaned entities ({entries} entries) of {host}, of {} it holds; --purge deletes them",
+            found.held
+        ),
+        Some((all, true)) => {
+            orphans::purge(storage.as_ref(), &found, &live_list, all, true)?;
+            println!(
+                "would purge {count} orphaned entities ({entries} entries) of {host}, of {} it holds; \
+                 nothing was deleted (--dry-run)",
+                found.held
+            );
+        }
+        Some((all, false)) => {
+            let deleted = orphans::purge(storage.as_ref(), &found, &live_list, all, false)?;
+            println!("purged {count} orphaned entities ({deleted} entries) of {host}");
+        }
+    }
+    Ok(())
+}
+
+/// Stream every entry out a page at a time: memory stays constant.
+pub fn export(config: &Path, host: Option<&str>, output: &Path) -> Result<()> {
+    let (storage, _) = existing_store(config)?;
+    let mut out: Box<dyn std::io::Write> = if output == Path::new("-") {
+        Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
+    } else {
+        Box::new(std::io::BufWriter::new(
+            std::fs::File::create(output).with_context(|| format!("cannot create {}", output.display()))?,
+        ))
+    };
+    let total = match host {
+        Some(host) => storage
+            .hosts()?
+            .into_iter()
+            .find(|h| h.host == host)
+            .map(|h| h.entries),
+        None => Some(storage.hosts()?.iter().map(|h| h.entries).sum()),
+    };
+    let mut progress = Progress::new("export", total, false);
+    let count = transfer::export(storage.as_ref(), host, &mut out, &mut |n| progress.set(n));
+    progress.finish();
+    eprintln!("exported {} entries", count?);
+    Ok(())
+}
+
+/// Check every line, then write them a page at a time.
+pub fn import(config: &Path, from: &Path) -> Result<()> {
+    let reader = input(from)?;
+    let config = Config::load_store(config)?;
+    // An import may fill a new store: restoring a backup.
+    let storage = store::open_url(&config.storage_url, &config.storage_options)?;
+    let mut progress = Progress::new("import", None, false);
+    let report = transfer::import(
+        storage.as_ref(),
+        reader,
+        &source_name(from),
+        &config.host_limits(),
+        &mut |n| progress.set(n),
+    );
+    progress.finish();
+    let report = report?;
+    println!("imported {} entries", report.entries);
+    Ok(())
+}
+
+/// The limits migrate keeps: the backends' of the configuration if one is
+/// named, or if `privdata.toml` is here; the defaults otherwise.
+pub fn migrate_limits(config: Option<&Path>) -> Result<HostLimits> {
+    match config {
+        Some(path) => Ok(Config::load_store(path)?.host_limits()),
+        None if Path::new("privdata.toml").is_file() => {
+            Ok(Config::load_store(Path::new("privdata.toml"))?.host_limits())
+        }
+        None => Ok(HostLimits::default()),
+    }
+}
+
+/// Copy between two stores, drawing progress on stderr.
+pub fn migrate(from: &str, to: &str, host: Option<&str>, limits: &HostLimits) -> Result<()> {
+    let parse = |flag: &str, url: &str| {
+        store::StorageUrl::parse(url).with_context(|| format!("{flag} {}", store::redact(url)))
+    };
+    let (from, to) = (parse("--from", from)?, parse("--to", to)?);
+    anyhow::ensure!(
+        from != to,
+        "--from and --to name the same store; give two different stores"
+    );
+    // A mistyped source must not become an empty store that migrates
+    // nothing.
+    let source =
+        store::open_existing(&from, &Default::default()).with_context(|| format!("--from {from}"))?;
+    let target = store::open_url(&to, &Default::default()).with_context(|| format!("--to {to}"))?;
+    let started = std::time::Instant::now();
+    let mut progress = None;
+    let report =
+        privdata_host::tools::migrate::migrate(source.as_ref(), target.as_ref(), host, limits, &mut |p| {
+            progress
+                .get_or_insert_with(|| Progress::new("migrate", Some(p.total), true))
+                .set(p.done)
+        });
+    if let Some(progress) = progress {
+        progress.finish();
+    }
+    let r = report?;
+    println!(
+        "migrated {} hosts, {} entries: {} copied, {} already there, {} removed from the \
+         destination; verified: counts equal, checksum {} ({:.1} s)",
+        r.hosts,
+        r.entries,
+        r.copied,
+        r.unchanged,
+        r.removed,
+        &r.checksum[..16],
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The store of the configuration at `path`, for operator commands: only
+/// `[storage]` is needed, and a store that does not exist is an error, not
+/// a new empty one.
+fn existing_store(path: &Path) -> Result<(Arc<dyn Storage>, Config)> {
+    let config = Config::load_store(path)?;
+    let storage = store::open_existing(&config.storage_url, &config.storage_options)
+        .with_context(|| format!("[storage] url of {}", path.display()))?;
+    Ok((storage, config))
+}
+
+pub fn print_exports(exports: &[ExportLocation]) {
+    for e in exports {
+        let admin = if e.is_admin_only { " (admin only)" } else { "" };
+        println!("export {}{admin}", e.path);
+    }
+}
+
+/// Progress on stderr. On a terminal, a bar (a counter when the total is
+/// unknown); otherwise, with `log`, a line every 10%, and nothing without.
+struct Progress {
+    what: &'static str,
+    total: Option<u64>,
+    bar: Option<indicatif::ProgressBar>,
+    log: bool,
+    last_tenth: Option<u64>,
+}
+
+impl Progress {
+    fn new(what: &'static str, total: Option<u64>, log: bool) -> Progress {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let (bar, template) = match total {
+                Some(total) => (
+                    indicatif::ProgressBar::new(total),
+                    "{msg} [{bar:25}] {percent:>3}%  {human_pos} / {human_len} entries  {per_sec}",
+                ),
+                None => (
+                    indicatif::ProgressBar::no_length(),
+                    "{msg} {spinner} {human_pos} entries  {per_sec}",
+                ),
+            };
+            let style = indicatif::ProgressStyle::with_template(template)
+                .expect("a valid template")
+                .progress_chars("#> ");
+            bar.with_style(style).with_message(what)
+        });
+        Progress {
+            what,
+            total,
+            bar,
+            log,
+            last_tenth: None,
+        }
+    }
+
+    fn set(&mut self, done: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+            return;
+        }
+        let Some(total) = self.total.filter(|_| self.log) else {
+            return;
+        };
+        let percent = (done * 100).checked_div(total).unwrap_or(100);
+        // Logs get a line every 10%, not a line per page.
+        if self.last_tenth != Some(percent / 10) {
+            self.last_tenth = Some(percent / 10);
+            eprintln!("{}: {percent}%  {done} / {total} entries", self.what);
+        }
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish();
+        }
+    }
+}
