@@ -1,17 +1,28 @@
 //! The `Driver` trait and the macro that exports it.
 
 use crate::{DriverError, ExportLocation, Share, Snapshot};
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use std::str::FromStr;
 
 /// The backend's driver options from the host's configuration.
+///
+/// Read every option in [`Driver::setup`]: an option the driver never asked
+/// for is taken for a misspelling, and setup fails naming it and the
+/// options the driver does read.
 #[derive(Debug, Clone, Default)]
-pub struct Options(BTreeMap<String, String>);
+pub struct Options {
+    values: BTreeMap<String, String>,
+    /// The keys asked for, shared by every clone: what the driver reads.
+    asked: Rc<RefCell<BTreeSet<String>>>,
+}
 
 impl Options {
     /// The option `key`, if set.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
+        self.asked.borrow_mut().insert(key.to_string());
+        self.values.get(key).map(String::as_str)
     }
 
     /// The option `key` parsed as `T`, or `default` if unset; an option that
@@ -21,17 +32,57 @@ impl Options {
             None => Ok(default),
             Some(raw) => raw.parse().map_err(|_| {
                 DriverError::Invalid(format!(
-                    "option `{key}` = {raw:?} is not a valid {}",
-                    std::any::type_name::<T>()
+                    "option `{key}` = {raw:?} is not {}; fix it in the backend's options",
+                    kind_of::<T>()
                 ))
             }),
         }
+    }
+
+    /// Options set but never asked for, as an error naming them.
+    #[doc(hidden)]
+    pub fn __unknown(&self) -> Result<(), DriverError> {
+        let asked = self.asked.borrow();
+        let unknown: Vec<&str> = self
+            .values
+            .keys()
+            .filter(|k| !asked.contains(*k))
+            .map(String::as_str)
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let known: Vec<&str> = asked.iter().map(String::as_str).collect();
+        Err(DriverError::Invalid(format!(
+            "unknown option(s) `{}`: this driver reads {}; fix the spelling in the backend's options",
+            unknown.join("`, `"),
+            if known.is_empty() {
+                "no options".to_string()
+            } else {
+                format!("`{}`", known.join("`, `"))
+            }
+        )))
+    }
+}
+
+/// What a value of `T` is, in words an operator reads.
+fn kind_of<T>() -> String {
+    let name = std::any::type_name::<T>();
+    match name {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number of 0 or more".into(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        "bool" => "true or false".into(),
+        other => format!("a valid {}", other.rsplit("::").next().unwrap_or(other)),
     }
 }
 
 impl From<Vec<(String, String)>> for Options {
     fn from(pairs: Vec<(String, String)>) -> Self {
-        Options(pairs.into_iter().collect())
+        Options {
+            values: pairs.into_iter().collect(),
+            asked: Rc::default(),
+        }
     }
 }
 
@@ -128,7 +179,9 @@ macro_rules! export_driver {
 
             impl Guest for Export {
                 fn setup(options: ::std::vec::Vec<(String, String)>) -> Result<(), DriverError> {
-                    let driver = <$driver>::setup(options.into())?;
+                    let options = $crate::Options::from(options);
+                    let driver = <$driver>::setup(options.clone())?;
+                    options.__unknown()?;
                     let _ = DRIVER.set(driver);
                     Ok(())
                 }

@@ -201,6 +201,13 @@ impl Config {
     fn parse_file(text: &str, base: &Path, need_backends: bool) -> std::result::Result<Config, String> {
         let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
         let hostname = match file.host {
+            Some(h) if h.is_empty() || h.contains('@') || h.chars().any(char::is_control) => {
+                return Err(format!(
+                    "host = {h:?}: the hostname part of every backend's host must be non-empty \
+                     and without `@` or control characters, like \"node1\" (each backend's host \
+                     is `host@backend`); leave it out for this machine's hostname"
+                ));
+            }
             Some(h) => h,
             None => system_hostname(),
         };
@@ -392,6 +399,14 @@ mod tests {
             ),
             ("[storage\nurl='x'", "line 1, column 9"),
             (
+                "host = ''\n[storage]\nurl='x'\n[backends.a]\ndriver='d'\nroot='r'",
+                "host = \"\"",
+            ),
+            (
+                "host = 'a@b'\n[storage]\nurl='x'\n[backends.a]\ndriver='d'\nroot='r'",
+                "without `@`",
+            ),
+            (
                 "[storage]\nurl='x'\ndurability='fast'\n[backends.a]\ndriver='d'\nroot='r'",
                 "unknown variant `fast`",
             ),
@@ -400,6 +415,37 @@ mod tests {
             let err = Config::parse(text, Path::new("/")).unwrap_err();
             assert!(err.contains(want), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("privdata.toml");
+        std::fs::write(
+            &path,
+            "[storage]\nurl = 'x.db'\n[backends.alpha]\ndriver = 'd.wasm'\nroot = 'r'\n\
+             limits = { max_value_bytes = 0 }\n",
+        )
+        .unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains(&path.display().to_string())
+                && err.contains("[backends.alpha]")
+                && err.contains("max_value_bytes = 0; use 1 to 1048576"),
+            "{err}"
+        );
+        std::fs::write(
+            &path,
+            "[storage]\nurl = 'x.db'\n[backends.a]\ndriver = 'd.wasm'\nroot = 'r'\nhost = 'n@x'\n\
+             [backends.b]\ndriver = 'd.wasm'\nroot = 'r'\nhost = 'n@x'\n",
+        )
+        .unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains(&path.display().to_string())
+                && err.contains("[backends.a] and [backends.b] are both bound to host `n@x`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -88,8 +88,15 @@ impl PrivateData {
             })
             .transpose()?;
         let limit = limit.clamp(1, 1000) as usize;
-        let page = self.storage.entity_page(&self.host, after.as_deref(), limit)?;
-        let next = (page.len() == limit).then(|| page[limit - 1].clone());
+        // One id more than asked tells whether another page follows: the
+        // last page has no cursor, even when it is full.
+        let mut page = self
+            .storage
+            .entity_page(&self.host, after.as_deref(), limit + 1)?;
+        let next = (page.len() > limit).then(|| {
+            page.truncate(limit);
+            page[limit - 1].clone()
+        });
         Ok((page, next))
     }
 

@@ -9,7 +9,6 @@ use conformance::{Rng, entity};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 type Model = BTreeMap<u64, BTreeMap<String, String>>;
 
@@ -68,13 +67,8 @@ fn acknowledged_writes_survive_sigkill_and_none_is_half_applied() {
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         assert_eq!(lines.next().unwrap().unwrap(), "ready");
-        std::thread::sleep(Duration::from_millis(2 + rng.below(40)));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-
         let (mut acked, mut pending): (Vec<Op>, Option<Op>) = (Vec::new(), None);
-        for line in lines {
-            let line = line.unwrap();
+        let mut read = |line: &str, acked: &mut Vec<Op>| {
             let parts: Vec<&str> = line.split(' ').collect();
             match parts[0] {
                 "begin" => {
@@ -91,7 +85,20 @@ fn acknowledged_writes_survive_sigkill_and_none_is_half_applied() {
                 "ack" => acked.push(pending.take().expect("ack after begin")),
                 _ => {} // a line cut by the kill
             }
+        };
+        // Kill in the middle of a stream of writes: after a random number
+        // of them were acknowledged, while the next is under way.
+        let target = 1 + rng.below(40) as usize;
+        while acked.len() < target {
+            let line = lines.next().expect("the writer stopped writing").unwrap();
+            read(&line, &mut acked);
         }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        for line in lines {
+            read(&line.unwrap(), &mut acked);
+        }
+        drop(read);
         acked_total += acked.len();
         for op in &acked {
             apply(&mut model, op);
@@ -119,5 +126,8 @@ fn acknowledged_writes_survive_sigkill_and_none_is_half_applied() {
         "survived {kills} kills: {acked_total} acknowledged writes all present, \
          {in_flight_applied} unacknowledged writes found wholly applied"
     );
-    assert!(acked_total > 0, "the writer never got to write");
+    assert!(
+        acked_total as u64 >= kills,
+        "every kill must interrupt a stream of acknowledged writes"
+    );
 }

@@ -2,7 +2,7 @@
 //! through any path: the driver's calls, the host API, or a shared driver.
 
 use conformance::*;
-use privdata_host::Manager;
+use privdata_host::{DriverError, Error, Manager};
 
 #[test]
 fn the_same_driver_on_two_backends_keeps_separate_data_for_the_same_share() {
@@ -101,5 +101,15 @@ fn data_survives_a_restart_and_stays_with_its_host() {
         m.backend("b").unwrap().ensure_share(&share(ID1)).unwrap(),
         exports
     );
-    assert!(m.backend("a").unwrap().ensure_share(&share(ID1)).is_err());
+    let err = m.backend("a").unwrap().ensure_share(&share(ID1)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Driver {
+                error: DriverError::NotFound(_),
+                ..
+            }
+        ),
+        "backend a finds nothing of b's share: {err:?}"
+    );
 }

@@ -153,8 +153,18 @@ fn generic_manages_an_existing_volume_and_unmanage_leaves_it() {
     b.unmanage(&share(ID1)).unwrap();
     assert_eq!(data(&f, "generic", ID1), vec![]);
     assert!(dir.is_dir(), "unmanage must leave the data");
-    for bad in ["../etc", "missing", ""] {
-        assert!(b.manage_existing(&share(ID1), bad).is_err(), "{bad:?}");
+    for (bad, invalid) in [("../etc", true), ("missing", false), ("", true)] {
+        match b.manage_existing(&share(ID1), bad) {
+            Err(Error::Driver {
+                error: DriverError::Invalid(_),
+                ..
+            }) if invalid => {}
+            Err(Error::Driver {
+                error: DriverError::NotFound(_),
+                ..
+            }) if !invalid => {}
+            other => panic!("{bad:?}: {other:?}"),
+        }
     }
     assert_eq!(data(&f, "generic", ID1), vec![]);
 }
@@ -241,6 +251,34 @@ fn a_bad_driver_option_is_refused_by_setup_naming_it() {
         assert!(err.to_string().contains("max_name_length"), "{err}");
         assert_eq!(f.manager.storage().hosts().unwrap(), vec![], "nothing written");
     }
+}
+
+#[test]
+fn a_misspelled_driver_option_is_refused_naming_what_the_driver_reads() {
+    let f = Fixture::new([
+        BackendSpec::new("typo", drivers::SHORT_NAMES).option("max_name_lenght", "6"),
+        BackendSpec::new("words", drivers::SHORT_NAMES).option("max_name_length", "six"),
+    ]);
+    let err = f
+        .backend("typo")
+        .create_share(&share(ID1))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unknown option(s) `max_name_lenght`")
+            && err.contains("`export_host`, `max_name_length`"),
+        "{err}"
+    );
+    let err = f
+        .backend("words")
+        .create_share(&share(ID1))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("option `max_name_length` = \"six\" is not a whole number"),
+        "{err}"
+    );
+    assert_eq!(f.manager.storage().hosts().unwrap(), vec![], "nothing written");
 }
 
 #[test]

@@ -60,16 +60,25 @@ fn an_endless_loop_times_out_while_other_backends_keep_working() {
     std::thread::scope(|s| {
         let spinning = s.spawn(|| {
             let start = Instant::now();
-            (trap_message(&f), start.elapsed())
+            let msg = trap_message(&f);
+            (msg, start.elapsed(), Instant::now())
         });
-        // During the spin, the neighbour serves a whole lifecycle.
+        // During the spin, the neighbour serves a whole lifecycle: it starts
+        // once the spin is under way, and ends before the spin does.
+        std::thread::sleep(Duration::from_millis(100));
         let good = f.backend("good");
         good.create_share(&share(ID3)).unwrap();
         good.ensure_share(&share(ID3)).unwrap();
         good.delete_share(&share(ID3)).unwrap();
-        let (msg, took) = spinning.join().unwrap();
+        let served = Instant::now();
+        let (msg, took, spin_ended) = spinning.join().unwrap();
         assert!(msg.contains("timed out") && msg.contains("500ms"), "{msg}");
         assert!(took >= Duration::from_millis(500), "stopped early: {took:?}");
+        assert!(
+            served < spin_ended,
+            "the neighbour's lifecycle ended {:?} after the spin: not during it",
+            served - spin_ended
+        );
     });
     others_unharmed(&f);
 }
@@ -188,4 +197,52 @@ fn a_backend_whose_driver_is_missing_does_not_stop_the_others() {
     assert!(err.to_string().contains("gone.wasm"), "{err}");
     let down: Vec<&str> = m.unavailable().map(|(name, _)| name).collect();
     assert_eq!(down, ["broken"]);
+}
+
+#[test]
+fn no_network_and_no_environment_inside_the_sandbox() {
+    let f = Fixture::new([hostile("reach")]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let mut s = share(ID1);
+    s.name = listener.local_addr().unwrap().to_string();
+    let report: Vec<String> = f
+        .backend("hostile")
+        .create_share(&s)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.path)
+        .collect();
+    for (what, want) in [
+        ("tcp", "denied"),
+        ("udp", "denied"),
+        ("dns", "denied"),
+        ("env", "0 variables"),
+    ] {
+        let line = report
+            .iter()
+            .find(|l| l.starts_with(&format!("{what}\t")))
+            .unwrap_or_else(|| panic!("no {what} line in {report:?}"));
+        assert!(line.contains(want), "{line}");
+    }
+    assert_eq!(
+        listener.accept().unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "nothing reached the listener"
+    );
+}
+
+#[test]
+fn max_stack_bounds_how_deep_a_driver_may_recurse() {
+    let dir = Scratch::new();
+    let mut config = dir.config([hostile("deep")]);
+    let mut deep = share(ID1);
+    deep.name = "4000".into();
+    let roomy = Manager::new(&config).unwrap();
+    let got = roomy.backend("hostile").unwrap().create_share(&deep).unwrap();
+    assert_eq!(got[0].path, "4000", "4,000 levels fit the default 1 MiB stack");
+    config.max_stack_bytes = 64 << 10;
+    let tight = Manager::new(&config).unwrap();
+    let err = tight.backend("hostile").unwrap().create_share(&deep).unwrap_err();
+    assert!(err.to_string().contains("stack overflow"), "{err}");
 }

@@ -110,6 +110,23 @@ fn a_driver_pages_through_its_entities_and_sees_only_its_own() {
 }
 
 #[test]
+fn the_last_page_of_entities_has_no_cursor_even_when_full() {
+    let f = Fixture::new([BackendSpec::new("p", drivers::HOSTILE).option("mode", "probe")]);
+    let p = f.backend("p").private_data();
+    for i in 0..20 {
+        p.update(&entity(i), &pairs(&[("k", "v")]), false).unwrap();
+    }
+    let guest = ViaGuest(f.backend("p"));
+    let first = guest.list("", 10);
+    assert_eq!(first.ids.len(), 10);
+    let second = guest.list(first.next.as_deref().expect("a second page"), 10);
+    assert_eq!(second.ids, (10..20).map(entity).collect::<Vec<_>>());
+    assert_eq!(second.next, None, "a full last page: no cursor");
+    let (all, next) = p.entities(None, 20).unwrap();
+    assert_eq!((all.len(), next), (20, None));
+}
+
+#[test]
 fn a_driver_built_against_contract_0_1_0_keeps_working() {
     let f = Fixture::new([BackendSpec::new("old", drivers::LEGACY)]);
     let b = f.backend("old");
@@ -169,7 +186,12 @@ fn the_audit_journal_records_every_change_with_digests_not_values() {
         .update(ID1, &pairs(&[("extra", "x")]), true)
         .unwrap();
     b.delete_share(&share(ID1)).unwrap();
-    m.storage().rename_host("test-node@g", "renamed@g", false).ok();
+    // Renaming a host that holds nothing moves nothing, and journals nothing.
+    let r = m
+        .storage()
+        .rename_host("test-node@g", "renamed@g", false)
+        .unwrap();
+    assert_eq!(r.moved, 0);
 
     let all = m.storage().history(&HistoryFilter::default()).unwrap();
     let ops: Vec<(&str, &str)> = all
@@ -221,7 +243,53 @@ fn a_failed_change_leaves_no_journal_entry() {
     let (_dir, m) = audited([spec]);
     let data = m.backend("g").unwrap().private_data();
     data.update(ID1, &pairs(&[("a", "1")]), false).unwrap();
-    assert!(data.update(ID1, &pairs(&[("b", "2")]), false).is_err());
+    let err = data.update(ID1, &pairs(&[("b", "2")]), false).unwrap_err();
+    assert!(matches!(err, Error::QuotaExceeded(_)), "{err:?}");
     let all = m.storage().history(&HistoryFilter::default()).unwrap();
     assert_eq!(all.len(), 1, "{all:?}");
+}
+
+#[test]
+fn renames_and_purges_are_journaled_on_every_store() {
+    let (_dir, m) = audited([BackendSpec::new("g", drivers::HOSTILE)]);
+    let data = m.backend("g").unwrap().private_data();
+    data.update(ID1, &pairs(&[("a", "1"), ("b", "2")]), false)
+        .unwrap();
+    data.update(ID2, &pairs(&[("c", "3")]), false).unwrap();
+    let storage = m.storage();
+    let r = storage.rename_host("test-node@g", "node2@g", false).unwrap();
+    assert_eq!((r.moved, r.entities), (3, 2));
+    assert_eq!(storage.delete_entities("node2@g", &[ID2.to_string()]).unwrap(), 1);
+
+    let all = storage.history(&HistoryFilter::default()).unwrap();
+    let ops: Vec<(&str, &str, &str)> = all
+        .iter()
+        .filter(|e| e.operation != "update")
+        .map(|e| (e.host.as_str(), e.key.as_str(), e.operation.as_str()))
+        .collect();
+    let mut renamed: Vec<_> = ops
+        .iter()
+        .filter(|o| o.2.starts_with("rename"))
+        .copied()
+        .collect();
+    renamed.sort();
+    assert_eq!(
+        renamed,
+        [
+            ("node2@g", "a", "rename-to"),
+            ("node2@g", "b", "rename-to"),
+            ("node2@g", "c", "rename-to"),
+            ("test-node@g", "a", "rename-from"),
+            ("test-node@g", "b", "rename-from"),
+            ("test-node@g", "c", "rename-from"),
+        ],
+        "{all:#?}"
+    );
+    assert_eq!(ops.last(), Some(&("node2@g", "c", "purge")), "{all:#?}");
+    let purge = all.last().unwrap();
+    assert_eq!(purge.entity, ID2);
+    assert_eq!(
+        purge.old_digest.as_deref(),
+        Some(blake3::hash(b"3").to_hex().as_str())
+    );
 }

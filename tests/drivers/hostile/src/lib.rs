@@ -15,6 +15,10 @@
 //!   many it wrote and the refusal.
 //! - `loop`, `panic`, `alloc`, `recurse`: spin, panic, allocate without end,
 //!   recurse without end.
+//! - `deep`: recurse as deep as the share's name says, then return.
+//! - `reach`: says so on stdout, then tries the network (TCP to the address
+//!   in the share's name, UDP, a name lookup) and the environment; reports
+//!   each try.
 
 use manila_driver_sdk::bindings::manila::driver::private_data as raw;
 use manila_driver_sdk::{Driver, DriverError, ExportLocation, Options, PrivateStorage, Share};
@@ -100,6 +104,41 @@ fn recurse(depth: u64) -> u64 {
     recurse(depth + 1) + std::hint::black_box(buffer)[0]
 }
 
+fn deep(depth: u64, to: u64) -> u64 {
+    if depth >= to {
+        return depth;
+    }
+    let buffer = [depth; 8];
+    deep(depth + 1, to) + std::hint::black_box(buffer)[0] * 0
+}
+
+/// Each try to reach beyond the sandbox, and what happened.
+fn reach(target: &str) -> Vec<ExportLocation> {
+    use std::net::ToSocketAddrs;
+    println!("reach: trying the network at {target}");
+    let outcome = |result: std::io::Result<String>| match result {
+        Ok(what) => what,
+        Err(e) => format!("denied: {e}"),
+    };
+    let tcp = outcome(std::net::TcpStream::connect(target).map(|_| "connected".into()));
+    let udp = outcome(
+        std::net::UdpSocket::bind("0.0.0.0:0")
+            .and_then(|socket| socket.send_to(b"x", target))
+            .map(|n| format!("sent {n} bytes")),
+    );
+    let dns = outcome(
+        ("localhost", 80)
+            .to_socket_addrs()
+            .map(|found| format!("resolved {} addresses", found.count())),
+    );
+    vec![
+        location(format!("tcp\t{tcp}")),
+        location(format!("udp\t{udp}")),
+        location(format!("dns\t{dns}")),
+        location(format!("env\t{} variables", std::env::vars().count())),
+    ]
+}
+
 impl Driver for Hostile {
     fn setup(options: Options) -> Result<Self, DriverError> {
         Ok(Hostile {
@@ -139,6 +178,11 @@ impl Driver for Hostile {
                 }
             }
             "recurse" => Ok(vec![location(recurse(0).to_string())]),
+            "deep" => {
+                let to = share.name.parse().unwrap_or(1000);
+                Ok(vec![location(deep(0, to).to_string())])
+            }
+            "reach" => Ok(reach(&share.name)),
             other => Err(DriverError::Invalid(format!("unknown mode {other:?}"))),
         }
     }
