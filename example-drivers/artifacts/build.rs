@@ -78,11 +78,33 @@ fn main() {
         rerun_for_sources(&release.join(format!("{stem}.d")));
     }
     std::fs::write(out.join("drivers.rs"), code).unwrap();
+    publish(&out, &release, &drivers);
     println!("cargo:rerun-if-changed={}", workspace.join("wit").display());
     println!(
         "cargo:rerun-if-changed={}",
         workspace.join("Cargo.lock").display()
     );
+}
+
+/// Copy the components to `target/drivers/`, one stable place to find them
+/// (the build's own copies live under hashed directories).
+fn publish(out: &Path, release: &Path, drivers: &[Driver]) {
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        // OUT_DIR is TARGET/PROFILE/build/PACKAGE-HASH/out.
+        None => match out.ancestors().nth(4) {
+            Some(dir) => dir.to_path_buf(),
+            None => return,
+        },
+    };
+    let dir = target.join("drivers");
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    for (_, _, stem) in drivers {
+        let file = format!("{stem}.wasm");
+        let _ = std::fs::copy(release.join(&file), dir.join(&file));
+    }
 }
 
 /// Rerun when any source file of a driver changes, as the nested build's

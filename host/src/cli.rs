@@ -2,7 +2,8 @@
 
 use crate::commands;
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use privdata_host::store::HistoryFilter;
 use privdata_host::{Share, Snapshot};
 use std::path::PathBuf;
@@ -15,8 +16,25 @@ pub struct Cli {
     /// privdata.toml].
     #[arg(long, short, global = true, env = "PRIVDATA_CONFIG")]
     config: Option<PathBuf>,
+    /// Whether --config was given on the command line (not only in the
+    /// environment).
+    #[arg(skip)]
+    config_given: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+impl Cli {
+    /// The command line of this process; exits with clap's message when it
+    /// is wrong.
+    pub fn from_args() -> Cli {
+        let matches = Cli::command().get_matches();
+        let given = |m: &clap::ArgMatches| m.value_source("config") == Some(ValueSource::CommandLine);
+        let config_given = given(&matches) || matches.subcommand().is_some_and(|(_, m)| given(m));
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        cli.config_given = config_given;
+        cli
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,6 +72,8 @@ enum Command {
         /// Count and check what would move, and change nothing.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        output: Output,
     },
     /// List (or purge) private data whose entity no longer exists.
     Orphans {
@@ -68,6 +88,8 @@ enum Command {
         /// host, unless --all.
         #[arg(long)]
         purge: bool,
+        #[command(flatten)]
+        output: Output,
         /// With --purge: purge even when that is every entity of the host.
         #[arg(long, requires = "purge")]
         all: bool,
@@ -83,11 +105,12 @@ enum Command {
         /// Only this entity.
         #[arg(long)]
         entity: Option<String>,
-        /// Only changes at or after this unix time.
-        #[arg(long)]
+        /// Only changes at or after this time: a date (2026-11-25), a UTC
+        /// time (2026-11-25T10:00:00Z) or unix seconds.
+        #[arg(long, value_parser = parse_time)]
         since: Option<i64>,
-        /// Only changes before this unix time.
-        #[arg(long)]
+        /// Only changes before this time (same forms).
+        #[arg(long, value_parser = parse_time)]
         until: Option<i64>,
         /// At most this many, the newest.
         #[arg(long)]
@@ -138,6 +161,39 @@ enum Command {
     /// Snapshot operations on a backend's driver.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Load every backend of the configuration and run its driver's setup
+    /// with its options: a missing driver or root, a misspelled option, a
+    /// store that cannot be reached. Exit code 0 when all is well.
+    CheckConfig(Output),
+    /// Set one key of an entity's private data by hand (journaled, within
+    /// the host's limits).
+    Set {
+        /// The backend host, `hostname@backend`.
+        #[arg(long)]
+        host: String,
+        /// The entity (share or snapshot) UUID.
+        #[arg(long)]
+        entity: String,
+        /// The key.
+        #[arg(long)]
+        key: String,
+        /// The value.
+        #[arg(long)]
+        value: String,
+    },
+    /// Delete one key of an entity's private data by hand (journaled);
+    /// refused when the entity holds no such key.
+    Unset {
+        /// The backend host, `hostname@backend`.
+        #[arg(long)]
+        host: String,
+        /// The entity (share or snapshot) UUID.
+        #[arg(long)]
+        entity: String,
+        /// The key.
+        #[arg(long)]
+        key: String,
+    },
     /// List the hosts that hold private data, with counts.
     Hosts(Output),
     /// List the entities a host holds private data for.
@@ -183,11 +239,13 @@ struct ShareArgs {
     #[arg(long, default_value = "")]
     name: String,
     /// Size in GiB.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     size: u64,
     /// Protocol.
     #[arg(long, default_value = "NFS")]
     protocol: String,
+    #[command(flatten)]
+    output: Output,
 }
 
 impl ShareArgs {
@@ -212,7 +270,7 @@ enum ShareCommand {
         #[command(flatten)]
         share: ShareArgs,
         /// The new size in GiB.
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         new_size: u64,
     },
     /// Make sure a share is exported; prints its export locations.
@@ -241,8 +299,10 @@ struct SnapshotArgs {
     #[arg(long)]
     share_id: String,
     /// Size in GiB.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     size: u64,
+    #[command(flatten)]
+    output: Output,
 }
 
 #[derive(Debug, Subcommand)]
@@ -259,27 +319,59 @@ pub fn run(cli: Cli) -> Result<()> {
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from("privdata.toml"));
+    let no_config = |command: &str, why: &str| {
+        anyhow::ensure!(
+            !cli.config_given,
+            "{command} reads no configuration ({why}); drop --config"
+        );
+        Ok(())
+    };
     match cli.command {
         #[cfg(feature = "demo")]
-        Command::Demo { keep } => crate::demo::run(keep),
+        Command::Demo { keep } => {
+            no_config("demo", "it writes its own; --keep DIR keeps it")?;
+            crate::demo::run(keep)
+        }
         Command::CheckDriver {
             driver,
             options,
             json,
-        } => commands::check_driver(&driver, options, json),
+        } => {
+            no_config(
+                "check-driver",
+                "it runs the driver on a scratch store; give options with --option",
+            )?;
+            commands::check_driver(&driver, options, json)
+        }
+        Command::CheckConfig(output) => commands::check_config(&config, output.json),
+        Command::Set {
+            host,
+            entity,
+            key,
+            value,
+        } => commands::set(&config, &host, &entity, &key, &value),
+        Command::Unset { host, entity, key } => commands::unset(&config, &host, &entity, &key),
         Command::RenameHost {
             old,
             new,
             merge,
             dry_run,
-        } => commands::rename_host(&config, &old, &new, merge, dry_run),
+            output,
+        } => commands::rename_host(&config, &old, &new, merge, dry_run, output.json),
         Command::Orphans {
             host,
             live,
             purge,
             all,
             dry_run,
-        } => commands::orphans(&config, &host, &live, purge.then_some((all, dry_run))),
+            output,
+        } => commands::orphans(
+            &config,
+            &host,
+            &live,
+            purge.then_some((all, dry_run)),
+            output.json,
+        ),
         Command::Export { host, output } => commands::export(&config, host.as_deref(), &output),
         Command::Import { input } => commands::import(&config, &input),
         Command::Migrate { from, to, host } => commands::migrate(
@@ -311,33 +403,41 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Share(cmd) => {
             let manager = commands::manager(&config)?;
-            match cmd {
-                ShareCommand::Create(a) => {
-                    commands::print_exports(&manager.backend(&a.backend)?.create_share(&a.share())?)
+            let (a, operation) = match &cmd {
+                ShareCommand::Create(a) => (a, "create-share"),
+                ShareCommand::Delete(a) => (a, "delete-share"),
+                ShareCommand::Extend { share, .. } => (share, "extend-share"),
+                ShareCommand::Ensure(a) => (a, "ensure-share"),
+                ShareCommand::Manage { share, .. } => (share, "manage-existing"),
+                ShareCommand::Unmanage(a) => (a, "unmanage"),
+            };
+            let backend = manager.backend(&a.backend)?;
+            let share = a.share();
+            let done = commands::Done {
+                operation,
+                backend: &a.backend,
+                id: &share.id,
+                json: a.output.json,
+            };
+            match &cmd {
+                ShareCommand::Create(_) => done.exports(None, &backend.create_share(&share)?),
+                ShareCommand::Ensure(_) => done.exports(None, &backend.ensure_share(&share)?),
+                ShareCommand::Manage { backend_name, .. } => {
+                    let (size, exports) = backend.manage_existing(&share, backend_name)?;
+                    done.exports(Some(size), &exports)
                 }
-                ShareCommand::Delete(a) => manager.backend(&a.backend)?.delete_share(&a.share())?,
-                ShareCommand::Extend { share, new_size } => manager
-                    .backend(&share.backend)?
-                    .extend_share(&share.share(), new_size)?,
-                ShareCommand::Ensure(a) => {
-                    commands::print_exports(&manager.backend(&a.backend)?.ensure_share(&a.share())?)
+                ShareCommand::Delete(_) => done.nothing(backend.delete_share(&share)?),
+                ShareCommand::Extend { new_size, .. } => {
+                    done.nothing(backend.extend_share(&share, *new_size)?)
                 }
-                ShareCommand::Manage { share, backend_name } => {
-                    let (size, exports) = manager
-                        .backend(&share.backend)?
-                        .manage_existing(&share.share(), &backend_name)?;
-                    println!("size {size} GiB");
-                    commands::print_exports(&exports);
-                }
-                ShareCommand::Unmanage(a) => manager.backend(&a.backend)?.unmanage(&a.share())?,
+                ShareCommand::Unmanage(_) => done.nothing(backend.unmanage(&share)?),
             }
-            Ok(())
         }
         Command::Snapshot(cmd) => {
             let manager = commands::manager(&config)?;
-            let (a, create) = match cmd {
-                SnapshotCommand::Create(a) => (a, true),
-                SnapshotCommand::Delete(a) => (a, false),
+            let (a, operation) = match cmd {
+                SnapshotCommand::Create(a) => (a, "create-snapshot"),
+                SnapshotCommand::Delete(a) => (a, "delete-snapshot"),
             };
             let snapshot = Snapshot {
                 id: a.id.clone(),
@@ -345,12 +445,17 @@ pub fn run(cli: Cli) -> Result<()> {
                 size_gib: a.size,
             };
             let backend = manager.backend(&a.backend)?;
-            if create {
-                backend.create_snapshot(&snapshot)?;
+            let done = commands::Done {
+                operation,
+                backend: &a.backend,
+                id: &snapshot.id,
+                json: a.output.json,
+            };
+            if operation == "create-snapshot" {
+                done.nothing(backend.create_snapshot(&snapshot)?)
             } else {
-                backend.delete_snapshot(&snapshot)?;
+                done.nothing(backend.delete_snapshot(&snapshot)?)
             }
-            Ok(())
         }
         Command::Hosts(output) => commands::hosts(&config, output.json),
         Command::List { host, output } => commands::list(&config, &host, output.json),
@@ -367,4 +472,23 @@ fn parse_option(s: &str) -> std::result::Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| format!("{s:?} is not key=value"))
+}
+
+/// A time as `--since` and `--until` take it: unix seconds, a date
+/// (midnight UTC), or an RFC 3339 time (`T` or a space, `Z` optional).
+fn parse_time(s: &str) -> std::result::Result<i64, String> {
+    if let Ok(seconds) = s.parse::<i64>() {
+        return Ok(seconds);
+    }
+    let text = if s.len() == 10 {
+        format!("{s} 00:00:00")
+    } else {
+        s.trim_end_matches('Z').to_string()
+    };
+    let at = humantime::parse_rfc3339_weak(&text).map_err(|e| {
+        format!("{s:?} is not a time ({e}); give a date like 2026-11-25, a time like 2026-11-25T10:00:00Z, or unix seconds")
+    })?;
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .map_err(|_| format!("{s:?} is before 1970"))
 }

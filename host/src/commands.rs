@@ -11,9 +11,7 @@ use std::sync::Arc;
 /// `check-driver`: the conformance kit's report; an error when it fails.
 pub fn check_driver(driver: &Path, options: Vec<(String, String)>, json: bool) -> Result<()> {
     let report = check::check_driver(driver, options)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
+    if !json {
         println!("check-driver {}", driver.display());
         for step in &report.steps {
             let outcome = format!("{:?}", step.outcome).to_uppercase();
@@ -33,19 +31,43 @@ pub fn check_driver(driver: &Path, options: Vec<(String, String)>, json: bool) -
         .iter()
         .filter(|s| s.outcome == check::Outcome::Fail)
         .count();
-    if failed > 0 {
-        anyhow::bail!("{} does not conform: {failed} violation(s)", driver.display());
-    }
-    if !json {
+    if json {
+        let out = serde_json::json!({
+            "driver": driver,
+            "passed": failed == 0,
+            "violations": failed,
+            "steps": report.steps,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if failed == 0 {
         println!("result: PASS");
+    } else {
+        println!("result: FAIL ({failed} violation(s))");
     }
+    anyhow::ensure!(
+        failed == 0,
+        "{} does not conform: {failed} violation(s)",
+        driver.display()
+    );
     Ok(())
 }
 
 /// `rename-host`: counted and checked first; `dry_run` changes nothing.
-pub fn rename_host(config: &Path, old: &str, new: &str, merge: bool, dry_run: bool) -> Result<()> {
+pub fn rename_host(
+    config: &Path,
+    old: &str,
+    new: &str,
+    merge: bool,
+    dry_run: bool,
+    json: bool,
+) -> Result<()> {
     let (storage, config) = existing_store(config)?;
     let r = rename::rename_host(storage.as_ref(), old, new, merge, &config.host_limits(), dry_run)?;
+    if json {
+        let out = serde_json::json!({"old": old, "new": new, "dry_run": dry_run, "report": r});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
     let verb = if dry_run { "would move" } else { "moved" };
     println!(
         "{verb} {} entries of {} entities from {old} to {new} ({} overwritten)",
@@ -69,9 +91,10 @@ pub fn history(config: &Path, filter: HistoryFilter, prune_days: Option<u32>, js
     }
     let short = |d: &Option<String>| d.as_deref().map_or("-".to_string(), |d| d[..12].to_string());
     for e in entries {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(e.at.max(0) as u64);
         println!(
             "{}\t{}\t{}\t{}\t{}\t{} -> {}",
-            e.at,
+            humantime::format_rfc3339_seconds(at),
             e.host,
             e.entity,
             e.key,
@@ -121,7 +144,7 @@ pub fn get(config: &Path, host: &str, entity: &str, keys: Vec<String>, json: boo
         println!("{}", serde_json::to_string_pretty(&map)?);
     } else {
         for (k, v) in pairs {
-            println!("{k} = {v}");
+            println!("{} = {}", printable(&k), printable(&v));
         }
     }
     Ok(())
@@ -158,10 +181,37 @@ fn source_name(path: &Path) -> String {
 /// List, or purge (`purge = Some((all, dry_run))`), what `host` keeps about
 /// entities not in the live list. The counts are printed before anything
 /// is deleted.
-pub fn orphans(config: &Path, host: &str, live: &Path, purge: Option<(bool, bool)>) -> Result<()> {
+pub fn orphans(
+    config: &Path,
+    host: &str,
+    live: &Path,
+    purge: Option<(bool, bool)>,
+    json: bool,
+) -> Result<()> {
     let live_list = orphans::LiveList::read(input(live)?, &source_name(live))?;
     let (storage, _) = existing_store(config)?;
     let found = orphans::find(storage.as_ref(), host, &live_list)?;
+    if json {
+        let deleted = match purge {
+            Some((all, dry_run)) => Some(orphans::purge(
+                storage.as_ref(),
+                &found,
+                &live_list,
+                all,
+                dry_run,
+            )?),
+            None => None,
+        };
+        let out = serde_json::json!({
+            "host": host,
+            "held": found.held,
+            "orphans": found.entities,
+            "purged": purge.is_some_and(|(_, dry_run)| !dry_run),
+            "entries_deleted": deleted.filter(|_| purge.is_some_and(|(_, dry_run)| !dry_run)),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
     for e in &found.entities {
         println!("{}\t{} entries", e.entity, e.entries);
     }
@@ -300,6 +350,179 @@ pub fn print_exports(exports: &[ExportLocation]) {
         let admin = if e.is_admin_only { " (admin only)" } else { "" };
         println!("export {}{admin}", e.path);
     }
+}
+
+/// A share or snapshot operation that went through: what it printed.
+#[derive(Debug)]
+pub struct Done<'a> {
+    /// The operation, as the contract names it.
+    pub operation: &'static str,
+    /// The backend it ran on.
+    pub backend: &'a str,
+    /// The share or snapshot.
+    pub id: &'a str,
+    /// Print JSON.
+    pub json: bool,
+}
+
+impl Done<'_> {
+    /// An operation that answers export locations (and, managing, a size).
+    pub fn exports(&self, size_gib: Option<u64>, exports: &[ExportLocation]) -> Result<()> {
+        if self.json {
+            let mut out = self.object();
+            out["export_locations"] = serde_json::to_value(exports)?;
+            if let Some(size) = size_gib {
+                out["size_gib"] = size.into();
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        } else {
+            if let Some(size) = size_gib {
+                println!("size {size} GiB");
+            }
+            print_exports(exports);
+        }
+        Ok(())
+    }
+
+    /// An operation that answers nothing: silent, or its JSON record.
+    pub fn nothing(&self, (): ()) -> Result<()> {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&self.object())?);
+        }
+        Ok(())
+    }
+
+    fn object(&self) -> serde_json::Value {
+        serde_json::json!({"operation": self.operation, "backend": self.backend, "id": self.id})
+    }
+}
+
+/// A key or value as text on one line: control characters and backslashes
+/// escaped, so a value with a newline cannot pass for two entries.
+fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() || c == '\\') {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
+/// `set`: one key by hand, within the host's limits; journaled when the
+/// audit journal is on.
+pub fn set(config: &Path, host: &str, entity: &str, key: &str, value: &str) -> Result<()> {
+    privdata_host::validate::host(host)?;
+    let (storage, config) = existing_store(config)?;
+    let data = PrivateData::new(storage, host, config.host_limits().of(host));
+    data.update(entity, &[(key.to_string(), value.to_string())], false)?;
+    println!("set {} of {entity} on {host}", printable(key));
+    Ok(())
+}
+
+/// `unset`: one key by hand; refused when the entity holds no such key (a
+/// typo must not look like success).
+pub fn unset(config: &Path, host: &str, entity: &str, key: &str) -> Result<()> {
+    let (storage, config) = existing_store(config)?;
+    let data = PrivateData::new(storage, host, config.host_limits().of(host));
+    let keys = [key.to_string()];
+    anyhow::ensure!(
+        !data.get(entity, Some(&keys))?.is_empty(),
+        "host {host} holds no key {} for entity {entity}; `privdata get --host {host} --entity \
+         {entity}` lists its keys",
+        printable(key)
+    );
+    data.delete(entity, Some(&keys))?;
+    println!("deleted {} of {entity} on {host}", printable(key));
+    Ok(())
+}
+
+/// `check-config`: the store, then each backend's driver started with its
+/// options, each reported; an error when anything failed.
+pub fn check_config(path: &Path, json: bool) -> Result<()> {
+    let config = Config::load(path)?;
+    let mut failed = 0;
+    let mut store_line = String::from("reachable, schema up to date");
+    let mut scratch = None;
+    let storage = match store::open_existing(&config.storage_url, &config.storage_options) {
+        Ok(storage) => storage,
+        // Not there yet: the first share operation creates it. The drivers
+        // are checked on a scratch store meanwhile.
+        Err(_) if config.storage_url.sqlite_path().is_some_and(|p| !p.exists()) => {
+            store_line = "not created yet: the first share operation creates it".into();
+            let dir = tempfile::tempdir()?;
+            let storage = store::open(&dir.path().join("check.db").to_string_lossy())?;
+            scratch = Some(dir);
+            storage
+        }
+        Err(e) => {
+            failed += 1;
+            store_line = format!("FAIL: {e}");
+            let dir = tempfile::tempdir()?;
+            let storage = store::open(&dir.path().join("check.db").to_string_lossy())?;
+            scratch = Some(dir);
+            storage
+        }
+    };
+    let mut runtime = privdata_host::Runtime::with_max_stack(config.max_stack_bytes)?;
+    if let Some(dir) = &config.driver_cache {
+        runtime = runtime.with_cache_dir(dir);
+    }
+    let mut backends = serde_json::Map::new();
+    for (name, b) in &config.backends {
+        let outcome = runtime.load(&b.driver).and_then(|driver| {
+            privdata_host::Backend::from_config(name, b, driver, storage.clone()).check_setup()
+        });
+        if outcome.is_err() {
+            failed += 1;
+        }
+        backends.insert(
+            name.clone(),
+            serde_json::json!({
+                "host": b.host,
+                "ok": outcome.is_ok(),
+                "detail": match &outcome {
+                    Ok(()) => "driver loaded, setup accepted its options".to_string(),
+                    Err(e) => e.to_string(),
+                },
+            }),
+        );
+    }
+    drop(scratch);
+    if json {
+        let out = serde_json::json!({
+            "config": path,
+            "store": {"url": config.storage_url.to_string(), "detail": store_line},
+            "backends": backends,
+            "passed": failed == 0,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("store {}: {store_line}", config.storage_url);
+        for (name, b) in &backends {
+            let mark = if b["ok"] == true { "ok  " } else { "FAIL" };
+            println!(
+                "{mark} backend {name} ({}): {}",
+                b["host"].as_str().unwrap_or(""),
+                b["detail"].as_str().unwrap_or("")
+            );
+        }
+        println!("result: {}", if failed == 0 { "PASS" } else { "FAIL" });
+    }
+    anyhow::ensure!(
+        failed == 0,
+        "{}: {failed} problem(s), listed above",
+        path.display()
+    );
+    Ok(())
 }
 
 /// Progress on stderr. On a terminal, a bar (a counter when the total is

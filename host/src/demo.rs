@@ -31,6 +31,16 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
     let temp;
     let dir = match keep {
         Some(dir) => {
+            // A kept demo is a first configuration to build on: never write
+            // over one, or over a store, that is already there.
+            for file in ["privdata.toml", "privdata.db"] {
+                ensure!(
+                    !dir.join(file).exists(),
+                    "{} already holds {file}; the demo writes a new configuration and store: give \
+                     it a directory of its own",
+                    dir.display()
+                );
+            }
             std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
             dir
         }

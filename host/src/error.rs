@@ -102,6 +102,16 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// A backend's root directory cannot be opened for its driver.
+    #[error("cannot open the root directory of backend `{backend}`, {}: {message}", path.display())]
+    Root {
+        /// The backend.
+        backend: String,
+        /// Its root directory.
+        path: PathBuf,
+        /// Why, and what to fix.
+        message: String,
+    },
     /// A driver trapped (panicked, ran out of time or memory, ...). The
     /// instance was discarded; the host and other backends are unaffected.
     #[error("driver of backend `{backend}` trapped in {operation}: {message}")]

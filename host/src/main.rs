@@ -5,17 +5,19 @@ mod commands;
 #[cfg(feature = "demo")]
 mod demo;
 
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
+    // As every Unix tool: a reader that goes away (`privdata demo | head`)
+    // ends the program quietly, not with a panic.
+    sigpipe::reset();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PRIVDATA_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match cli::run(cli::Cli::parse()) {
+    match cli::run(cli::Cli::from_args()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -1,7 +1,7 @@
 //! Backends from the configuration, each driver bound to its own host.
 
 use crate::bindings::{ExportLocation, Share, Snapshot};
-use crate::config::Config;
+use crate::config::{BackendConfig, Config};
 use crate::data::PrivateData;
 use crate::error::{Error, Result};
 use crate::runtime::Runtime;
@@ -68,14 +68,10 @@ impl Manager {
                     }
                 },
             };
-            let sandbox = Sandbox {
-                backend: name.clone(),
-                private_data: PrivateData::new(storage.clone(), &b.host, b.data_limits),
-                root: b.root.clone(),
-                options: b.options.clone().into_iter().collect(),
-                limits: b.sandbox_limits,
-            };
-            backends.insert(name.clone(), Backend::new(driver, sandbox));
+            backends.insert(
+                name.clone(),
+                Backend::from_config(name, b, driver, storage.clone()),
+            );
         }
         if backends.is_empty()
             && let Some(err) = first_failure
@@ -131,6 +127,36 @@ impl Backend {
     /// configuration (the conformance kit, the benchmark) build directly.
     pub fn new(driver: DriverComponent, sandbox: Sandbox) -> Self {
         Backend { driver, sandbox }
+    }
+
+    /// The backend a section of the configuration describes, running
+    /// `driver` over `storage`.
+    pub fn from_config(
+        name: &str,
+        config: &BackendConfig,
+        driver: DriverComponent,
+        storage: Arc<dyn Storage>,
+    ) -> Self {
+        Backend::new(
+            driver,
+            Sandbox {
+                backend: name.to_string(),
+                private_data: PrivateData::new(storage, &config.host, config.data_limits),
+                root: config.root.clone(),
+                options: config.options.clone().into_iter().collect(),
+                limits: config.sandbox_limits,
+            },
+        )
+    }
+
+    /// Start the driver in its sandbox and run `setup` with the backend's
+    /// options, and nothing else: what `privdata check-config` asks of
+    /// every backend (a missing root, a refused option).
+    pub fn check_setup(&self) -> Result<()> {
+        let mut instance = self.driver.instantiate(&self.sandbox)?;
+        let result = instance.setup();
+        instance.finish();
+        result
     }
 
     /// The backend's name.

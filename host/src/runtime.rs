@@ -106,6 +106,16 @@ impl Runtime {
             path: path.to_path_buf(),
             message,
         };
+        if !wasm.starts_with(b"\0asm") {
+            let start: String = String::from_utf8_lossy(&wasm[..wasm.len().min(16)])
+                .chars()
+                .map(|c| if c.is_control() { '.' } else { c })
+                .collect();
+            return Err(load_err(format!(
+                "not a WebAssembly file (it starts with {start:?}, not the wasm magic \\0asm); \
+                 build drivers with `cargo build --target wasm32-wasip2`"
+            )));
+        }
         let component = match &self.cache_dir {
             Some(dir) => crate::cache::load(&self.engine, dir, wasm),
             None => Component::new(&self.engine, wasm),

@@ -127,13 +127,10 @@ impl DriverComponent {
         let mut wasi = WasiCtxBuilder::new();
         wasi.stdout(stdout.clone()).stderr(stderr.clone());
         wasi.preopened_dir(&sandbox.root, "/", FsPerms::ReadWrite)
-            .map_err(|e| Error::DriverLoad {
+            .map_err(|e| Error::Root {
+                backend: sandbox.backend.clone(),
                 path: sandbox.root.clone(),
-                message: format!(
-                    "cannot open the root directory of backend `{}`: {e:#}; create it or fix \
-                     `root` in the configuration",
-                    sandbox.backend
-                ),
+                message: format!("{e:#}; create it or fix `root` in the configuration"),
             })?;
         let state = State {
             backend: sandbox.backend.clone(),

@@ -98,7 +98,6 @@ fn acknowledged_writes_survive_sigkill_and_none_is_half_applied() {
         for line in lines {
             read(&line.unwrap(), &mut acked);
         }
-        drop(read);
         acked_total += acked.len();
         for op in &acked {
             apply(&mut model, op);

@@ -257,7 +257,9 @@ fn an_import_with_a_bad_line_imports_nothing_and_names_the_line() {
         assert!(matches!(err, Error::BadInput { .. }), "{err:?}");
         let text = err.to_string();
         assert!(
-            text.contains(&format!("dump.jsonl line {bad_at}:")) && text.contains("nothing was changed"),
+            text.contains(&format!("dump.jsonl line {bad_at}:"))
+                && text.contains("nothing was changed")
+                && !text.contains("at line"),
             "{text}"
         );
         assert!(

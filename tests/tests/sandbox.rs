@@ -143,9 +143,10 @@ fn bad_driver_files_are_named_with_the_fix() {
     std::fs::write(&garbage, b"not wasm at all").unwrap();
     let err = runtime.load(&garbage).unwrap_err().to_string();
     assert!(
-        err.contains("garbage.wasm") && err.contains("wasm32-wasip2"),
+        err.contains("garbage.wasm") && err.contains("wasm32-wasip2") && err.contains("not a WebAssembly file"),
         "{err}"
     );
+    assert!(err.len() < 300, "the message stays short: {err}");
 
     let truncated = dir.path().join("truncated.wasm");
     let bytes = std::fs::read(drivers::GENERIC).unwrap();
@@ -171,11 +172,9 @@ fn bad_driver_files_are_named_with_the_fix() {
 fn a_missing_root_directory_is_a_clear_error() {
     let f = Fixture::new([BackendSpec::new("good", drivers::GENERIC)]);
     std::fs::remove_dir_all(f.root("good")).unwrap();
-    let err = f
-        .backend("good")
-        .create_share(&share(ID1))
-        .unwrap_err()
-        .to_string();
+    let err = f.backend("good").create_share(&share(ID1)).unwrap_err();
+    assert!(matches!(err, Error::Root { .. }), "not a driver's error: {err:?}");
+    let err = err.to_string();
     assert!(
         err.contains("root directory of backend `good`") && err.contains("create it"),
         "{err}"

@@ -99,9 +99,15 @@ pub fn import(
             message,
         };
         let entry: Entry = serde_json::from_str(&line).map_err(|e| {
+            // serde's own "at line 1 column N" would be a second line number.
+            let what = e.to_string();
+            let what = what
+                .rsplit_once(" at line ")
+                .map_or(what.as_str(), |(what, _)| what);
             bad(format!(
-                "{e}; each line must be an object like {{\"host\":\"node1@alpha\",\"entity\":\"<uuid>\",\
-                 \"key\":\"volume_id\",\"value\":\"…\"}}, as `privdata export` writes"
+                "{what} (column {}); each line must be an object like {{\"host\":\"node1@alpha\",\
+                 \"entity\":\"<uuid>\",\"key\":\"volume_id\",\"value\":\"…\"}}, as `privdata export` writes",
+                e.column()
             ))
         })?;
         let max_value = limits.of(&entry.host).max_value_bytes;

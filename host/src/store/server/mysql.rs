@@ -206,7 +206,13 @@ fn classify(e: mysql::Error) -> DbError {
             broken: matches!(m.code, 1047 | 1053 | 1927 | 2006 | 2013),
         },
         mysql::Error::IoError(_) | mysql::Error::CodecError(_) | mysql::Error::DriverError(_) => DbError {
-            message: e.to_string(),
+            // The variant's own message, not the enum's Debug-like wrapper.
+            message: match &e {
+                mysql::Error::IoError(io) => io.to_string(),
+                mysql::Error::CodecError(codec) => codec.to_string(),
+                mysql::Error::DriverError(driver) => driver.to_string(),
+                _ => unreachable!(),
+            },
             retry: false,
             broken: true,
         },

@@ -273,7 +273,12 @@ fn classify(e: postgres::Error) -> DbError {
     let code = e.code().cloned();
     let message = match e.as_db_error() {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None => e.to_string(),
+        // "error connecting to server" alone hides whether the connection
+        // was refused or the host unknown: say the cause too.
+        None => match std::error::Error::source(&e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
     };
     let shutdown = matches!(
         code,
