@@ -159,7 +159,14 @@ impl Config {
                  `privdata demo --keep DIR` writes a working one)"
             ),
         })?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        // Relative paths in the file are taken from its directory, made
+        // absolute so that messages name whole paths.
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let base = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let base = base.as_path();
         Config::parse_file(&text, base, need_backends).map_err(|message| Error::Config {
             path: Some(path.to_path_buf()),
             message,

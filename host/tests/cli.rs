@@ -309,7 +309,14 @@ fn orphans_rename_and_history_from_the_command_line() {
     let text = ok(privdata(d, &["history", "--entity", ID]));
     assert_eq!(text.lines().count(), 2, "{text}");
     // Times are shown as dates, and taken as dates too.
-    let year = text.lines().next().unwrap().split('-').next().unwrap().parse::<u32>();
+    let year = text
+        .lines()
+        .next()
+        .unwrap()
+        .split('-')
+        .next()
+        .unwrap()
+        .parse::<u32>();
     assert!(year.is_ok_and(|y| y >= 2024), "{text}");
     let since = ok(privdata(d, &["history", "--entity", ID, "--since", "2000-01-01"]));
     assert_eq!(since, text);

@@ -143,7 +143,9 @@ fn bad_driver_files_are_named_with_the_fix() {
     std::fs::write(&garbage, b"not wasm at all").unwrap();
     let err = runtime.load(&garbage).unwrap_err().to_string();
     assert!(
-        err.contains("garbage.wasm") && err.contains("wasm32-wasip2") && err.contains("not a WebAssembly file"),
+        err.contains("garbage.wasm")
+            && err.contains("wasm32-wasip2")
+            && err.contains("not a WebAssembly file"),
         "{err}"
     );
     assert!(err.len() < 300, "the message stays short: {err}");
