@@ -1,0 +1,46 @@
+"""Private data for OpenStack Manila share drivers.
+
+A store (SQLite, MariaDB/MySQL or PostgreSQL) opened by its URL, and the
+private-data contract bound to one backend host::
+
+    import privdata
+
+    store = privdata.Store("sqlite:////var/lib/manila/privdata.db")
+    data = store.bind("node1@alpha")
+    data.update("3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17", [("volume_id", "vol-1")])
+    data.get("3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17")   # [("volume_id", "vol-1")]
+
+Bad input raises a ``ValueError`` subclass (:class:`InvalidEntityId`,
+:class:`InvalidKey`, :class:`ValueTooLong`, :class:`InvalidHost`); the
+store's refusals and failures raise an :class:`Error` subclass
+(:class:`QuotaExceeded`, :class:`StorageUnavailable`, :class:`StorageError`).
+Nothing is written when a call fails.
+
+Manila uses it through :mod:`privdata.manila`.
+"""
+
+from privdata._privdata import (
+    Error,
+    HostData,
+    InvalidEntityId,
+    InvalidHost,
+    InvalidKey,
+    QuotaExceeded,
+    StorageError,
+    StorageUnavailable,
+    Store,
+    ValueTooLong,
+)
+
+__all__ = [
+    "Error",
+    "HostData",
+    "InvalidEntityId",
+    "InvalidHost",
+    "InvalidKey",
+    "QuotaExceeded",
+    "StorageError",
+    "StorageUnavailable",
+    "Store",
+    "ValueTooLong",
+]
