@@ -168,32 +168,15 @@ enum Command {
     /// Set one key of an entity's private data by hand (journaled, within
     /// the host's limits).
     Set {
-        /// The backend host, `hostname@backend`.
-        #[arg(long)]
-        host: String,
-        /// The entity (share or snapshot) UUID.
-        #[arg(long)]
-        entity: String,
-        /// The key.
-        #[arg(long)]
-        key: String,
+        #[command(flatten)]
+        at: KeyAt,
         /// The value.
         #[arg(long)]
         value: String,
     },
     /// Delete one key of an entity's private data by hand (journaled);
     /// refused when the entity holds no such key.
-    Unset {
-        /// The backend host, `hostname@backend`.
-        #[arg(long)]
-        host: String,
-        /// The entity (share or snapshot) UUID.
-        #[arg(long)]
-        entity: String,
-        /// The key.
-        #[arg(long)]
-        key: String,
-    },
+    Unset(KeyAt),
     /// List the hosts that hold private data, with counts.
     Hosts(Output),
     /// List the entities a host holds private data for.
@@ -218,6 +201,20 @@ enum Command {
         #[command(flatten)]
         output: Output,
     },
+}
+
+/// One key of one entity of one host.
+#[derive(Debug, Args)]
+struct KeyAt {
+    /// The backend host, `hostname@backend`.
+    #[arg(long)]
+    host: String,
+    /// The entity (share or snapshot) UUID.
+    #[arg(long)]
+    entity: String,
+    /// The key.
+    #[arg(long)]
+    key: String,
 }
 
 #[derive(Debug, Args)]
@@ -344,13 +341,8 @@ pub fn run(cli: Cli) -> Result<()> {
             commands::check_driver(&driver, options, json)
         }
         Command::CheckConfig(output) => commands::check_config(&config, output.json),
-        Command::Set {
-            host,
-            entity,
-            key,
-            value,
-        } => commands::set(&config, &host, &entity, &key, &value),
-        Command::Unset { host, entity, key } => commands::unset(&config, &host, &entity, &key),
+        Command::Set { at, value } => commands::set(&config, &at.host, &at.entity, &at.key, &value),
+        Command::Unset(at) => commands::unset(&config, &at.host, &at.entity, &at.key),
         Command::RenameHost {
             old,
             new,

@@ -651,7 +651,11 @@ pub fn hammer(data: &privdata_host::PrivateData, worker: u64, ops: u64) -> Resul
 
 /// Every entry of a store, in order, for comparing whole stores.
 pub fn dump(url: &str) -> Vec<(String, String, String, String)> {
-    let storage = privdata_host::store::open(url).unwrap();
+    dump_storage(privdata_host::store::open(url).unwrap().as_ref())
+}
+
+/// Every entry of an open store, in order.
+pub fn dump_storage(storage: &dyn privdata_host::Storage) -> Vec<(String, String, String, String)> {
     let (mut all, mut after) = (Vec::new(), None);
     loop {
         let page = storage.scan(None, after.as_ref(), 1000).unwrap();

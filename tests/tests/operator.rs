@@ -33,15 +33,7 @@ fn fill(storage: &Arc<dyn Storage>, host: &str, entities: u64) -> Vec<(String, S
 }
 
 fn dump_of(storage: &Arc<dyn Storage>) -> Vec<(String, String, String, String)> {
-    let (mut all, mut after) = (Vec::new(), None);
-    loop {
-        let page = storage.scan(None, after.as_ref(), 1000).unwrap();
-        let Some(last) = page.last().cloned() else {
-            return all;
-        };
-        all.extend(page.into_iter().map(|e| (e.host, e.entity, e.key, e.value)));
-        after = Some(last);
-    }
+    dump_storage(storage.as_ref())
 }
 
 /// Limits for the hosts of a configuration with one backend per
