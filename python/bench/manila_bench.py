@@ -113,11 +113,11 @@ def main(argv=None):
     }
     report = {"us_per_call": figures, "speedup_over_manila": ratios, "entities": entities, "rounds": rounds}
 
-    lines = [f"{"µs per call":<24}" + "".join(f"{op:>14}" for op in OPS)]
+    lines = [f"{'µs per call':<24}" + "".join(f"{op:>14}" for op in OPS)]
     for label, row in figures.items():
         lines.append(f"{label:<24}" + "".join(f"{row[op]:>14}" for op in OPS))
     for label, row in ratios.items():
-        lines.append(f"{"x " + label:<24}" + "".join(f"{row[op]:>13}x" for op in OPS))
+        lines.append(f"{'x ' + label:<24}" + "".join(f"{row[op]:>13}x" for op in OPS))
     table = "\n".join(lines)
     if args.json:
         print(table, file=sys.stderr)
