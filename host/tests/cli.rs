@@ -171,6 +171,9 @@ fn every_command_has_help() {
         &["rename-host", "--help"],
         &["orphans", "--help"],
         &["history", "--help"],
+        &["check-config", "--help"],
+        &["set", "--help"],
+        &["unset", "--help"],
     ] {
         let out = ok(privdata(dir.path(), args));
         assert!(out.contains("Usage: privdata"), "{args:?}: {out}");
