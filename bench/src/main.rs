@@ -166,6 +166,7 @@ fn run(sizes: Sizes, json_out: bool, servers: &[String]) -> Result<()> {
     let cold_start = cold_start(&runtime, dir.path())?;
     let scale = scale(dir.path(), sizes)?;
     let durability = durability(dir.path(), sizes)?;
+    let read_threads = read_threads(dir.path(), sizes)?;
 
     let report = json!({
         "ops": ops,
@@ -175,6 +176,7 @@ fn run(sizes: Sizes, json_out: bool, servers: &[String]) -> Result<()> {
         "cold_start_ms": cold_start,
         "scale": scale,
         "durability": durability,
+        "read_threads": read_threads,
         "iterations": sizes.iterations,
         "rounds": sizes.rounds,
         "machine": machine(),
@@ -425,6 +427,40 @@ fn durability(dir: &Path, sizes: Sizes) -> Result<Value> {
     Ok(Value::Object(out))
 }
 
+/// Reads from one thread, then from two at once, through one store: what
+/// a share service's threads get when they read together.
+fn read_threads(dir: &Path, sizes: Sizes) -> Result<Value> {
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open_with(
+        dir.join("threads.db"),
+        Durability::Normal,
+    )?);
+    let data = PrivateData::new(storage, "bench@threads", DataLimits::default());
+    let ids: Vec<String> = (0..sizes.iterations).map(entity).collect();
+    prepare(&data, &ids)?;
+    let per_second = |threads: usize| -> Result<f64> {
+        let mut rounds = Vec::new();
+        for _ in 0..sizes.rounds {
+            let start = Instant::now();
+            std::thread::scope(|s| {
+                let workers: Vec<_> = (0..threads)
+                    .map(|_| s.spawn(|| host_op(&data, "get_one", &ids)))
+                    .collect();
+                workers
+                    .into_iter()
+                    .try_for_each(|w| w.join().expect("a reader panicked"))
+            })?;
+            rounds.push((threads * ids.len()) as f64 / start.elapsed().as_secs_f64());
+        }
+        Ok(median(rounds))
+    };
+    let (one, two) = (per_second(1)?, per_second(2)?);
+    Ok(json!({
+        "one_thread_per_s": one.round() as u64,
+        "two_threads_per_s": two.round() as u64,
+        "ratio": round2(two / one),
+    }))
+}
+
 fn machine() -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -490,7 +526,8 @@ fn table(r: &Value) -> String {
         "\ninstantiate per call (pooling): {} ns; a whole no-op call (instantiate, setup, call): {} ns\n\
          cold start, worst example driver: compile {} ms, from cache {} ms\n\
          scale: get_one {} ns with {} entities, {} ns with {} entities (ratio {})\n\
-         durability: update_one {} ns with durability=full, {} ns with durability=normal\n",
+         durability: update_one {} ns with durability=full, {} ns with durability=normal\n\
+         reads (get_one): {} a second from one thread, {} from two (ratio {})\n",
         r["instantiate_ns"],
         r["noop_call_ns"],
         c["compile"],
@@ -502,6 +539,9 @@ fn table(r: &Value) -> String {
         sc["get_one_ratio"],
         d["update_one_full_ns"],
         d["update_one_normal_ns"],
+        r["read_threads"]["one_thread_per_s"],
+        r["read_threads"]["two_threads_per_s"],
+        r["read_threads"]["ratio"],
     ));
     s
 }

@@ -80,4 +80,5 @@ fn quick(servers: &[(&str, String)]) {
     assert!(r["scale"]["get_one_ratio"].as_f64().unwrap() > 0.0);
     assert!(r["durability"]["update_one_full_ns"].as_u64().unwrap() > 0);
     assert!(r["durability"]["update_one_normal_ns"].as_u64().unwrap() > 0);
+    assert!(r["read_threads"]["two_threads_per_s"].as_u64().unwrap() > 0);
 }
