@@ -192,22 +192,19 @@ pub fn orphans(
     let (storage, _) = existing_store(config)?;
     let found = orphans::find(storage.as_ref(), host, &live_list)?;
     if json {
-        let deleted = match purge {
-            Some((all, dry_run)) => Some(orphans::purge(
-                storage.as_ref(),
-                &found,
-                &live_list,
-                all,
-                dry_run,
-            )?),
-            None => None,
+        // `purge`: null when not asked; what went (or, dry, would go).
+        let purged = match purge {
+            Some((all, dry_run)) => {
+                let entries = orphans::purge(storage.as_ref(), &found, &live_list, all, dry_run)?;
+                serde_json::json!({"dry_run": dry_run, "entities": found.entities.len(), "entries": entries})
+            }
+            None => serde_json::Value::Null,
         };
         let out = serde_json::json!({
             "host": host,
             "held": found.held,
             "orphans": found.entities,
-            "purged": purge.is_some_and(|(_, dry_run)| !dry_run),
-            "entries_deleted": deleted.filter(|_| purge.is_some_and(|(_, dry_run)| !dry_run)),
+            "purge": purged,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
@@ -237,15 +234,25 @@ pub fn orphans(
     Ok(())
 }
 
-/// Stream every entry out a page at a time: memory stays constant.
+/// Stream every entry out a page at a time: memory stays constant. A file
+/// is written beside `output` and renamed onto it once complete, so a failed
+/// export (a mistyped host, a full disk) leaves an existing file as it was.
 pub fn export(config: &Path, host: Option<&str>, output: &Path) -> Result<()> {
     let (storage, _) = existing_store(config)?;
-    let mut out: Box<dyn std::io::Write> = if output == Path::new("-") {
-        Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
+    let to_file = output != Path::new("-");
+    let mut file = None;
+    let mut out: Box<dyn std::io::Write> = if to_file {
+        let dir = match output.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let temp = tempfile::NamedTempFile::new_in(dir)
+            .with_context(|| format!("cannot write in {}", dir.display()))?;
+        let writer = temp.reopen()?;
+        file = Some(temp);
+        Box::new(std::io::BufWriter::new(writer))
     } else {
-        Box::new(std::io::BufWriter::new(
-            std::fs::File::create(output).with_context(|| format!("cannot create {}", output.display()))?,
-        ))
+        Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
     };
     let total = match host {
         Some(host) => storage
@@ -258,7 +265,13 @@ pub fn export(config: &Path, host: Option<&str>, output: &Path) -> Result<()> {
     let mut progress = Progress::new("export", total, false);
     let count = transfer::export(storage.as_ref(), host, &mut out, &mut |n| progress.set(n));
     progress.finish();
-    eprintln!("exported {} entries", count?);
+    let count = count?;
+    drop(out);
+    if let Some(file) = file {
+        file.persist(output)
+            .with_context(|| format!("cannot write {}", output.display()))?;
+    }
+    eprintln!("exported {count} entries");
     Ok(())
 }
 

@@ -54,6 +54,17 @@ fn operator_mistakes_are_refused_and_lose_nothing() {
         privdata(d, &["orphans", "--host", "cli-node@alpha", "--live", "."]),
         "is a directory",
     );
+
+    // An export to a file that exists, with a mistyped host: the file stays.
+    std::fs::write(d.join("backup.jsonl"), &held).unwrap();
+    fails(
+        privdata(
+            d,
+            &["export", "--host", "cli-node@alhpa", "--output", "backup.jsonl"],
+        ),
+        "holds no private data",
+    );
+    assert_eq!(std::fs::read_to_string(d.join("backup.jsonl")).unwrap(), held);
     let out = ok(privdata(
         d,
         &[
