@@ -475,6 +475,24 @@ fn machine() -> Value {
     json!({"cpu": cpu, "cores": cores, "os": std::env::consts::OS})
 }
 
+/// One line per op of a table of figures: guest, host, floor, ratios.
+fn op_rows(ops: &Value) -> String {
+    let mut s = String::new();
+    for op in OPS {
+        let f = |k: &str| ops[op][k].to_string();
+        s.push_str(&format!(
+            "{:<14}{:>10}{:>10}{:>10}{:>13}{:>12}\n",
+            op,
+            f("guest_ns"),
+            f("host_ns"),
+            f("floor_ns"),
+            f("guest_floor"),
+            f("host_floor")
+        ));
+    }
+    s
+}
+
 fn table(r: &Value) -> String {
     let mut s = String::new();
     s.push_str(&format!(
@@ -488,35 +506,11 @@ fn table(r: &Value) -> String {
         "{:<14}{:>10}{:>10}{:>10}{:>13}{:>12}\n",
         "op", "guest ns", "host ns", "floor ns", "guest/floor", "host/floor"
     ));
-    for op in OPS {
-        let o = &r["ops"][op];
-        let f = |k: &str| o[k].to_string();
-        s.push_str(&format!(
-            "{:<14}{:>10}{:>10}{:>10}{:>13}{:>12}\n",
-            op,
-            f("guest_ns"),
-            f("host_ns"),
-            f("floor_ns"),
-            f("guest_floor"),
-            f("host_floor")
-        ));
-    }
+    s.push_str(&op_rows(&r["ops"]));
     if let Some(servers) = r["servers"].as_object() {
         for (kind, ops) in servers {
             s.push_str(&format!("\n{kind} (over loopback)\n"));
-            for op in OPS {
-                let o = &ops[op];
-                let f = |k: &str| o[k].to_string();
-                s.push_str(&format!(
-                    "{:<14}{:>10}{:>10}{:>10}{:>13}{:>12}\n",
-                    op,
-                    f("guest_ns"),
-                    f("host_ns"),
-                    f("floor_ns"),
-                    f("guest_floor"),
-                    f("host_floor")
-                ));
-            }
+            s.push_str(&op_rows(ops));
         }
     }
     let c = &r["cold_start_ms"];
