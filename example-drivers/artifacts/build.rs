@@ -19,6 +19,7 @@ const TEST_DRIVERS: &[Driver] = &[
     ("HOSTILE", "hostile-driver", "hostile_driver"),
     ("BENCH", "bench-driver", "bench_driver"),
     ("LEGACY", "legacy-driver", "legacy_driver"),
+    ("LEGACY_0_1_1", "legacy-0-1-1-driver", "legacy_0_1_1_driver"),
 ];
 const TARGET: &str = "wasm32-wasip2";
 

@@ -1,6 +1,6 @@
 //! The `Driver` trait and the macro that exports it.
 
-use crate::{DriverError, ExportLocation, Share, Snapshot};
+use crate::{AccessRule, BackendStats, DriverError, ExportLocation, RuleResult, Share, Snapshot};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -91,7 +91,8 @@ impl From<Vec<(String, String)>> for Options {
 /// than in [`PrivateStorage`](crate::PrivateStorage) and on the backend.
 ///
 /// Operations a driver does not support keep their default, which answers
-/// [`DriverError::Invalid`].
+/// [`DriverError::Unsupported`]; Manila then reports the operation as not
+/// implemented by this backend.
 pub trait Driver: Sized + Send + Sync + 'static {
     /// Build the driver from its options.
     fn setup(options: Options) -> Result<Self, DriverError>;
@@ -142,10 +143,69 @@ pub trait Driver: Sized + Send + Sync + 'static {
         let _ = share;
         Err(unsupported("unmanage"))
     }
+
+    /// Shrink `share` to `new_size_gib`; [`DriverError::Invalid`] if its
+    /// data would not fit.
+    fn shrink_share(&self, share: &Share, new_size_gib: u64) -> Result<(), DriverError> {
+        let _ = (share, new_size_gib);
+        Err(unsupported("shrink-share"))
+    }
+
+    /// Create `share` holding the data of `snapshot`; returns its export
+    /// locations. Keep what you need about the new share in private data, as
+    /// [`Driver::create_share`] does.
+    fn create_share_from_snapshot(
+        &self,
+        share: &Share,
+        snapshot: &Snapshot,
+    ) -> Result<Vec<ExportLocation>, DriverError> {
+        let _ = (share, snapshot);
+        Err(unsupported("create-share-from-snapshot"))
+    }
+
+    /// Put the data of `snapshot` back into the share it was taken of.
+    fn revert_to_snapshot(&self, snapshot: &Snapshot) -> Result<(), DriverError> {
+        let _ = snapshot;
+        Err(unsupported("revert-to-snapshot"))
+    }
+
+    /// Bring `share`'s access rules in line. `add_rules` and `delete_rules`
+    /// are the change; when both are empty, apply `access_rules` (always the
+    /// full list) as a whole. Return the state of each rule of
+    /// `access_rules`: a rule the backend cannot apply is
+    /// [`RuleState::Error`](crate::RuleState::Error), not a failed call.
+    fn update_access(
+        &self,
+        share: &Share,
+        access_rules: &[AccessRule],
+        add_rules: &[AccessRule],
+        delete_rules: &[AccessRule],
+    ) -> Result<Vec<RuleResult>, DriverError> {
+        let _ = (share, access_rules, add_rules, delete_rules);
+        Err(unsupported("update-access"))
+    }
+
+    /// Adopt the backend snapshot `backend_name` as `snapshot`; returns its
+    /// size in GiB.
+    fn manage_existing_snapshot(&self, snapshot: &Snapshot, backend_name: &str) -> Result<u64, DriverError> {
+        let _ = (snapshot, backend_name);
+        Err(unsupported("manage-existing-snapshot"))
+    }
+
+    /// Forget `snapshot`, leaving it on the backend.
+    fn unmanage_snapshot(&self, snapshot: &Snapshot) -> Result<(), DriverError> {
+        let _ = snapshot;
+        Err(unsupported("unmanage-snapshot"))
+    }
+
+    /// The backend's capacity and capabilities, for Manila's scheduler.
+    fn get_stats(&self) -> Result<BackendStats, DriverError> {
+        Err(unsupported("get-stats"))
+    }
 }
 
 fn unsupported(op: &str) -> DriverError {
-    DriverError::Invalid(format!("this driver does not support {op}"))
+    DriverError::Unsupported(format!("this driver does not support {op}"))
 }
 
 #[doc(hidden)]
@@ -171,7 +231,10 @@ macro_rules! export_driver {
     ($driver:ty) => {
         const _: () = {
             use $crate::bindings::exports::manila::driver::share_driver::Guest;
-            use $crate::{Driver as _, DriverError, ExportLocation, Share, Snapshot};
+            use $crate::{
+                AccessRule, BackendStats, Driver as _, DriverError, ExportLocation, RuleResult, Share,
+                Snapshot,
+            };
 
             static DRIVER: ::std::sync::OnceLock<$driver> = ::std::sync::OnceLock::new();
 
@@ -212,12 +275,44 @@ macro_rules! export_driver {
                 fn unmanage(share: Share) -> Result<(), DriverError> {
                     $crate::__get(&DRIVER)?.unmanage(&share)
                 }
+                fn shrink_share(share: Share, new_size_gib: u64) -> Result<(), DriverError> {
+                    $crate::__get(&DRIVER)?.shrink_share(&share, new_size_gib)
+                }
+                fn create_share_from_snapshot(
+                    share: Share,
+                    snapshot: Snapshot,
+                ) -> Result<Vec<ExportLocation>, DriverError> {
+                    $crate::__get(&DRIVER)?.create_share_from_snapshot(&share, &snapshot)
+                }
+                fn revert_to_snapshot(snapshot: Snapshot) -> Result<(), DriverError> {
+                    $crate::__get(&DRIVER)?.revert_to_snapshot(&snapshot)
+                }
+                fn update_access(
+                    share: Share,
+                    access_rules: Vec<AccessRule>,
+                    add_rules: Vec<AccessRule>,
+                    delete_rules: Vec<AccessRule>,
+                ) -> Result<Vec<RuleResult>, DriverError> {
+                    $crate::__get(&DRIVER)?.update_access(&share, &access_rules, &add_rules, &delete_rules)
+                }
+                fn manage_existing_snapshot(
+                    snapshot: Snapshot,
+                    backend_name: String,
+                ) -> Result<u64, DriverError> {
+                    $crate::__get(&DRIVER)?.manage_existing_snapshot(&snapshot, &backend_name)
+                }
+                fn unmanage_snapshot(snapshot: Snapshot) -> Result<(), DriverError> {
+                    $crate::__get(&DRIVER)?.unmanage_snapshot(&snapshot)
+                }
+                fn get_stats() -> Result<BackendStats, DriverError> {
+                    $crate::__get(&DRIVER)?.get_stats()
+                }
             }
 
             // Component exports only mean something in a wasm component; a
             // native build (clippy, doc tests) must not export them.
             #[cfg(target_family = "wasm")]
-    $crate::bindings::__export_driver_world!(Export with_types_in $crate::bindings);
+            $crate::bindings::__export_driver_world!(Export with_types_in $crate::bindings);
             #[cfg(not(target_family = "wasm"))]
             let _ = [<Export as Guest>::setup];
         };

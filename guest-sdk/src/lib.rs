@@ -62,7 +62,10 @@ pub mod bindings {
     });
 }
 
-pub use bindings::exports::manila::driver::share_driver::{DriverError, ExportLocation, Share, Snapshot};
+pub use bindings::exports::manila::driver::share_driver::{
+    AccessLevel, AccessRule, AccessType, BackendStats, DriverError, ExportLocation, Pool, RuleResult,
+    RuleState, Share, Snapshot,
+};
 pub use bindings::manila::driver::private_data::Error as PrivateDataError;
 
 /// A failed private-data call fails the operation with

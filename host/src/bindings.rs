@@ -1,4 +1,6 @@
-//! The one place the contract in `wit/` becomes Rust types for the host.
+//! The one place the contract becomes Rust types for the host: the current
+//! contract in `wit/`, and contract 0.1 (`host/wit-0.1/`), kept so that
+//! drivers built against it keep running.
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -7,6 +9,19 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::manila::driver::share_driver::{
-    DriverError as WitDriverError, ExportLocation, Share, Snapshot,
+    AccessLevel, AccessRule, AccessType, BackendStats, DriverError as WitDriverError, ExportLocation, Pool,
+    RuleResult, RuleState, Share, Snapshot,
 };
 pub use manila::driver::private_data;
+
+/// Contract 0.1 (0.1.0 and 0.1.1): the eight share operations, the same
+/// records, and `private-data` under its 0.1 name.
+pub mod v0_1 {
+    wasmtime::component::bindgen!({
+        path: "wit-0.1",
+        world: "driver",
+    });
+
+    pub use exports::manila::driver::share_driver::{DriverError, ExportLocation, Share, Snapshot};
+    pub use manila::driver::private_data;
+}

@@ -163,6 +163,9 @@ pub enum DriverError {
     /// The driver's private-data calls failed.
     #[error("private data: {0}")]
     PrivateData(String),
+    /// The driver does not implement the operation.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
 }
 
 /// Shorthand for results of this crate.

@@ -31,6 +31,7 @@
 mod bindings;
 mod cache;
 pub mod config;
+mod contract;
 mod data;
 pub mod error;
 pub mod manager;
@@ -41,7 +42,10 @@ pub mod store;
 pub mod tools;
 pub mod validate;
 
-pub use bindings::{ExportLocation, Share, Snapshot};
+pub use bindings::{
+    AccessLevel, AccessRule, AccessType, BackendStats, ExportLocation, Pool, RuleResult, RuleState, Share,
+    Snapshot,
+};
 pub use config::{Config, HostLimits};
 pub use data::{DataLimits, PrivateData};
 pub use error::{DriverError, Error, Result};

@@ -1,6 +1,6 @@
 //! Backends from the configuration, each driver bound to its own host.
 
-use crate::bindings::{ExportLocation, Share, Snapshot};
+use crate::bindings::{AccessRule, BackendStats, ExportLocation, RuleResult, Share, Snapshot};
 use crate::config::{BackendConfig, Config};
 use crate::data::PrivateData;
 use crate::error::{Error, Result};
@@ -164,6 +164,14 @@ impl Backend {
         &self.sandbox.backend
     }
 
+    /// The contract its driver was built against: `0.2`, or `0.1` (what
+    /// 0.2 added answers [`DriverError::Unsupported`] for such drivers).
+    ///
+    /// [`DriverError::Unsupported`]: crate::DriverError::Unsupported
+    pub fn contract(&self) -> &'static str {
+        self.driver.contract()
+    }
+
     /// The host its private data is bound to.
     pub fn host(&self) -> &str {
         self.sandbox.private_data.host()
@@ -176,44 +184,40 @@ impl Backend {
 
     /// Create `share`; returns where clients mount it.
     pub fn create_share(&self, share: &Share) -> Result<Vec<ExportLocation>> {
-        self.driver.call(&self.sandbox, "create-share", |s, d| {
-            d.manila_driver_share_driver().call_create_share(s, share)
-        })
+        self.driver
+            .call(&self.sandbox, "create-share", |s, d| d.create_share(s, share))
     }
 
     /// Delete `share` and its private data.
     pub fn delete_share(&self, share: &Share) -> Result<()> {
-        self.driver.call(&self.sandbox, "delete-share", |s, d| {
-            d.manila_driver_share_driver().call_delete_share(s, share)
-        })
+        self.driver
+            .call(&self.sandbox, "delete-share", |s, d| d.delete_share(s, share))
     }
 
     /// Grow `share` to `new_size_gib`.
     pub fn extend_share(&self, share: &Share, new_size_gib: u64) -> Result<()> {
         self.driver.call(&self.sandbox, "extend-share", |s, d| {
-            d.manila_driver_share_driver()
-                .call_extend_share(s, share, new_size_gib)
+            d.extend_share(s, share, new_size_gib)
         })
     }
 
     /// Make sure `share` is exported; returns its export locations.
     pub fn ensure_share(&self, share: &Share) -> Result<Vec<ExportLocation>> {
-        self.driver.call(&self.sandbox, "ensure-share", |s, d| {
-            d.manila_driver_share_driver().call_ensure_share(s, share)
-        })
+        self.driver
+            .call(&self.sandbox, "ensure-share", |s, d| d.ensure_share(s, share))
     }
 
     /// Snapshot a share.
     pub fn create_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
         self.driver.call(&self.sandbox, "create-snapshot", |s, d| {
-            d.manila_driver_share_driver().call_create_snapshot(s, snapshot)
+            d.create_snapshot(s, snapshot)
         })
     }
 
     /// Delete a snapshot and its private data.
     pub fn delete_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
         self.driver.call(&self.sandbox, "delete-snapshot", |s, d| {
-            d.manila_driver_share_driver().call_delete_snapshot(s, snapshot)
+            d.delete_snapshot(s, snapshot)
         })
     }
 
@@ -221,15 +225,80 @@ impl Backend {
     /// in GiB and export locations.
     pub fn manage_existing(&self, share: &Share, backend_name: &str) -> Result<(u64, Vec<ExportLocation>)> {
         self.driver.call(&self.sandbox, "manage-existing", |s, d| {
-            d.manila_driver_share_driver()
-                .call_manage_existing(s, share, backend_name)
+            d.manage_existing(s, share, backend_name)
         })
     }
 
     /// Stop managing `share`, leaving its data on the backend.
     pub fn unmanage(&self, share: &Share) -> Result<()> {
-        self.driver.call(&self.sandbox, "unmanage", |s, d| {
-            d.manila_driver_share_driver().call_unmanage(s, share)
+        self.driver
+            .call(&self.sandbox, "unmanage", |s, d| d.unmanage(s, share))
+    }
+
+    /// Shrink `share` to `new_size_gib`; [`DriverError::Invalid`] if its
+    /// data would not fit.
+    ///
+    /// [`DriverError::Invalid`]: crate::DriverError::Invalid
+    pub fn shrink_share(&self, share: &Share, new_size_gib: u64) -> Result<()> {
+        self.driver.call(&self.sandbox, "shrink-share", |s, d| {
+            d.shrink_share(s, share, new_size_gib)
         })
+    }
+
+    /// Create `share` with the data of `snapshot`; returns where clients
+    /// mount it.
+    pub fn create_share_from_snapshot(
+        &self,
+        share: &Share,
+        snapshot: &Snapshot,
+    ) -> Result<Vec<ExportLocation>> {
+        self.driver
+            .call(&self.sandbox, "create-share-from-snapshot", |s, d| {
+                d.create_share_from_snapshot(s, share, snapshot)
+            })
+    }
+
+    /// Put the data of `snapshot` back into its share.
+    pub fn revert_to_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
+        self.driver.call(&self.sandbox, "revert-to-snapshot", |s, d| {
+            d.revert_to_snapshot(s, snapshot)
+        })
+    }
+
+    /// Bring `share`'s access rules in line: apply `add_rules` and remove
+    /// `delete_rules`, or, when both are empty, apply `access_rules` (the
+    /// full list) as a whole. Returns the state of each rule.
+    pub fn update_access(
+        &self,
+        share: &Share,
+        access_rules: &[AccessRule],
+        add_rules: &[AccessRule],
+        delete_rules: &[AccessRule],
+    ) -> Result<Vec<RuleResult>> {
+        self.driver.call(&self.sandbox, "update-access", |s, d| {
+            d.update_access(s, share, access_rules, add_rules, delete_rules)
+        })
+    }
+
+    /// Adopt the backend snapshot `backend_name` as `snapshot`; returns its
+    /// size in GiB.
+    pub fn manage_existing_snapshot(&self, snapshot: &Snapshot, backend_name: &str) -> Result<u64> {
+        self.driver
+            .call(&self.sandbox, "manage-existing-snapshot", |s, d| {
+                d.manage_existing_snapshot(s, snapshot, backend_name)
+            })
+    }
+
+    /// Stop managing `snapshot`, leaving it on the backend.
+    pub fn unmanage_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
+        self.driver.call(&self.sandbox, "unmanage-snapshot", |s, d| {
+            d.unmanage_snapshot(s, snapshot)
+        })
+    }
+
+    /// The backend's capacity and capabilities, for Manila's scheduler.
+    pub fn get_stats(&self) -> Result<BackendStats> {
+        self.driver
+            .call(&self.sandbox, "get-stats", |s, d| d.get_stats(s))
     }
 }

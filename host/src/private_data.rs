@@ -2,6 +2,7 @@
 //! [`PrivateData`](crate::PrivateData) handle the instance was bound to.
 
 use crate::bindings::private_data::{Error as WitError, Host};
+use crate::bindings::v0_1::private_data as v0_1;
 use crate::error::Error;
 use crate::sandbox::State;
 
@@ -41,6 +42,49 @@ impl Host for State {
         self.private_data
             .delete(&entity_id, keys.as_deref())
             .map_err(|e| self.to_guest(e))
+    }
+}
+
+/// Drivers built against contract 0.1 import the same interface under its
+/// 0.1 name.
+impl v0_1::Host for State {
+    fn details_get(
+        &mut self,
+        entity_id: String,
+        keys: Option<Vec<String>>,
+    ) -> Result<Vec<(String, String)>, v0_1::Error> {
+        Host::details_get(self, entity_id, keys).map_err(to_v0_1)
+    }
+
+    fn details_update(
+        &mut self,
+        entity_id: String,
+        details: Vec<(String, String)>,
+        delete_existing: bool,
+    ) -> Result<(), v0_1::Error> {
+        Host::details_update(self, entity_id, details, delete_existing).map_err(to_v0_1)
+    }
+
+    fn entities_list(
+        &mut self,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<(Vec<String>, Option<String>), v0_1::Error> {
+        Host::entities_list(self, cursor, limit).map_err(to_v0_1)
+    }
+
+    fn details_delete(&mut self, entity_id: String, keys: Option<Vec<String>>) -> Result<(), v0_1::Error> {
+        Host::details_delete(self, entity_id, keys).map_err(to_v0_1)
+    }
+}
+
+fn to_v0_1(e: WitError) -> v0_1::Error {
+    match e {
+        WitError::InvalidEntityId(m) => v0_1::Error::InvalidEntityId(m),
+        WitError::InvalidKey(m) => v0_1::Error::InvalidKey(m),
+        WitError::ValueTooLong(m) => v0_1::Error::ValueTooLong(m),
+        WitError::QuotaExceeded(m) => v0_1::Error::QuotaExceeded(m),
+        WitError::StorageUnavailable(m) => v0_1::Error::StorageUnavailable(m),
     }
 }
 

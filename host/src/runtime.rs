@@ -2,7 +2,8 @@
 //! thread that counts CPU time in epochs, and drivers compiled (or loaded
 //! from the cache) once.
 
-use crate::bindings::{Driver, DriverPre};
+use crate::bindings::{Driver, v0_1};
+use crate::contract::DriverPre;
 use crate::error::{Error, Result};
 use crate::sandbox::{DriverComponent, EPOCH_TICK, State};
 use std::path::{Path, PathBuf};
@@ -61,6 +62,10 @@ impl Runtime {
         let link = |r: wasmtime::Result<()>| r.map_err(|e| Error::Engine(format!("linker: {e:#}")));
         link(wasmtime_wasi::p2::add_to_linker_sync(&mut linker))?;
         link(Driver::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s))?;
+        link(v0_1::Driver::add_to_linker::<State, HasSelf<State>>(
+            &mut linker,
+            |s| s,
+        ))?;
 
         let weak = engine.weak();
         std::thread::Builder::new()
@@ -131,11 +136,7 @@ impl Runtime {
                 "the component does not fit the manila:driver world: {e:#}"
             ))
         })?;
-        let pre = DriverPre::new(pre).map_err(|e| {
-            load_err(format!(
-                "the component does not export manila:driver/share-driver: {e:#}"
-            ))
-        })?;
+        let pre = DriverPre::new(pre).map_err(load_err)?;
         Ok(DriverComponent::new(pre, path))
     }
 }

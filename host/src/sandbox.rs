@@ -2,7 +2,8 @@
 //! own, with the backend's limits, a WASI context that sees only the
 //! backend's root, and the private data of the backend's host.
 
-use crate::bindings::{Driver, DriverPre, WitDriverError};
+use crate::bindings::WitDriverError;
+use crate::contract::{Call, Driver, DriverPre};
 use crate::data::PrivateData;
 use crate::error::{DriverError, Error, Result};
 use std::path::{Path, PathBuf};
@@ -74,7 +75,7 @@ impl WasiView for State {
 /// A compiled driver, ready to be instantiated cheaply per operation.
 #[derive(Clone)]
 pub struct DriverComponent {
-    pre: DriverPre<State>,
+    pre: DriverPre,
     path: PathBuf,
 }
 
@@ -86,12 +87,8 @@ impl std::fmt::Debug for DriverComponent {
     }
 }
 
-/// The result of a driver's export: the wasmtime layer (traps) around the
-/// driver's own typed result.
-type Call<R> = wasmtime::Result<std::result::Result<R, WitDriverError>>;
-
 impl DriverComponent {
-    pub(crate) fn new(pre: DriverPre<State>, path: &Path) -> Self {
+    pub(crate) fn new(pre: DriverPre, path: &Path) -> Self {
         DriverComponent {
             pre,
             path: path.to_path_buf(),
@@ -101,6 +98,13 @@ impl DriverComponent {
     /// The file this driver was loaded from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The contract version the driver was built against: `0.2`, or `0.1`
+    /// for drivers the host runs unchanged (what 0.2 added answers
+    /// [`DriverError::Unsupported`] for them).
+    pub fn contract(&self) -> &'static str {
+        self.pre.contract()
     }
 
     /// Instantiate the driver in `sandbox`, call `setup` with its options and
@@ -193,9 +197,7 @@ impl DriverInstance {
     /// Call the driver's `setup` with the backend's options.
     pub fn setup(&mut self) -> Result<()> {
         let options = std::mem::take(&mut self.sandbox.options);
-        let result = self.call("setup", |store, driver| {
-            driver.manila_driver_share_driver().call_setup(store, &options)
-        });
+        let result = self.call("setup", |store, driver| driver.setup(store, &options));
         self.sandbox.options = options;
         result
     }
@@ -287,6 +289,7 @@ impl From<WitDriverError> for DriverError {
             WitDriverError::Invalid(m) => DriverError::Invalid(m),
             WitDriverError::Backend(m) => DriverError::Backend(m),
             WitDriverError::PrivateData(m) => DriverError::PrivateData(m),
+            WitDriverError::Unsupported(m) => DriverError::Unsupported(m),
         }
     }
 }

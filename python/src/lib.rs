@@ -13,6 +13,8 @@ use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use std::sync::Arc;
 
+mod backend;
+
 create_exception!(
     privdata,
     Error,
@@ -228,5 +230,6 @@ fn _privdata(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("QuotaExceeded", py.get_type::<QuotaExceeded>())?;
     m.add("StorageUnavailable", py.get_type::<StorageUnavailable>())?;
     m.add("StorageError", py.get_type::<StorageError>())?;
+    backend::add(m)?;
     Ok(())
 }

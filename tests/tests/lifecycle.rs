@@ -3,7 +3,7 @@
 //! left behind once an entity is deleted.
 
 use conformance::*;
-use privdata_host::{DriverError, Error, ExportLocation};
+use privdata_host::{AccessLevel, AccessRule, AccessType, DriverError, Error, ExportLocation, RuleState};
 use std::path::Path;
 
 const DRIVERS: [(&str, &str); 3] = [
@@ -332,7 +332,14 @@ fn unsupported_operations_say_so() {
         .create_snapshot(&snapshot(ID2, ID1))
         .unwrap_err();
     assert!(
-        err.to_string().contains("does not support create-snapshot"),
+        matches!(
+            &err,
+            Error::Driver {
+                error: DriverError::Unsupported(m),
+                operation: "create-snapshot",
+                ..
+            } if m.contains("create-snapshot")
+        ),
         "{err}"
     );
 }
@@ -369,4 +376,156 @@ fn a_retried_create_makes_no_second_backend_object() {
         assert_eq!(count(objects), 0, "{name} left an object behind");
         assert!(data(&f, name, ID1).is_empty());
     }
+}
+
+fn rule(id: &str, kind: AccessType, to: &str, level: AccessLevel) -> AccessRule {
+    AccessRule {
+        id: id.into(),
+        access_type: kind,
+        access_to: to.into(),
+        access_level: level,
+    }
+}
+
+/// Contract 0.2 on the generic driver, checked on its backend: rules in
+/// its exports file, a share from a snapshot with the snapshot's data,
+/// revert, shrink, snapshot manage/unmanage, stats.
+#[test]
+fn generic_serves_every_operation_of_contract_0_2() {
+    let f = fixture();
+    let b = f.backend("generic");
+    let root = f.root("generic");
+    let mut s = share(ID1);
+    s.size_gib = 4;
+    b.create_share(&s).unwrap();
+    let volume = data(&f, "generic", ID1)[0].1.clone();
+    let exports_file = root.join("exports").join(&volume);
+
+    let net = rule(ID2, AccessType::Ip, "10.0.0.0/24", AccessLevel::Rw);
+    let host = rule(ID3, AccessType::Ip, "10.0.1.7", AccessLevel::Ro);
+    let user = rule(
+        "7e5a3b9c-4d6f-4e8a-8b32-c3d4e5f60718",
+        AccessType::User,
+        "alice",
+        AccessLevel::Rw,
+    );
+    let all = [net.clone(), host.clone(), user.clone()];
+    let states = b.update_access(&s, &all, &all, &[]).unwrap();
+    let state_of = |id: &str| states.iter().find(|r| r.id == id).map(|r| r.state);
+    assert_eq!(states.len(), 3);
+    assert_eq!(state_of(ID2), Some(RuleState::Active));
+    assert_eq!(state_of(ID3), Some(RuleState::Active));
+    assert_eq!(
+        state_of(&user.id),
+        Some(RuleState::Error),
+        "NFS takes no user rules"
+    );
+    let text = std::fs::read_to_string(&exports_file).unwrap();
+    assert!(
+        text.contains(&format!("/volumes/{volume} 10.0.0.0/24(rw) # {ID2}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("/volumes/{volume} 10.0.1.7(ro) # {ID3}")),
+        "{text}"
+    );
+    assert!(!text.contains("alice"), "{text}");
+
+    b.update_access(&s, &[host.clone()], &[], &[net.clone()]).unwrap();
+    let text = std::fs::read_to_string(&exports_file).unwrap();
+    assert!(
+        !text.contains("10.0.0.0/24") && text.contains("10.0.1.7"),
+        "{text}"
+    );
+    // A full sync (no change given) applies the list as a whole.
+    b.update_access(&s, &[net.clone()], &[], &[]).unwrap();
+    let text = std::fs::read_to_string(&exports_file).unwrap();
+    assert!(
+        text.contains("10.0.0.0/24") && !text.contains("10.0.1.7"),
+        "{text}"
+    );
+
+    let dir = root.join("volumes").join(&volume);
+    std::fs::write(dir.join("data"), b"at the snapshot").unwrap();
+    let snap = snapshot(ID2, ID1);
+    b.create_snapshot(&snap).unwrap();
+    std::fs::write(dir.join("data"), b"changed").unwrap();
+    std::fs::write(dir.join("new"), b"after").unwrap();
+    b.revert_to_snapshot(&snap).unwrap();
+    assert_eq!(std::fs::read(dir.join("data")).unwrap(), b"at the snapshot");
+    assert!(
+        !dir.join("new").exists(),
+        "revert left a file made after the snapshot"
+    );
+
+    let clone = share(ID3);
+    let exports = b.create_share_from_snapshot(&clone, &snap).unwrap();
+    let clone_volume = data(&f, "generic", ID3)[0].1.clone();
+    assert_ne!(clone_volume, volume);
+    assert!(exports[0].path.ends_with(&format!("/volumes/{clone_volume}")));
+    let clone_dir = root.join("volumes").join(&clone_volume);
+    assert_eq!(std::fs::read(clone_dir.join("data")).unwrap(), b"at the snapshot");
+    assert_eq!(
+        b.create_share_from_snapshot(&clone, &snap).unwrap(),
+        exports,
+        "a retried create from a snapshot makes no second volume"
+    );
+    b.delete_share(&clone).unwrap();
+    assert_eq!(data(&f, "generic", ID3), vec![]);
+    assert!(!clone_dir.exists());
+
+    b.shrink_share(&s, 2).unwrap();
+    assert_eq!(std::fs::read_to_string(dir.join(".size")).unwrap(), "2");
+    let err = b.shrink_share(&s, 3).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Driver {
+                error: DriverError::Invalid(_),
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    let snap_volume = data(&f, "generic", ID2)
+        .into_iter()
+        .find(|(k, _)| k == "snapshot_volume_id")
+        .unwrap()
+        .1;
+    b.unmanage_snapshot(&snap).unwrap();
+    assert_eq!(data(&f, "generic", ID2), vec![]);
+    assert!(
+        root.join("snapshots").join(&snap_volume).is_dir(),
+        "unmanage left the snapshot"
+    );
+    let adopted = snapshot("0a1b2c3d-0000-4000-8000-000000000001", ID1);
+    assert!(b.manage_existing_snapshot(&adopted, &snap_volume).unwrap() >= 1);
+    let err = b
+        .manage_existing_snapshot(&adopted, "snap-nonexistent")
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Driver {
+                error: DriverError::NotFound(_),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    b.delete_snapshot(&adopted).unwrap();
+    assert!(!root.join("snapshots").join(&snap_volume).exists());
+
+    let stats = b.get_stats().unwrap();
+    assert_eq!(stats.protocols, vec!["NFS".to_string()]);
+    assert_eq!(stats.total_capacity_gib, Some(100));
+    assert_eq!(stats.free_capacity_gib, Some(98), "one 2 GiB volume");
+    b.delete_share(&s).unwrap();
+    assert!(!exports_file.exists(), "delete left the share's exports");
+    assert_eq!(
+        f.manager.storage().hosts().unwrap(),
+        vec![],
+        "orphans left in the store"
+    );
 }

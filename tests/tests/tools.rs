@@ -3,7 +3,7 @@
 
 use conformance::*;
 use privdata_host::store::{HistoryFilter, StorageOptions};
-use privdata_host::{Error, Manager};
+use privdata_host::{DriverError, Error, Manager};
 
 fn audited(specs: impl IntoIterator<Item = BackendSpec>) -> (Scratch, Manager) {
     let dir = Scratch::new();
@@ -134,6 +134,78 @@ fn a_driver_built_against_contract_0_1_0_keeps_working() {
     assert_eq!(created[0].path, format!("old-nas:/legacy-{}", &ID1[..8]));
     assert_eq!(b.ensure_share(&share(ID1)).unwrap(), created);
     assert_eq!(b.private_data().get(ID1, None).unwrap().len(), 1);
+    b.delete_share(&share(ID1)).unwrap();
+    assert_eq!(b.private_data().get(ID1, None).unwrap(), vec![]);
+    assert_eq!(b.contract(), "0.1");
+    assert_added_in_0_2_is_unsupported(b);
+}
+
+/// Every operation contract 0.2 added answers `unsupported` for a 0.1
+/// driver, naming the operation and how to get it.
+fn assert_added_in_0_2_is_unsupported(b: &privdata_host::Backend) {
+    let (s, snap) = (share(ID1), snapshot(ID2, ID1));
+    let results: [(&str, Result<(), Error>); 7] = [
+        ("shrink-share", b.shrink_share(&s, 1)),
+        (
+            "create-share-from-snapshot",
+            b.create_share_from_snapshot(&share(ID3), &snap).map(drop),
+        ),
+        ("revert-to-snapshot", b.revert_to_snapshot(&snap)),
+        ("update-access", b.update_access(&s, &[], &[], &[]).map(drop)),
+        (
+            "manage-existing-snapshot",
+            b.manage_existing_snapshot(&snap, "x").map(drop),
+        ),
+        ("unmanage-snapshot", b.unmanage_snapshot(&snap)),
+        ("get-stats", b.get_stats().map(drop)),
+    ];
+    for (op, result) in results {
+        match result {
+            Err(Error::Driver {
+                error: DriverError::Unsupported(m),
+                operation,
+                ..
+            }) => {
+                assert_eq!(operation, op);
+                assert!(
+                    m.contains(op) && m.contains("0.1") && m.contains("rebuild"),
+                    "{m}"
+                );
+            }
+            other => panic!("{op}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_driver_built_against_contract_0_1_1_keeps_working() {
+    let f = Fixture::new([BackendSpec::new("old", drivers::LEGACY_0_1_1)]);
+    let b = f.backend("old");
+    assert_eq!(b.contract(), "0.1");
+    let created = b.create_share(&share(ID1)).unwrap();
+    assert_eq!(created[0].path, format!("old-nas:/v011-{}", &ID1[..8]));
+    b.extend_share(&share(ID1), 3).unwrap();
+    let kept = b.private_data().get(ID1, None).unwrap();
+    assert!(
+        kept.contains(&("size_gib".to_string(), "3".to_string())),
+        "{kept:?}"
+    );
+    // ensure-share goes through entities-list, which 0.1.1 added.
+    assert_eq!(b.ensure_share(&share(ID1)).unwrap(), created);
+    assert!(matches!(
+        b.ensure_share(&share(ID2)),
+        Err(Error::Driver {
+            error: DriverError::NotFound(_),
+            ..
+        })
+    ));
+    // The 0.1 SDK's "does not support" answer is what 0.2 calls unsupported.
+    let err = b.create_snapshot(&snapshot(ID2, ID1)).unwrap_err();
+    assert!(
+        matches!(&err, Error::Driver { error: DriverError::Unsupported(m), .. } if m.contains("create-snapshot")),
+        "{err}"
+    );
+    assert_added_in_0_2_is_unsupported(b);
     b.delete_share(&share(ID1)).unwrap();
     assert_eq!(b.private_data().get(ID1, None).unwrap(), vec![]);
 }

@@ -4,8 +4,11 @@
 
 use crate::data::{DataLimits, PrivateData};
 use crate::store;
-use crate::{Backend, DriverError, Error, Runtime, Sandbox, SandboxLimits, Share, Snapshot};
-use std::path::Path;
+use crate::{
+    AccessLevel, AccessRule, AccessType, Backend, DriverError, Error, ExportLocation, Runtime, Sandbox,
+    SandboxLimits, Share, Snapshot,
+};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// How one step went.
@@ -68,9 +71,9 @@ impl Report {
                 Some(value)
             }
             Err(Error::Driver {
-                error: DriverError::Invalid(m),
+                error: DriverError::Unsupported(m),
                 ..
-            }) if m.contains("not support") => {
+            }) => {
                 self.push(name, Outcome::Unsupported, m);
                 None
             }
@@ -122,6 +125,82 @@ impl Report {
 const SHARE: &str = "5c3e1f7a-2b4d-4c6e-8f10-a1b2c3d4e5f6";
 const ADOPTED: &str = "6d4f2a8b-3c5e-4d7f-9a21-b2c3d4e5f607";
 const SNAPSHOT: &str = "7e5a3b9c-4d6f-4e8a-8b32-c3d4e5f60718";
+const CLONE: &str = "8f6b4cad-5e7a-4f9b-9c43-d4e5f6071829";
+/// The file the kit writes into the share, when it can see the share's
+/// directory in the root, to check that revert brings its content back.
+const MARKER: &str = "privdata-check-marker";
+
+/// The share's directory in the root, if an export location's path (after
+/// `host:`) names one there: where the kit can check a revert.
+fn share_dir(root: &Path, exports: &[ExportLocation]) -> Option<PathBuf> {
+    exports.iter().find_map(|e| {
+        let path = e.path.rsplit_once(':').map_or(e.path.as_str(), |(_, p)| p);
+        let dir = root.join(path.trim_start_matches('/'));
+        (!path.is_empty() && !path.contains("..") && dir.is_dir()).then_some(dir)
+    })
+}
+
+fn is_unsupported(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Driver {
+            error: DriverError::Unsupported(_),
+            ..
+        }
+    )
+}
+
+fn rule(id: &str, to: &str, level: AccessLevel) -> AccessRule {
+    AccessRule {
+        id: id.into(),
+        access_type: AccessType::Ip,
+        access_to: to.into(),
+        access_level: level,
+    }
+}
+
+/// Allow two rules, then deny one: each call must answer for exactly the
+/// rules of the full list it was given.
+fn check_access(report: &mut Report, backend: &Backend, share: &Share) {
+    let rw = rule(
+        "0a1b2c3d-0000-4000-8000-000000000001",
+        "10.0.0.0/24",
+        AccessLevel::Rw,
+    );
+    let ro = rule(
+        "0a1b2c3d-0000-4000-8000-000000000002",
+        "10.0.1.7",
+        AccessLevel::Ro,
+    );
+    let steps: [(&str, Vec<AccessRule>, Vec<AccessRule>, Vec<AccessRule>); 3] = [
+        (
+            "update-access: allow",
+            vec![rw.clone(), ro.clone()],
+            vec![rw.clone(), ro.clone()],
+            vec![],
+        ),
+        ("update-access: deny", vec![ro.clone()], vec![], vec![rw.clone()]),
+        ("update-access: deny all", vec![], vec![], vec![ro.clone()]),
+    ];
+    for (name, all, add, delete) in steps {
+        let Some(states) = report.record(name, backend.update_access(share, &all, &add, &delete), |s| {
+            format!("{} rule(s) answered", s.len())
+        }) else {
+            return;
+        };
+        let mut answered: Vec<&str> = states.iter().map(|s| s.id.as_str()).collect();
+        let mut asked: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
+        answered.sort();
+        asked.sort();
+        if answered != asked {
+            report.push(
+                name,
+                Outcome::Fail,
+                format!("answered for rules {answered:?}, was given {asked:?}"),
+            );
+        }
+    }
+}
 
 /// Run `driver` through the lifecycle with `options`, in a scratch
 /// directory that is removed afterwards.
@@ -215,23 +294,9 @@ pub fn check_driver(driver: &Path, options: Vec<(String, String)>) -> Result<Rep
     }
     let s = share(SHARE);
     report.record("extend-share", backend.extend_share(&s, 2), |_| "to 2 GiB".into());
-    let snap = Snapshot {
-        id: SNAPSHOT.into(),
-        share_id: SHARE.into(),
-        size_gib: 1,
-    };
-    let snapped = report.record("create-snapshot", backend.create_snapshot(&snap), |_| {
-        String::new()
-    });
-    if snapped.is_some()
-        && report
-            .record("delete-snapshot", backend.delete_snapshot(&snap), |_| {
-                String::new()
-            })
-            .is_some()
-    {
-        report.expect_no_data(&data, SNAPSHOT, "delete-snapshot");
-    }
+    report.record("shrink-share", backend.shrink_share(&s, 1), |_| "to 1 GiB".into());
+    check_access(&mut report, &backend, &s);
+    check_snapshots(&mut report, &backend, &data, &root, &created);
 
     // Unmanage, then adopt the same backend object under a new id, by any
     // name the driver kept (or the old id): the kit cannot know the name.
@@ -275,11 +340,12 @@ pub fn check_driver(driver: &Path, options: Vec<(String, String)>) -> Result<Rep
                     managed = true;
                     break;
                 }
-                Err(e) => tried.push(format!("{name:?}: {e}")),
+                Err(e) => tried.push((is_unsupported(&e), format!("{name:?}: {e}"))),
             }
         }
         if !managed {
-            let unsupported = tried.iter().all(|t| t.contains("not support"));
+            let unsupported = tried.iter().all(|(unsupported, _)| *unsupported);
+            let tried: Vec<String> = tried.into_iter().map(|(_, t)| t).collect();
             report.push(
                 "manage-existing",
                 if unsupported {
@@ -299,7 +365,164 @@ pub fn check_driver(driver: &Path, options: Vec<(String, String)>) -> Result<Rep
     {
         report.expect_no_data(&data, to_delete, "delete-share");
     }
+    if let Some(stats) = report.record("get-stats", backend.get_stats(), |s| {
+        format!(
+            "{:?}: total {:?} GiB, free {:?} GiB, {} pool(s)",
+            s.protocols,
+            s.total_capacity_gib,
+            s.free_capacity_gib,
+            s.pools.len()
+        )
+    }) && let (Some(total), Some(free)) = (stats.total_capacity_gib, stats.free_capacity_gib)
+        && free > total
+    {
+        report.push(
+            "get-stats",
+            Outcome::Fail,
+            format!("free {free} GiB exceeds total {total} GiB"),
+        );
+    }
     Ok(finish(report, &data, &outside))
+}
+
+/// Snapshot, revert (checking the content came back where the kit can see
+/// the share), a share from the snapshot and its deletion, unmanage and
+/// manage of the snapshot, and its deletion.
+fn check_snapshots(
+    report: &mut Report,
+    backend: &Backend,
+    data: &PrivateData,
+    root: &Path,
+    exports: &[ExportLocation],
+) {
+    let snap = Snapshot {
+        id: SNAPSHOT.into(),
+        share_id: SHARE.into(),
+        size_gib: 1,
+    };
+    let marker = share_dir(root, exports).map(|d| d.join(MARKER));
+    if let Some(m) = &marker
+        && std::fs::write(m, b"before").is_err()
+    {
+        report.push(
+            "revert-to-snapshot",
+            Outcome::Skipped,
+            "cannot write into the share",
+        );
+    }
+    let snapped = report.record("create-snapshot", backend.create_snapshot(&snap), |_| {
+        String::new()
+    });
+    if snapped.is_none() {
+        return;
+    }
+    if let Some(m) = &marker {
+        let _ = std::fs::write(m, b"after");
+    }
+    if report
+        .record("revert-to-snapshot", backend.revert_to_snapshot(&snap), |_| {
+            String::new()
+        })
+        .is_some()
+    {
+        match &marker {
+            Some(m) if std::fs::read(m).is_ok_and(|c| c == b"before") => {
+                report.push("revert restores the data", Outcome::Ok, "")
+            }
+            Some(m) => report.push(
+                "revert restores the data",
+                Outcome::Fail,
+                format!("{} does not hold what it held at the snapshot", m.display()),
+            ),
+            None => report.push(
+                "revert restores the data",
+                Outcome::Skipped,
+                "no export location names a directory in the root to check",
+            ),
+        }
+    }
+    if let Some(m) = &marker {
+        let _ = std::fs::remove_file(m);
+    }
+
+    let clone = Share {
+        id: CLONE.into(),
+        name: "conformance clone".into(),
+        size_gib: 1,
+        protocol: "NFS".into(),
+    };
+    if report
+        .record(
+            "create-share-from-snapshot",
+            backend.create_share_from_snapshot(&clone, &snap),
+            |e| format!("{} export location(s)", e.len()),
+        )
+        .is_some()
+        && report
+            .record(
+                "delete-share (from snapshot)",
+                backend.delete_share(&clone),
+                |_| String::new(),
+            )
+            .is_some()
+    {
+        report.expect_no_data(data, CLONE, "deleting the share made from the snapshot");
+    }
+
+    let kept: Vec<String> = data
+        .get(SNAPSHOT, None)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    if report
+        .record("unmanage-snapshot", backend.unmanage_snapshot(&snap), |_| {
+            String::new()
+        })
+        .is_some()
+    {
+        report.expect_no_data(data, SNAPSHOT, "unmanage-snapshot");
+        let mut adopted = false;
+        let mut tried = Vec::new();
+        for name in kept.iter().map(String::as_str).chain([SNAPSHOT]) {
+            match backend.manage_existing_snapshot(&snap, name) {
+                Ok(size) => {
+                    report.push(
+                        "manage-existing-snapshot",
+                        Outcome::Ok,
+                        format!("adopted {name:?}: {size} GiB"),
+                    );
+                    adopted = true;
+                    break;
+                }
+                Err(e) => tried.push((is_unsupported(&e), format!("{name:?}: {e}"))),
+            }
+        }
+        if !adopted {
+            let unsupported = tried.iter().all(|(unsupported, _)| *unsupported);
+            let tried: Vec<String> = tried.into_iter().map(|(_, t)| t).collect();
+            report.push(
+                "manage-existing-snapshot",
+                if unsupported {
+                    Outcome::Unsupported
+                } else {
+                    Outcome::Skipped
+                },
+                format!(
+                    "no name the driver kept adopts the snapshot ({})",
+                    tried.join("; ")
+                ),
+            );
+        }
+    }
+    if report
+        .record("delete-snapshot", backend.delete_snapshot(&snap), |_| {
+            String::new()
+        })
+        .is_some()
+    {
+        report.expect_no_data(data, SNAPSHOT, "delete-snapshot");
+    }
 }
 
 /// The checks after the lifecycle: nothing left in the store, nothing
