@@ -168,6 +168,19 @@ fn check_driver_passes_the_example_drivers() {
         out.contains("OK           manage-existing: adopted \"vol-"),
         "{out}"
     );
+    // The generic driver serves all of contract 0.2, checked on its data.
+    for step in [
+        "shrink-share",
+        "update-access: allow",
+        "update-access: deny",
+        "revert restores the data",
+        "no private data after deleting the share made from the snapshot",
+        "no private data after unmanage-snapshot",
+        "manage-existing-snapshot: adopted \"snap-",
+        "get-stats",
+    ] {
+        assert!(out.contains(&format!("OK           {step}")), "{step}:\n{out}");
+    }
 }
 
 #[test]

@@ -12,7 +12,7 @@
 //! addresses are the lines of `.backend/interfaces` (or the `export_addresses`
 //! option, comma-separated, when that file does not exist).
 
-use manila_driver_sdk::{Driver, DriverError, ExportLocation, Options, PrivateStorage, Share};
+use manila_driver_sdk::{BackendStats, Driver, DriverError, ExportLocation, Options, PrivateStorage, Share};
 use std::fs;
 use std::path::Path;
 
@@ -159,6 +159,42 @@ impl Driver for Caching {
         // Usage is relearned on demand rather than walked now.
         self.private_storage.delete_many(&share.id, ["used_bytes"])?;
         Ok(())
+    }
+
+    /// Refused below what the share holds: usage from the cache, or
+    /// learned (and cached) when the cache has none.
+    fn shrink_share(&self, share: &Share, new_size_gib: u64) -> Result<(), DriverError> {
+        let cached = self.private_storage.get(&share.id, "used_bytes")?;
+        let used = match cached.and_then(|u| u.parse::<u64>().ok()) {
+            Some(used) => used,
+            None => {
+                let learned = self.learn(share)?;
+                self.cache(share, &learned)?;
+                learned.used_bytes
+            }
+        };
+        if new_size_gib == 0 || used > new_size_gib << 30 {
+            return Err(DriverError::Invalid(format!(
+                "the share holds {used} bytes: {new_size_gib} GiB would lose data"
+            )));
+        }
+        fs::write(format!("{}/.size", Caching::dir(share)), new_size_gib.to_string())?;
+        self.private_storage
+            .update(&share.id, [("size_gib", new_size_gib.to_string())])?;
+        Ok(())
+    }
+
+    /// Shares take only what they use, and the backend does not say its
+    /// size: capacity is unknown.
+    fn get_stats(&self) -> Result<BackendStats, DriverError> {
+        Ok(BackendStats {
+            backend_name: "caching".into(),
+            protocols: vec!["NFS".into()],
+            total_capacity_gib: None,
+            free_capacity_gib: None,
+            thin_provisioning: true,
+            pools: Vec::new(),
+        })
     }
 
     fn ensure_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {

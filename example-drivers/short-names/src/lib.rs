@@ -11,7 +11,7 @@
 //! in `shares/<short name>/.snapshots/<short name>/`.
 
 use manila_driver_sdk::{
-    Driver, DriverError, ExportLocation, Options, PrivateStorage, Share, Snapshot, random_hex,
+    BackendStats, Driver, DriverError, ExportLocation, Options, PrivateStorage, Share, Snapshot, random_hex,
 };
 use std::fs;
 use std::path::Path;
@@ -187,6 +187,61 @@ impl Driver for ShortNames {
         self.name_of(&share.id)?;
         self.private_storage.delete(&share.id, "backend_name")?;
         Ok(())
+    }
+
+    /// The NAS holds no data in its shares here, so any smaller size fits.
+    fn shrink_share(&self, share: &Share, new_size_gib: u64) -> Result<(), DriverError> {
+        let name = self.name_of(&share.id)?;
+        let current: u64 = fs::read_to_string(format!("{SHARES}/{name}/.size"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(share.size_gib);
+        if new_size_gib == 0 || new_size_gib >= current {
+            return Err(DriverError::Invalid(format!(
+                "new size {new_size_gib} GiB is not between 1 and the current {current} GiB"
+            )));
+        }
+        fs::write(format!("{SHARES}/{name}/.size"), new_size_gib.to_string())?;
+        Ok(())
+    }
+
+    /// Adopt `.snapshots/<backend_name>` of the snapshot's share.
+    fn manage_existing_snapshot(&self, snapshot: &Snapshot, backend_name: &str) -> Result<u64, DriverError> {
+        let share_name = self.name_of(&snapshot.share_id)?;
+        let dir = format!("{SHARES}/{share_name}/.snapshots/{backend_name}");
+        if backend_name.is_empty() || backend_name.contains('/') || !Path::new(&dir).is_dir() {
+            return Err(DriverError::NotFound(format!(
+                "share {share_name} has no snapshot {backend_name:?}"
+            )));
+        }
+        self.private_storage.update(
+            &snapshot.id,
+            [
+                ("backend_name", backend_name),
+                ("share_backend_name", &share_name),
+            ],
+        )?;
+        Ok(snapshot.size_gib.max(1))
+    }
+
+    /// Forget the snapshot's names; it stays on the NAS.
+    fn unmanage_snapshot(&self, snapshot: &Snapshot) -> Result<(), DriverError> {
+        self.name_of(&snapshot.id)?;
+        self.private_storage.delete_all(&snapshot.id)?;
+        Ok(())
+    }
+
+    /// Shares take no space until written, and the NAS does not say its
+    /// size: capacity is unknown.
+    fn get_stats(&self) -> Result<BackendStats, DriverError> {
+        Ok(BackendStats {
+            backend_name: "short-names".into(),
+            protocols: vec!["NFS".into()],
+            total_capacity_gib: None,
+            free_capacity_gib: None,
+            thin_provisioning: true,
+            pools: Vec::new(),
+        })
     }
 }
 

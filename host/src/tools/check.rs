@@ -292,9 +292,11 @@ pub fn check_driver(driver: &Path, options: Vec<(String, String)>) -> Result<Rep
             "note: export locations differ from create-share's",
         );
     }
-    let s = share(SHARE);
+    let mut s = share(SHARE);
     report.record("extend-share", backend.extend_share(&s, 2), |_| "to 2 GiB".into());
+    s.size_gib = 2;
     report.record("shrink-share", backend.shrink_share(&s, 1), |_| "to 1 GiB".into());
+    s.size_gib = 1;
     check_access(&mut report, &backend, &s);
     check_snapshots(&mut report, &backend, &data, &root, &created);
 
