@@ -16,10 +16,31 @@ store's refusals and failures raise an :class:`Error` subclass
 (:class:`QuotaExceeded`, :class:`StorageUnavailable`, :class:`StorageError`).
 Nothing is written when a call fails.
 
+A :class:`Backend` runs a share driver component (a ``.wasm`` file) on a
+root directory, bound to its backend host; each operation takes and returns
+plain dicts, and a driver's failures raise a :class:`DriverError` subclass
+(:class:`DriverNotFound`, :class:`DriverInvalid`, :class:`DriverBackendError`,
+:class:`DriverPrivateDataError`, :class:`DriverUnsupported`, and
+:class:`DriverTrapped` when the component trapped: timeout, out of memory,
+panic)::
+
+    backend = privdata.Backend(store, "alpha", "node1@alpha",
+                               "/usr/lib/privdata/generic_driver.wasm", "/srv/alpha")
+    backend.create_share({"id": "3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17",
+                          "name": "", "size_gib": 10, "protocol": "NFS"})
+
 Manila uses it through :mod:`privdata.manila`.
 """
 
 from privdata._privdata import (
+    Backend,
+    DriverBackendError,
+    DriverError,
+    DriverInvalid,
+    DriverNotFound,
+    DriverPrivateDataError,
+    DriverTrapped,
+    DriverUnsupported,
     Error,
     HostData,
     InvalidEntityId,
@@ -33,6 +54,14 @@ from privdata._privdata import (
 )
 
 __all__ = [
+    "Backend",
+    "DriverBackendError",
+    "DriverError",
+    "DriverInvalid",
+    "DriverNotFound",
+    "DriverPrivateDataError",
+    "DriverTrapped",
+    "DriverUnsupported",
     "Error",
     "HostData",
     "InvalidEntityId",

@@ -116,7 +116,19 @@ class ManilaStorageTest(unittest.TestCase):
     def test_options_for_the_config_generator(self):
         [(group, opts)] = privdata.manila.list_opts()
         names = sorted(o.name for o in opts)
-        self.assertEqual(names, ["privdata_durability", "privdata_max_value_bytes", "privdata_storage_url"])
+        self.assertEqual(
+            names,
+            [
+                "privdata_driver",
+                "privdata_durability",
+                "privdata_max_memory_mib",
+                "privdata_max_value_bytes",
+                "privdata_options",
+                "privdata_root",
+                "privdata_storage_url",
+                "privdata_timeout",
+            ],
+        )
         self.assertTrue(next(o for o in opts if o.name == "privdata_storage_url").secret)
 
 

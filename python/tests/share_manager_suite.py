@@ -1,0 +1,568 @@
+"""Manila's own ShareManager drives privdata.manila.WasmShareDriver, in process.
+
+Each test starts a manila-share backend the way manila/cmd/share.py does
+(host ``<CONF.host>@<backend>``, ``share_driver =
+privdata.manila.WasmShareDriver``, ``drivers_private_storage_class =
+privdata.manila.StorageDriver``) on Manila's test base (manila.test.TestCase:
+an in-memory database, fake RPC), makes shares, snapshots and access rules
+with manila.tests.db_utils as Manila's tests do, and calls the manager's
+methods as its RPC server would.
+
+For each example driver component in $PRIVDATA_DRIVERS (default
+<repo>/target/drivers): create a share, allow and deny access, snapshot it,
+create a share from the snapshot, extend, shrink, revert, restart the
+manager (ensure), unmanage and manage a share and a snapshot, and delete
+everything. After each step it checks the status Manila records, the export
+locations, the files under the export path, and the driver's private data as
+privdata.manila.StorageDriver serves it; at the end no private data is left.
+An operation the driver answers "unsupported" must give Manila's behaviour
+for a driver without it; the generic driver must support them all. The
+hostile driver, which spins, panics or allocates without end in
+create-share, gives that share the error status, and the manager goes on; a
+misconfigured backend fails the driver's setup, saying why.
+
+Run: python python/tests/share_manager_suite.py. Exit code 0 when every test
+ran and passed. Needs manila==23.0.1 and the privdata package with its
+native module.
+"""
+
+import os
+import sys
+import time
+import unittest
+
+import fixtures
+from manila.common import constants
+from manila import context
+from manila import db
+from manila import exception
+from manila import quota
+from manila import test
+from manila.share import driver as share_driver
+from manila.share import drivers_private_data
+from manila.share import manager as share_manager
+from manila.tests import db_utils
+from oslo_config import cfg
+from oslo_utils import importutils
+
+import privdata
+import privdata.manila
+
+CONF = cfg.CONF
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DRIVERS = os.environ.get("PRIVDATA_DRIVERS") or os.path.join(REPO, "target", "drivers")
+BACKEND = "wasm"  # the backend's section of manila.conf, and its service name
+EXPECTED = 7
+# The operations each driver answered unsupported, for the summary.
+UNSUPPORTED = {}
+
+
+class Recorder:
+    """Stands in for the driver's privdata.Backend: forwards every call and
+    notes the operations the component answered unsupported."""
+
+    def __init__(self, backend, unsupported):
+        self._backend = backend
+        self.unsupported = unsupported
+
+    def __getattr__(self, name):
+        attr = getattr(self._backend, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args):
+            try:
+                return attr(*args)
+            except privdata.DriverUnsupported:
+                self.unsupported.add(name)
+                raise
+
+        return call
+
+
+class WasmBackendTestCase(test.TestCase):
+    """A manila-share backend whose driver is the component `component`."""
+
+    component = None
+    options = {}
+    timeout = 10.0
+    max_memory_mib = 64
+    admin_exports = False  # whether the driver gives admin-only export locations
+
+    def setUp(self):
+        super().setUp()
+        scratch = self.useFixture(fixtures.TempDir()).path
+        self.root = os.path.join(scratch, "root")
+        os.mkdir(self.root)
+        self.url = "sqlite://" + os.path.join(scratch, "privdata.db")
+        self.host = "%s@%s" % (CONF.host, BACKEND)
+        # The request of an admin of project "fake", which owns the shares.
+        self.context = context.RequestContext(user_id="fake", project_id="fake", is_admin=True)
+        driver_file = os.path.join(DRIVERS, self.component)
+        self.assertTrue(os.path.isfile(driver_file), "no %s: build the drivers or set PRIVDATA_DRIVERS" % driver_file)
+
+        for opts in (
+            share_manager.share_manager_opts,
+            share_driver.share_opts,
+            drivers_private_data.private_data_opts,
+            privdata.manila.privdata_opts,
+            privdata.manila.wasm_driver_opts,
+        ):
+            CONF.register_opts(opts, group=BACKEND)
+        settings = {
+            "share_driver": "privdata.manila.WasmShareDriver",
+            "driver_handles_share_servers": False,
+            "drivers_private_storage_class": "privdata.manila.StorageDriver",
+            "privdata_storage_url": self.url,
+            "privdata_driver": driver_file,
+            "privdata_root": self.root,
+            "privdata_options": self.options,
+            "privdata_timeout": self.timeout,
+            "privdata_max_memory_mib": self.max_memory_mib,
+        }
+        for name, value in settings.items():
+            self.override_config(name, value, group=BACKEND)
+
+        self.share_type = db_utils.create_share_type(
+            name="privdata",
+            extra_specs={
+                "driver_handles_share_servers": "False",
+                "snapshot_support": "True",
+                "create_share_from_snapshot_support": "True",
+                "revert_to_snapshot_support": "True",
+            },
+        )
+        db.service_create(
+            self.context,
+            {
+                "host": self.host,
+                "binary": "manila-share",
+                "topic": "manila-share",
+                "report_count": 0,
+                "availability_zone": CONF.storage_availability_zone,
+            },
+        )
+        self.unsupported_operations = UNSUPPORTED.setdefault(self.component, set())
+        self.manager = self.start_manager()
+
+    def start_manager(self):
+        """The backend's share manager as manila-share builds and starts it
+        (init_host: the driver's setup, ensure, stats)."""
+        manager = importutils.import_object(CONF.share_manager, host=self.host, service_name=BACKEND)
+        manager.init_host()
+        self.assertTrue(manager.driver.initialized)
+        self.assertIsInstance(manager.driver, privdata.manila.WasmShareDriver)
+        self.assertEqual(manager.driver.backend.host, manager.host, "private data bound to the manager's host")
+        self.recorder = Recorder(manager.driver.backend, self.unsupported_operations)
+        manager.driver.backend = self.recorder
+        return manager
+
+    # What Manila and the backend hold.
+
+    def private(self, entity_id):
+        """The driver's private data of `entity_id`, through Manila's
+        DriverPrivateData over privdata.manila.StorageDriver."""
+        storage = drivers_private_data.DriverPrivateData(
+            context=self.context, backend_host=self.manager.host, config_group=BACKEND
+        )
+        return storage.get(entity_id)
+
+    def instance(self, share):
+        return db.share_instance_get(self.context, share.instance["id"], with_share_data=True)
+
+    def status(self, share):
+        return self.instance(share)["status"]
+
+    def exports(self, share, admin_only=False):
+        """The export paths Manila recorded for the share's instance (or
+        only its admin-only ones)."""
+        locations = db.export_location_get_all_by_share_instance_id(self.context, share.instance["id"])
+        return sorted(el["path"] for el in locations if el["is_admin_only"] or not admin_only)
+
+    def volume(self, path):
+        """The directory under the root that an export path names
+        (``127.0.0.1:/volumes/vol-1`` is ``<root>/volumes/vol-1``)."""
+        return os.path.join(self.root, path.split(":", 1)[1].lstrip("/"))
+
+    def data_file(self, share):
+        [volume] = {self.volume(path) for path in self.exports(share)}
+        return os.path.join(volume, "data")
+
+    def write(self, share, text):
+        with open(self.data_file(share), "w") as f:
+            f.write(text)
+
+    def read(self, share):
+        with open(self.data_file(share)) as f:
+            return f.read()
+
+    def unsupported(self, operation):
+        """Whether the driver answered `operation` unsupported; only drivers
+        that need not support everything may."""
+        if operation not in self.recorder.unsupported:
+            return False
+        self.assertFalse(getattr(self, "supports_everything", False), "the driver must support %s" % operation)
+        return True
+
+    # Manila's requests, as its API makes them.
+
+    def reserve(self, **deltas):
+        """Quota reservations, as Manila's API makes them before it asks the
+        share manager."""
+        return quota.QUOTAS.reserve(
+            self.context, project_id="fake", user_id="fake", share_type_id=self.share_type["id"], **deltas
+        )
+
+    def commit(self, reservations):
+        quota.QUOTAS.commit(
+            self.context, reservations, project_id="fake", user_id="fake", share_type_id=self.share_type["id"]
+        )
+
+    def new_share(self, size=1, **values):
+        """A share of project "fake" on this backend; `size=None` for one to
+        manage (the manager counts its quota then)."""
+        if size is not None:
+            self.commit(self.reserve(shares=1, gigabytes=size))
+        return db_utils.create_share(
+            size=size,
+            host="%s#%s" % (self.host, BACKEND),
+            share_type_id=self.share_type["id"],
+            display_name="privdata-test",
+            **values,
+        )
+
+    def create_share(self, size=1):
+        share = self.new_share(size)
+        self.manager.create_share_instance(self.context, share.instance["id"])
+        self.assertEqual(self.status(share), constants.STATUS_AVAILABLE)
+        self.assertTrue(self.exports(share), "a share has export locations")
+        self.assertEqual(bool(self.exports(share, admin_only=True)), self.admin_exports)
+        for path in self.exports(share):
+            self.assertTrue(os.path.isdir(self.volume(path)), "%s is a directory under the root" % path)
+        self.assertTrue(self.private(share.instance["id"]), "the driver keeps private data of a share")
+        return share
+
+    def delete_share(self, share, force=False):
+        instance_id = share.instance["id"]
+        paths = self.exports(share)
+        self.manager.delete_share_instance(self.context, instance_id, force=force)
+        self.assertRaises(exception.NotFound, db.share_instance_get, self.context, instance_id)
+        self.assertEqual(self.private(instance_id), {}, "delete-share leaves no private data")
+        for path in paths:
+            self.assertFalse(os.path.exists(self.volume(path)), "%s is gone" % path)
+
+    def new_snapshot(self, share, managed=False, **values):
+        """A snapshot of `share`; `managed=True` for one to manage."""
+        if not managed:
+            self.commit(self.reserve(snapshots=1, snapshot_gigabytes=share["size"]))
+        return db_utils.create_snapshot(share_id=share["id"], size=share["size"], **values)
+
+    def snapshot_status(self, snapshot):
+        return db.share_snapshot_instance_get(self.context, snapshot.instance["id"])["status"]
+
+    def set_status(self, share, status):
+        """What `manila reset-state` does."""
+        db.share_update(self.context, share["id"], {"status": status})
+
+    def share_size(self, share):
+        return db.share_get(self.context, share["id"])["size"]
+
+
+class Lifecycle:
+    """A share's whole life through the share manager."""
+
+    def test_lifecycle(self):
+        stats = self.manager.driver.get_share_stats()
+        self.assertEqual((stats["vendor_name"], stats["driver_handles_share_servers"]), ("privdata", False))
+        try:
+            reported = self.manager.driver.backend.get_stats()
+        except privdata.DriverUnsupported:
+            self.assertTrue(self.unsupported("get_stats"))
+            self.assertEqual(stats["total_capacity_gb"], "unknown")
+        else:
+            self.assertEqual(stats["storage_protocol"], "_".join(reported["protocols"]))
+            total = reported["total_capacity_gib"]
+            self.assertEqual(stats["total_capacity_gb"], "unknown" if total is None else total)
+
+        share = self.create_share(size=2)
+        instance_id = share.instance["id"]
+        self.write(share, "first")
+
+        # Allow access, then deny it.
+        rule = db_utils.create_access(share_id=share["id"], access_type="ip", access_to="10.0.0.7", access_level="rw")
+        try:
+            self.manager.update_access(self.context, instance_id)
+            access_works = True
+        except NotImplementedError:
+            self.assertTrue(self.unsupported("update_access"))
+            access_works = False
+        rule_state = db.share_instance_access_get(self.context, rule["id"], instance_id)["state"]
+        if access_works:
+            self.assertEqual(rule_state, constants.ACCESS_STATE_ACTIVE)
+            self.assertEqual(self.instance(share)["access_rules_status"], constants.STATUS_ACTIVE)
+        else:
+            self.assertEqual(rule_state, constants.ACCESS_STATE_ERROR)
+            self.assertEqual(self.instance(share)["access_rules_status"], constants.STATUS_ERROR)
+        db.share_instance_access_update(
+            self.context, rule["id"], instance_id, {"state": constants.ACCESS_STATE_QUEUED_TO_DENY}
+        )
+        if access_works:
+            self.manager.update_access(self.context, instance_id)
+            self.assertEqual(db.share_access_get_all_for_instance(self.context, instance_id), [])
+            self.assertEqual(self.instance(share)["access_rules_status"], constants.STATUS_ACTIVE)
+        else:
+            self.assertRaises(NotImplementedError, self.manager.update_access, self.context, instance_id)
+        self.assertEqual(self.status(share), constants.STATUS_AVAILABLE)
+
+        # A snapshot, and a share made from it.
+        snapshot = self.new_snapshot(share)
+        snapshot_instance_id = snapshot.instance["id"]
+        try:
+            self.manager.create_snapshot(self.context, share["id"], snapshot["id"])
+            snapshots_work = True
+        except NotImplementedError:
+            self.assertTrue(self.unsupported("create_snapshot"))
+            self.assertEqual(self.snapshot_status(snapshot), constants.STATUS_ERROR)
+            snapshots_work = False
+        if snapshots_work:
+            self.assertEqual(self.snapshot_status(snapshot), constants.STATUS_AVAILABLE)
+            self.assertTrue(self.private(snapshot_instance_id), "the driver keeps private data of a snapshot")
+            self.write(share, "second")
+            self.snapshot_clone(share, snapshot)
+
+        # Extend, then shrink.
+        try:
+            self.manager.extend_share(self.context, share["id"], 3, self.reserve(gigabytes=1))
+            self.assertEqual((self.status(share), self.share_size(share)), (constants.STATUS_AVAILABLE, 3))
+        except exception.ShareExtendingError:
+            self.assertTrue(self.unsupported("extend_share"))
+            self.assertEqual(self.status(share), constants.STATUS_EXTENDING_ERROR)
+            self.set_status(share, constants.STATUS_AVAILABLE)
+        size = self.share_size(share)
+        try:
+            self.manager.shrink_share(self.context, share["id"], size - 1)
+            self.assertEqual((self.status(share), self.share_size(share)), (constants.STATUS_AVAILABLE, size - 1))
+        except exception.ShareShrinkingError:
+            self.assertTrue(self.unsupported("shrink_share"))
+            self.assertEqual((self.status(share), self.share_size(share)), (constants.STATUS_AVAILABLE, size))
+        self.assertEqual(self.read(share), "second" if snapshots_work else "first")
+
+        # Revert to the snapshot.
+        if snapshots_work:
+            try:
+                shrinks = snapshot["size"] - self.share_size(share)
+                self.manager.revert_to_snapshot(self.context, snapshot["id"], self.reserve(gigabytes=shrinks))
+                self.assertEqual(self.status(share), constants.STATUS_AVAILABLE)
+                self.assertEqual(self.share_size(share), snapshot["size"])
+                self.assertEqual(self.read(share), "first", "the share holds the snapshot's data again")
+            except NotImplementedError:
+                self.assertTrue(self.unsupported("revert_to_snapshot"))
+                self.assertEqual(self.status(share), constants.STATUS_REVERTING_ERROR)
+                self.set_status(share, constants.STATUS_AVAILABLE)
+            self.assertEqual(self.snapshot_status(snapshot), constants.STATUS_AVAILABLE)
+
+        # Restart manila-share: ensure gives every share its export locations.
+        exports = self.exports(share)
+        private = self.private(instance_id)
+        self.manager = self.start_manager()
+        self.assertEqual(self.status(share), constants.STATUS_AVAILABLE)
+        self.assertEqual(self.exports(share), exports)
+        self.assertEqual(self.private(instance_id), private)
+
+        # Unmanage a share and manage it again; the same for the snapshot.
+        self.unmanage_and_manage()
+        if snapshots_work:
+            snapshot = self.unmanage_and_manage_snapshot(share, snapshot)
+
+        # Delete everything: no private data is left.
+        if snapshot is None:
+            pass  # unmanaged, and not managed again: the backend keeps it
+        elif snapshots_work:
+            self.manager.delete_snapshot(self.context, snapshot["id"])
+            self.assertRaises(
+                exception.NotFound, db.share_snapshot_instance_get, self.context, snapshot.instance["id"]
+            )
+            self.assertEqual(self.private(snapshot.instance["id"]), {}, "delete-snapshot leaves no private data")
+        else:
+            # The errored snapshot: the driver knows nothing of it.
+            self.manager.delete_snapshot(self.context, snapshot["id"], force=True)
+        # Without update_access, Manila cannot remove the rule: only a forced delete goes on.
+        self.delete_share(share, force=not access_works)
+        self.assertEqual(privdata.Store(self.url).hosts(), [], "no host holds private data")
+
+    def snapshot_clone(self, share, snapshot):
+        """A share made from `snapshot` holds its data; it is deleted again."""
+        clone = self.new_share(size=snapshot["size"], snapshot_id=snapshot["id"])
+        try:
+            self.manager.create_share_instance(self.context, clone.instance["id"], snapshot_id=snapshot["id"])
+        except NotImplementedError:
+            self.assertTrue(self.unsupported("create_share_from_snapshot"))
+            self.assertEqual(self.status(clone), constants.STATUS_ERROR)
+            self.delete_share(clone)
+            return
+        self.assertEqual(self.status(clone), constants.STATUS_AVAILABLE)
+        self.assertTrue(self.exports(clone))
+        self.assertNotEqual(self.exports(clone), self.exports(share))
+        self.assertTrue(self.private(clone.instance["id"]))
+        self.assertEqual(self.read(clone), "first", "a share from a snapshot holds the snapshot's data")
+        self.delete_share(clone)
+
+    def unmanage_and_manage(self):
+        """Unmanage a share (the backend keeps it), then manage it by its
+        export path, as an admin does: a new share, adopting the data."""
+        share = self.create_share(size=1)
+        self.write(share, "adopted")
+        paths = self.exports(share)
+        self.manager.unmanage_share(self.context, share["id"])
+        self.assertRaises(exception.NotFound, db.share_instance_get, self.context, share.instance["id"])
+        self.assertEqual(self.private(share.instance["id"]), {}, "unmanage leaves no private data")
+        self.assertTrue(os.path.isdir(self.volume(paths[0])), "unmanage leaves the data on the backend")
+
+        managed = self.new_share(size=None, status=constants.STATUS_MANAGING)
+        db.export_locations_update(self.context, managed.instance["id"], paths[0])
+        try:
+            self.manager.manage_share(self.context, managed["id"], {})
+        except exception.ManageInvalidShare:
+            self.assertFalse(self.manages_by_export_path)
+            self.assertEqual(db.share_get(self.context, managed["id"])["status"], constants.STATUS_MANAGE_ERROR)
+            self.assertEqual(self.private(managed.instance["id"]), {})
+            return
+        self.assertTrue(self.manages_by_export_path)
+        self.assertEqual(db.share_get(self.context, managed["id"])["status"], constants.STATUS_AVAILABLE)
+        self.assertEqual(self.share_size(managed), 1)
+        self.assertEqual(self.exports(managed), paths)
+        self.assertTrue(self.private(managed.instance["id"]))
+        self.assertEqual(self.read(managed), "adopted")
+        self.delete_share(managed)
+
+    def unmanage_and_manage_snapshot(self, share, snapshot):
+        """Unmanage the snapshot, then manage it again by the name the driver
+        kept for it (each value of its private data, or its old id, is tried
+        as the provider location). Returns the snapshot Manila has then, or
+        None when the driver cannot manage snapshots."""
+        kept = self.private(snapshot.instance["id"])
+        self.manager.unmanage_snapshot(self.context, snapshot["id"])
+        if self.unsupported("unmanage_snapshot"):
+            self.assertEqual(
+                db.share_snapshot_get(self.context, snapshot["id"])["status"], constants.STATUS_UNMANAGE_ERROR
+            )
+            return snapshot
+        self.assertRaises(exception.NotFound, db.share_snapshot_instance_get, self.context, snapshot.instance["id"])
+        self.assertEqual(self.private(snapshot.instance["id"]), {}, "unmanage leaves no private data")
+
+        for name in [*kept.values(), snapshot.instance["id"]]:
+            managed = self.new_snapshot(share, managed=True, status=constants.STATUS_MANAGING, provider_location=name)
+            try:
+                self.manager.manage_snapshot(self.context, managed["id"], {})
+            except NotImplementedError:
+                self.assertTrue(self.unsupported("manage_existing_snapshot"))
+                db.share_snapshot_instance_delete(self.context, managed.instance["id"])
+                return None
+            except (exception.ShareResourceNotFound, exception.ManageInvalidShareSnapshot):
+                # Not the name the backend knows the snapshot by.
+                db.share_snapshot_instance_delete(self.context, managed.instance["id"])
+                continue
+            status = db.share_snapshot_get(self.context, managed["id"])["status"]
+            self.assertEqual(status, constants.STATUS_AVAILABLE)
+            self.assertTrue(self.private(managed.instance["id"]))
+            return managed
+        self.fail("manage-snapshot adopted the snapshot by none of %s" % [*kept.values(), snapshot.instance["id"]])
+
+
+class GenericDriverTest(Lifecycle, WasmBackendTestCase):
+    component = "generic_driver.wasm"
+    supports_everything = True
+    manages_by_export_path = True
+
+
+class ShortNamesDriverTest(Lifecycle, WasmBackendTestCase):
+    component = "short_names_driver.wasm"
+    manages_by_export_path = True
+
+
+class CachingDriverTest(Lifecycle, WasmBackendTestCase):
+    component = "caching_driver.wasm"
+    admin_exports = True
+    # It names a share's directory by the share's id, and Manila gives a
+    # managed share a new one: it refuses to adopt any other id.
+    manages_by_export_path = False
+
+
+class SetupTest(WasmBackendTestCase):
+    """A misconfigured backend fails the driver's setup, saying why (the
+    manager logs it and tries the setup again later)."""
+
+    component = "generic_driver.wasm"
+
+    def test_a_misconfigured_backend_says_why(self):
+        def setup_fails(error, reason, **settings):
+            for name, value in settings.items():
+                self.override_config(name, value, group=BACKEND)
+            with self.assertRaises(error) as caught:
+                self.manager.driver.do_setup(self.context)
+                self.manager.driver.check_for_setup_error()
+            self.assertIn(reason, str(caught.exception))
+
+        setup_fails(exception.ShareBackendException, "exprot_host", privdata_options={"exprot_host": "10.0.0.5"})
+        missing = os.path.join(self.root, "missing")
+        setup_fails(exception.ShareBackendException, missing, privdata_options={}, privdata_root=missing)
+        nothing = os.path.join(self.root, "nothing.wasm")
+        setup_fails(exception.ShareBackendException, nothing, privdata_driver=nothing)
+        reason = "privdata_driver is not set in [%s]" % BACKEND
+        setup_fails(exception.BadConfigurationException, reason, privdata_driver=None)
+
+
+class Hostile:
+    """A driver that misbehaves in create-share: the share gets the error
+    status, and the manager goes on (twice: the stopped instance leaves
+    nothing behind)."""
+
+    component = "hostile_driver.wasm"
+    timeout = 1.0
+
+    def test_create_fails_and_the_manager_goes_on(self):
+        for _ in range(2):
+            share = self.new_share()
+            started = time.monotonic()
+            with self.assertRaises(exception.ShareBackendException) as caught:
+                self.manager.create_share_instance(self.context, share.instance["id"])
+            self.assertLess(time.monotonic() - started, self.timeout + 10, "the driver was stopped")
+            self.assertIn(self.message, str(caught.exception))
+            self.assertEqual(self.status(share), constants.STATUS_ERROR)
+            self.assertEqual(self.exports(share), [])
+            # The next operation works: the errored share is deleted.
+            self.delete_share(share)
+        stats = self.manager.driver.get_share_stats(refresh=True)
+        self.assertEqual(stats["driver_handles_share_servers"], False)
+        self.assertEqual(privdata.Store(self.url).hosts(), [])
+
+
+class HostileLoopTest(Hostile, WasmBackendTestCase):
+    options = {"mode": "loop"}
+    message = "timed out"
+
+
+class HostilePanicTest(Hostile, WasmBackendTestCase):
+    options = {"mode": "panic"}
+    message = "hostile driver panics on purpose"
+
+
+class HostileAllocTest(Hostile, WasmBackendTestCase):
+    options = {"mode": "alloc"}
+    max_memory_mib = 16
+    message = "memory allocation"
+
+
+def main():
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    for component, operations in sorted(UNSUPPORTED.items()):
+        print("%s answered unsupported: %s" % (component, ", ".join(sorted(operations)) or "nothing"))
+    if result.testsRun != EXPECTED:
+        print("expected %d tests, ran %d" % (EXPECTED, result.testsRun))
+        return 1
+    return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
