@@ -1,6 +1,8 @@
 //! Builds the example drivers (and, with the `test-drivers` feature, the
 //! test drivers) to wasm32-wasip2 components, from source, and writes their
-//! paths (and bytes, for embedding) as constants.
+//! paths (and bytes, for embedding) as constants. With `python-drivers`, it
+//! also builds the drivers written in Python with componentize-py, from a
+//! virtualenv it makes under the target directory.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,6 +23,24 @@ const TEST_DRIVERS: &[Driver] = &[
     ("LEGACY", "legacy-driver", "legacy_driver"),
     ("LEGACY_0_1_1", "legacy-0-1-1-driver", "legacy_0_1_1_driver"),
 ];
+/// Drivers in Python: (constant name, directory, module, file stem).
+type PythonDriver = (&'static str, &'static str, &'static str, &'static str);
+const PYTHON_DRIVERS: &[PythonDriver] = &[
+    (
+        "PYTHON_GENERIC",
+        "example-drivers/python-generic",
+        "generic_driver",
+        "python_generic_driver",
+    ),
+    (
+        "PYTHON_HOSTILE",
+        "tests/drivers/python-hostile",
+        "hostile_driver",
+        "python_hostile_driver",
+    ),
+];
+/// componentize-py, pinned: the version the SDK is written against.
+const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
@@ -78,6 +98,9 @@ fn main() {
         ));
         rerun_for_sources(&release.join(format!("{stem}.d")));
     }
+    if std::env::var_os("CARGO_FEATURE_PYTHON_DRIVERS").is_some() {
+        code.push_str(&build_python(&workspace, &out));
+    }
     std::fs::write(out.join("drivers.rs"), code).unwrap();
     publish(&out, &release, &drivers);
     println!("cargo:rerun-if-changed={}", workspace.join("wit").display());
@@ -87,24 +110,101 @@ fn main() {
     );
 }
 
-/// Copy the components to `target/drivers/`, one stable place to find them
-/// (the build's own copies live under hashed directories).
-fn publish(out: &Path, release: &Path, drivers: &[Driver]) {
-    let target = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        // OUT_DIR is TARGET/PROFILE/build/PACKAGE-HASH/out.
-        None => match out.ancestors().nth(4) {
-            Some(dir) => dir.to_path_buf(),
-            None => return,
-        },
-    };
-    let dir = target.join("drivers");
-    if std::fs::create_dir_all(&dir).is_err() {
-        return;
+/// Build each Python driver with componentize-py into `out`, and return
+/// the constants naming them (paths only: a Python component is ~18 MB).
+fn build_python(workspace: &Path, out: &Path) -> String {
+    let componentize = componentize_py(&target_dir(out).join("componentize-py"));
+    let sdk = workspace.join("guest-sdk-python");
+    println!("cargo:rerun-if-changed={}", sdk.display());
+    let mut code = String::new();
+    for (name, dir, module, stem) in PYTHON_DRIVERS {
+        let dir = workspace.join(dir);
+        let wasm = out.join(format!("{stem}.wasm"));
+        let status = Command::new(&componentize)
+            .arg("--quiet")
+            .arg("-d")
+            .arg(workspace.join("wit"))
+            .args(["-w", "driver", "componentize", "-p"])
+            .arg(&sdk)
+            .arg("-p")
+            .arg(&dir)
+            .arg(module)
+            .arg("-o")
+            .arg(&wasm)
+            .status()
+            .expect("cannot run componentize-py");
+        assert!(
+            status.success(),
+            "componentize-py failed for {} (see above)",
+            dir.display()
+        );
+        println!("cargo:rerun-if-changed={}", dir.display());
+        code.push_str(&format!(
+            "/// Path of the `{module}` Python driver component.\npub const {name}: &str = {wasm:?};\n"
+        ));
+        copy_to_drivers(out, &wasm);
     }
+    code
+}
+
+/// componentize-py in a virtualenv at `venv`, made (with pip, from PyPI)
+/// on the first build.
+fn componentize_py(venv: &Path) -> PathBuf {
+    let bin = venv.join("bin/componentize-py");
+    let marker = venv.join(COMPONENTIZE_PY);
+    if bin.exists() && marker.exists() {
+        return bin;
+    }
+    println!(
+        "cargo:warning=installing {COMPONENTIZE_PY} into {}",
+        venv.display()
+    );
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let made = Command::new(&python)
+        .args(["-m", "venv"])
+        .arg(venv)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        made,
+        "cannot make a virtualenv with `{python} -m venv` (install python3-venv)"
+    );
+    let installed = Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", COMPONENTIZE_PY])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        installed,
+        "cannot install {COMPONENTIZE_PY} from PyPI into {}",
+        venv.display()
+    );
+    std::fs::write(&marker, b"").unwrap();
+    bin
+}
+
+/// The target directory: `CARGO_TARGET_DIR`, or the one OUT_DIR is in
+/// (TARGET/PROFILE/build/PACKAGE-HASH/out).
+fn target_dir(out: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => out.ancestors().nth(4).unwrap_or(out).to_path_buf(),
+    }
+}
+
+/// Copy a component to `target/drivers/`, one stable place to find them
+/// (the build's own copies live under hashed directories).
+fn copy_to_drivers(out: &Path, wasm: &Path) {
+    let dir = target_dir(out).join("drivers");
+    if std::fs::create_dir_all(&dir).is_ok()
+        && let Some(name) = wasm.file_name()
+    {
+        let _ = std::fs::copy(wasm, dir.join(name));
+    }
+}
+
+fn publish(out: &Path, release: &Path, drivers: &[Driver]) {
     for (_, _, stem) in drivers {
-        let file = format!("{stem}.wasm");
-        let _ = std::fs::copy(release.join(&file), dir.join(&file));
+        copy_to_drivers(out, &release.join(format!("{stem}.wasm")));
     }
 }
 

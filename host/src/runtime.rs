@@ -42,10 +42,12 @@ impl Runtime {
     /// bytes. One engine serves every backend, so this limit is shared.
     pub fn with_max_stack(max_stack_bytes: usize) -> Result<Self> {
         let mut pool = PoolingAllocationConfig::default();
+        // A Rust driver is a few core instances and tables; a Python one
+        // (componentize-py) about a dozen of each, and two memories.
         pool.total_component_instances(POOL_INSTANCES)
-            .total_core_instances(POOL_INSTANCES * 4)
+            .total_core_instances(POOL_INSTANCES * 16)
             .total_memories(POOL_INSTANCES * 2)
-            .total_tables(POOL_INSTANCES * 4)
+            .total_tables(POOL_INSTANCES * 16)
             .total_stacks(POOL_INSTANCES)
             .max_memory_size(MAX_MEMORY_LIMIT)
             // Zero the first pages of a reused slot instead of unmapping

@@ -16,6 +16,10 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 /// How often the engine's epoch advances (the runtime's thread ticks it);
 /// CPU limits are counted in these.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// How many core wasm instances one driver component may hold: a Rust
+/// driver has a few, a Python one (componentize-py: the interpreter, libc
+/// and their adapters) about a dozen.
+const MAX_CORE_INSTANCES: usize = 32;
 /// How much a driver may print per operation before its output is cut.
 const OUTPUT_CAPACITY: usize = 64 * 1024;
 
@@ -143,7 +147,7 @@ impl DriverComponent {
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(sandbox.limits.max_memory_bytes)
-                .instances(8)
+                .instances(MAX_CORE_INSTANCES)
                 .build(),
         };
         let mut store = Store::new(self.pre.engine(), state);
@@ -252,6 +256,15 @@ fn log_output(backend: &str, stream: &str, pipe: &MemoryOutputPipe) {
     }
 }
 
+/// Lines a language runtime adds around the driver's own last words: Rust's
+/// backtrace hint, and componentize-py's panic after a Python exception
+/// (whose traceback, printed before, is what says what went wrong).
+fn is_runtime_noise(line: &str) -> bool {
+    line.starts_with("note: run with `RUST_BACKTRACE")
+        || line == "Python function threw an unexpected exception"
+        || (line.starts_with("thread '") && line.contains("runtime/src/lib.rs"))
+}
+
 /// Say what happened in words an operator can act on; a panic's message
 /// is on the driver's stderr, so the last line of it is included.
 fn describe_trap(err: &wasmtime::Error, limits: &SandboxLimits, stderr: &MemoryOutputPipe) -> String {
@@ -270,7 +283,7 @@ fn describe_trap(err: &wasmtime::Error, limits: &SandboxLimits, stderr: &MemoryO
     let mut last: Vec<&str> = stderr
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
+        .filter(|l| !l.is_empty() && !is_runtime_noise(l))
         .rev()
         .take(2)
         .collect();

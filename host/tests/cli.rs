@@ -150,6 +150,7 @@ fn check_driver_passes_the_example_drivers() {
         ("generic", example_driver_artifacts::GENERIC),
         ("short-names", example_driver_artifacts::SHORT_NAMES),
         ("caching", example_driver_artifacts::CACHING),
+        ("python-generic", example_driver_artifacts::PYTHON_GENERIC),
     ] {
         let out = privdata(dir.path(), &["check-driver", wasm]);
         let stdout = ok(out);

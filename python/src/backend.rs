@@ -78,7 +78,9 @@ fn driver_raised(err: privdata_host::Error) -> PyErr {
 /// One runtime (engine and epoch thread) per process and cache directory:
 /// `manila-share` forks after import, and a thread does not cross a fork.
 fn runtime(cache_dir: Option<PathBuf>) -> PyResult<Runtime> {
-    static RUNTIMES: Mutex<Option<(u32, HashMap<Option<PathBuf>, Runtime>)>> = Mutex::new(None);
+    /// The process id they were made in, and the runtimes by cache directory.
+    type Runtimes = (u32, HashMap<Option<PathBuf>, Runtime>);
+    static RUNTIMES: Mutex<Option<Runtimes>> = Mutex::new(None);
     let pid = std::process::id();
     let mut guard = RUNTIMES.lock().unwrap_or_else(|e| e.into_inner());
     if guard.as_ref().is_none_or(|(p, _)| *p != pid) {

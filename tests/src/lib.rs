@@ -14,6 +14,16 @@ use std::path::{Path, PathBuf};
 
 pub use example_driver_artifacts as drivers;
 
+/// Where tests keep compiled drivers (beside the built components): a
+/// Python driver takes seconds to compile, and every fixture would compile
+/// it again.
+pub fn driver_cache() -> PathBuf {
+    Path::new(drivers::PYTHON_GENERIC)
+        .parent()
+        .map_or_else(std::env::temp_dir, Path::to_path_buf)
+        .join("compiled")
+}
+
 /// A share with a given id.
 pub fn share(id: &str) -> Share {
     Share {
@@ -244,7 +254,7 @@ impl Scratch {
         Config {
             storage_url: privdata_host::store::StorageUrl::parse(&self.url).unwrap(),
             storage_options: Default::default(),
-            driver_cache: None,
+            driver_cache: Some(driver_cache()),
             max_stack_bytes: privdata_host::runtime::DEFAULT_MAX_STACK,
             backends: map,
         }

@@ -6,25 +6,25 @@ use privdata_host::{DriverError, Error, Manager};
 
 #[test]
 fn the_same_driver_on_two_backends_keeps_separate_data_for_the_same_share() {
-    let f = Fixture::new([
-        BackendSpec::new("a", drivers::GENERIC),
-        BackendSpec::new("b", drivers::GENERIC),
-    ]);
-    let (a, b) = (f.backend("a"), f.backend("b"));
-    let ea = a.create_share(&share(ID1)).unwrap();
-    let eb = b.create_share(&share(ID1)).unwrap();
-    assert_ne!(ea, eb, "each backend made its own volume");
-    let va = a.private_data().get(ID1, None).unwrap();
-    let vb = b.private_data().get(ID1, None).unwrap();
-    assert_ne!(va, vb);
-    a.delete_share(&share(ID1)).unwrap();
-    assert_eq!(
-        b.private_data().get(ID1, None).unwrap(),
-        vb,
-        "b untouched by a's delete"
-    );
-    assert_eq!(b.ensure_share(&share(ID1)).unwrap(), eb);
-    assert!(f.root("b").join("volumes").read_dir().unwrap().count() == 1);
+    // In Rust and in Python: the host binds each instance, not the SDK.
+    for driver in [drivers::GENERIC, drivers::PYTHON_GENERIC] {
+        let f = Fixture::new([BackendSpec::new("a", driver), BackendSpec::new("b", driver)]);
+        let (a, b) = (f.backend("a"), f.backend("b"));
+        let ea = a.create_share(&share(ID1)).unwrap();
+        let eb = b.create_share(&share(ID1)).unwrap();
+        assert_ne!(ea, eb, "each backend made its own volume");
+        let va = a.private_data().get(ID1, None).unwrap();
+        let vb = b.private_data().get(ID1, None).unwrap();
+        assert_ne!(va, vb);
+        a.delete_share(&share(ID1)).unwrap();
+        assert_eq!(
+            b.private_data().get(ID1, None).unwrap(),
+            vb,
+            "b untouched by a's delete"
+        );
+        assert_eq!(b.ensure_share(&share(ID1)).unwrap(), eb);
+        assert!(f.root("b").join("volumes").read_dir().unwrap().count() == 1);
+    }
 }
 
 #[test]

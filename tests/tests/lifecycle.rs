@@ -6,10 +6,11 @@ use conformance::*;
 use privdata_host::{AccessLevel, AccessRule, AccessType, DriverError, Error, ExportLocation, RuleState};
 use std::path::Path;
 
-const DRIVERS: [(&str, &str); 3] = [
+const DRIVERS: [(&str, &str); 4] = [
     ("generic", drivers::GENERIC),
     ("short", drivers::SHORT_NAMES),
     ("caching", drivers::CACHING),
+    ("python", drivers::PYTHON_GENERIC),
 ];
 
 fn fixture() -> Fixture {
@@ -431,14 +432,15 @@ fn generic_serves_every_operation_of_contract_0_2() {
     );
     assert!(!text.contains("alice"), "{text}");
 
-    b.update_access(&s, &[host.clone()], &[], &[net.clone()]).unwrap();
+    b.update_access(&s, std::slice::from_ref(&host), &[], std::slice::from_ref(&net))
+        .unwrap();
     let text = std::fs::read_to_string(&exports_file).unwrap();
     assert!(
         !text.contains("10.0.0.0/24") && text.contains("10.0.1.7"),
         "{text}"
     );
     // A full sync (no change given) applies the list as a whole.
-    b.update_access(&s, &[net.clone()], &[], &[]).unwrap();
+    b.update_access(&s, std::slice::from_ref(&net), &[], &[]).unwrap();
     let text = std::fs::read_to_string(&exports_file).unwrap();
     assert!(
         text.contains("10.0.0.0/24") && !text.contains("10.0.1.7"),

@@ -247,3 +247,61 @@ fn max_stack_bounds_how_deep_a_driver_may_recurse() {
     let err = tight.backend("hostile").unwrap().create_share(&deep).unwrap_err();
     assert!(err.to_string().contains("stack overflow"), "{err}");
 }
+
+/// A Python driver (componentize-py) misbehaving the same ways, beside a
+/// Python neighbour: each is stopped with a clear error, and the
+/// neighbour and the hostile backend itself keep working.
+#[test]
+fn a_python_driver_is_held_to_the_same_limits() {
+    let python = |mode: &str, name: &str| {
+        let mut spec = BackendSpec::new(name, drivers::PYTHON_HOSTILE).option("mode", mode);
+        spec.sandbox_limits.timeout = Duration::from_millis(1000);
+        spec.sandbox_limits.max_memory_bytes = 64 << 20;
+        spec
+    };
+    let f = Fixture::new([
+        python("loop", "loop"),
+        python("alloc", "alloc"),
+        python("recurse", "recurse"),
+        python("raise", "raise"),
+        python("escape", "escape"),
+        BackendSpec::new("good", drivers::PYTHON_GENERIC),
+    ]);
+    let trap = |name: &str| match f.backend(name).create_share(&share(ID1)) {
+        Err(Error::DriverTrap { message, .. }) => message,
+        other => panic!("{name}: expected a trap, got {other:?}"),
+    };
+    let start = Instant::now();
+    let msg = trap("loop");
+    assert!(msg.contains("timed out") && msg.contains("1s"), "{msg}");
+    assert!(start.elapsed() >= Duration::from_millis(1000));
+    let msg = trap("alloc");
+    assert!(msg.contains("MemoryError"), "the Python error is named: {msg}");
+    let msg = trap("recurse");
+    assert!(
+        msg.contains("RecursionError") || msg.contains("stack overflow"),
+        "{msg}"
+    );
+    let msg = trap("raise");
+    assert!(msg.contains("KeyError: 'a bug in the driver'"), "{msg}");
+    // Nothing outside the root can be read: the driver goes on to create.
+    f.backend("escape").create_share(&share(ID1)).unwrap();
+
+    let good = f.backend("good");
+    good.create_share(&share(ID2)).unwrap();
+    good.delete_share(&share(ID2)).unwrap();
+    for name in ["loop", "alloc", "recurse", "raise"] {
+        assert_eq!(
+            f.backend(name).private_data().get(ID1, None).unwrap(),
+            vec![],
+            "{name}"
+        );
+        assert!(
+            matches!(
+                f.backend(name).create_share(&share(ID1)),
+                Err(Error::DriverTrap { .. })
+            ),
+            "{name}: called again"
+        );
+    }
+}

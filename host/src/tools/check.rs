@@ -172,7 +172,8 @@ fn check_access(report: &mut Report, backend: &Backend, share: &Share) {
         "10.0.1.7",
         AccessLevel::Ro,
     );
-    let steps: [(&str, Vec<AccessRule>, Vec<AccessRule>, Vec<AccessRule>); 3] = [
+    // (step, the full list, rules to add, rules to delete)
+    let steps = [
         (
             "update-access: allow",
             vec![rw.clone(), ro.clone()],
