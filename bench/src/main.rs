@@ -167,6 +167,7 @@ fn run(sizes: Sizes, json_out: bool, servers: &[String]) -> Result<()> {
     let scale = scale(dir.path(), sizes)?;
     let durability = durability(dir.path(), sizes)?;
     let read_threads = read_threads(dir.path(), sizes)?;
+    let python = python(&runtime, &storage, dir.path(), sizes)?;
 
     let report = json!({
         "ops": ops,
@@ -177,6 +178,7 @@ fn run(sizes: Sizes, json_out: bool, servers: &[String]) -> Result<()> {
         "scale": scale,
         "durability": durability,
         "read_threads": read_threads,
+        "python": python,
         "iterations": sizes.iterations,
         "rounds": sizes.rounds,
         "machine": machine(),
@@ -309,6 +311,64 @@ fn per_call_overhead(
         call.push(start.elapsed().as_nanos() as f64 / n as f64);
     }
     Ok((median(instantiate), median(call)))
+}
+
+/// A driver in Python (componentize-py): compiling it and loading it from
+/// the cache (ms), instantiation alone and a whole no-op call (ns), and
+/// get_one through the Python SDK, timed inside the guest (ns per call).
+fn python(runtime: &Runtime, storage: &Arc<dyn Storage>, dir: &Path, sizes: Sizes) -> Result<Value> {
+    let path = Path::new(drivers::PYTHON_BENCH);
+    let wasm = std::fs::read(path)?;
+    let start = Instant::now();
+    runtime.load_bytes(&wasm, path)?;
+    let compile = start.elapsed().as_secs_f64() * 1e3;
+    let cached_runtime = runtime.clone().with_cache_dir(dir.join("driver-cache"));
+    cached_runtime.load_bytes(&wasm, path)?; // fills the cache
+    let mut cached = Vec::new();
+    let mut component = None;
+    for _ in 0..5 {
+        let start = Instant::now();
+        component = Some(cached_runtime.load_bytes(&wasm, path)?);
+        cached.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    let component = component.expect("loaded above");
+    let sandbox = Sandbox {
+        backend: "python-bench".into(),
+        private_data: PrivateData::new(storage.clone(), "bench@python", DataLimits::default()),
+        root: dir.join("root"),
+        options: Vec::new(),
+        limits: SandboxLimits {
+            timeout: Duration::from_secs(600),
+            ..SandboxLimits::default()
+        },
+    };
+    let few = Sizes {
+        iterations: sizes.iterations.min(200),
+        ..sizes
+    };
+    let (instantiate_ns, call_ns) = per_call_overhead(&component, &sandbox, few)?;
+    let backend = Backend::new(component, sandbox);
+    let ids: Vec<String> = (0..sizes.iterations).map(entity).collect();
+    prepare(backend.private_data(), &ids)?;
+    let mut get_one = Vec::new();
+    for _ in 0..sizes.rounds {
+        let share = Share {
+            id: entity(0),
+            name: format!("get_one\u{1f}{}", sizes.iterations),
+            size_gib: 1,
+            protocol: "NFS".into(),
+        };
+        let ns: f64 = backend.create_share(&share)?[0].path.parse()?;
+        get_one.push(ns / sizes.iterations as f64);
+    }
+    storage.delete_entities("bench@python", &ids)?;
+    Ok(json!({
+        "compile_ms": round2(compile),
+        "cached_ms": round2(median(cached)),
+        "instantiate_ns": instantiate_ns.round() as u64,
+        "noop_call_ns": call_ns.round() as u64,
+        "get_one_ns": median(get_one).round() as u64,
+    }))
 }
 
 /// Compiling each example driver, against loading it from the cache.
@@ -521,7 +581,9 @@ fn table(r: &Value) -> String {
          cold start, worst example driver: compile {} ms, from cache {} ms\n\
          scale: get_one {} ns with {} entities, {} ns with {} entities (ratio {})\n\
          durability: update_one {} ns with durability=full, {} ns with durability=normal\n\
-         reads (get_one): {} a second from one thread, {} from two (ratio {})\n",
+         reads (get_one): {} a second from one thread, {} from two (ratio {})\n\
+         python driver: compile {} ms, from cache {} ms; instantiate {} ns; a whole no-op call {} ns; \
+         get_one through the Python SDK {} ns\n",
         r["instantiate_ns"],
         r["noop_call_ns"],
         c["compile"],
@@ -536,6 +598,11 @@ fn table(r: &Value) -> String {
         r["read_threads"]["one_thread_per_s"],
         r["read_threads"]["two_threads_per_s"],
         r["read_threads"]["ratio"],
+        r["python"]["compile_ms"],
+        r["python"]["cached_ms"],
+        r["python"]["instantiate_ns"],
+        r["python"]["noop_call_ns"],
+        r["python"]["get_one_ns"],
     ));
     s
 }

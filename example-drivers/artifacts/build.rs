@@ -38,6 +38,12 @@ const PYTHON_DRIVERS: &[PythonDriver] = &[
         "hostile_driver",
         "python_hostile_driver",
     ),
+    (
+        "PYTHON_BENCH",
+        "tests/drivers/python-bench",
+        "bench_driver",
+        "python_bench_driver",
+    ),
 ];
 /// componentize-py, pinned: the version the SDK is written against.
 const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
