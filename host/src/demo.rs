@@ -1,12 +1,15 @@
-//! `privdata demo`: the three example drivers through a share lifecycle.
+//! `privdata demo`: the example drivers (three in Rust, one in Python)
+//! through a share lifecycle.
 
 use anyhow::{Context, Result, ensure};
 use example_driver_artifacts as drivers;
-use privdata_host::{Backend, Manager, Share, Snapshot};
+use privdata_host::{AccessLevel, AccessRule, AccessType, Backend, Manager, RuleState, Share, Snapshot};
 use std::path::{Path, PathBuf};
 
 const CONFIG: &str = r#"# privdata.toml, as the demo wrote it
 host = "demo-node"
+# Compiled drivers are kept here: the Python one takes seconds to compile.
+driver_cache = "driver-cache"
 
 [storage]
 url = "privdata.db"
@@ -25,6 +28,11 @@ options = { export_host = "10.0.0.20", max_name_length = 8 }
 driver = "drivers/caching_driver.wasm"
 root = "backends/caching"
 options = { export_addresses = "10.0.0.30,10.0.0.31" }
+
+[backends.python]
+driver = "drivers/python_generic_driver.wasm"
+root = "backends/python"
+options = { export_host = "10.0.0.40" }
 "#;
 
 pub fn run(keep: Option<PathBuf>) -> Result<()> {
@@ -51,6 +59,7 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
     };
     let config_path = write_files(&dir)?;
     println!("privdata demo in {}\n", dir.display());
+    println!("(loading the drivers; the one in Python compiles for a few seconds the first time)");
     let manager = Manager::from_config_file(&config_path)?;
     for backend in manager.backends() {
         println!("backend {:<8} bound to host {}", backend.name(), backend.host());
@@ -68,7 +77,7 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
         size_gib: 10,
     };
 
-    for name in ["generic", "short", "caching"] {
+    for name in ["generic", "short", "caching", "python"] {
         let b = manager.backend(name)?;
         println!("\n== {name}: create share {} (10 GiB)", share.id);
         crate::commands::print_exports(&b.create_share(&share)?);
@@ -83,6 +92,52 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
             b.delete_snapshot(&snapshot)?;
         }
     }
+
+    let generic = manager.backend("generic")?;
+    let rule = AccessRule {
+        id: "5b7c0f3e-9a41-4d8e-b2c6-0e1f2a3b4c5d".into(),
+        access_type: AccessType::Ip,
+        access_to: "10.1.0.0/24".into(),
+        access_level: AccessLevel::Rw,
+    };
+    println!(
+        "\n== generic: allow {} read-write, then deny it (contract 0.2)",
+        rule.access_to
+    );
+    let states = generic.update_access(
+        &share,
+        std::slice::from_ref(&rule),
+        std::slice::from_ref(&rule),
+        &[],
+    )?;
+    let active = states.iter().all(|s| s.state == RuleState::Active);
+    println!("rule {}: {}", rule.id, if active { "active" } else { "error" });
+    let volume = &generic
+        .private_data()
+        .get(&share.id, Some(&["volume_id".to_string()]))?[0]
+        .1;
+    let exports = format!("backends/generic/exports/{volume}");
+    print!("{exports}: {}", std::fs::read_to_string(dir.join(&exports))?);
+    generic.update_access(&share, &[], &[], std::slice::from_ref(&rule))?;
+    ensure!(
+        std::fs::read_to_string(dir.join(&exports))?.is_empty(),
+        "deny left the rule in {exports}"
+    );
+    println!("denied: the exports file is empty again");
+
+    let python = manager.backend("python")?;
+    let copy = Share {
+        id: "7d2e9a41-6b3c-4f58-8e1d-a9c0b7f65e24".into(),
+        name: "projects-copy".into(),
+        size_gib: 20,
+        protocol: "NFS".into(),
+    };
+    println!("\n== python: a share from a snapshot, in the driver written in Python");
+    python.create_snapshot(&snapshot)?;
+    crate::commands::print_exports(&python.create_share_from_snapshot(&copy, &snapshot)?);
+    show(python, &copy.id)?;
+    python.delete_share(&copy)?;
+    python.delete_snapshot(&snapshot)?;
 
     let caching = manager.backend("caching")?;
     println!("\n== caching: the backend's interfaces change, ensure-share is served from private data");
@@ -109,7 +164,7 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
     );
     println!("unmanaged: mapping forgotten, backends/short/shares/legacy01 still there");
 
-    println!("\n== isolation: the same share id on three backends, each sees only its own data");
+    println!("\n== isolation: the same share id on four backends, each sees only its own data");
     for h in manager.storage().hosts()? {
         println!("{:<20} {} entities, {} entries", h.host, h.entities, h.entries);
     }
@@ -129,7 +184,7 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
         ensure!(left.is_empty(), "{} left {left:?}", b.name());
     }
     println!("hosts holding data: {}", manager.storage().hosts()?.len());
-    println!("\ndemo finished: 3 drivers, every private entry cleaned up");
+    println!("\ndemo finished: 4 drivers, every private entry cleaned up");
     Ok(())
 }
 
@@ -150,7 +205,15 @@ fn write_files(dir: &Path) -> Result<PathBuf> {
     write("drivers/generic_driver.wasm", drivers::GENERIC_WASM)?;
     write("drivers/short_names_driver.wasm", drivers::SHORT_NAMES_WASM)?;
     write("drivers/caching_driver.wasm", drivers::CACHING_WASM)?;
-    for b in ["generic", "short", "caching"] {
+    // 18 MB: read from the build's output rather than embedded.
+    let python = std::fs::read(drivers::PYTHON_GENERIC).with_context(|| {
+        format!(
+            "cannot read the Python example driver {}",
+            drivers::PYTHON_GENERIC
+        )
+    })?;
+    write("drivers/python_generic_driver.wasm", &python)?;
+    for b in ["generic", "short", "caching", "python"] {
         std::fs::create_dir_all(dir.join("backends").join(b))?;
     }
     write("backends/short/shares/legacy01/.size", b"3")?;

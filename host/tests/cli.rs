@@ -5,7 +5,7 @@ mod common;
 use common::*;
 
 #[test]
-fn demo_runs_the_three_drivers_and_cleans_up() {
+fn demo_runs_every_example_driver_and_cleans_up() {
     let dir = tempfile::tempdir().unwrap();
     let out = ok(privdata(dir.path(), &["demo", "--keep", "demo"]));
     for want in [
@@ -14,6 +14,10 @@ fn demo_runs_the_three_drivers_and_cleans_up() {
         "backend_name = 3f2a6c1e",
         "export_locations = 10.0.0.30:/shares/",
         "adopted, 3 GiB",
+        "backend python   bound to host demo-node@python",
+        "private data of 7d2e9a41-6b3c-4f58-8e1d-a9c0b7f65e24 on demo-node@python:",
+        "rule 5b7c0f3e-9a41-4d8e-b2c6-0e1f2a3b4c5d: active",
+        "denied: the exports file is empty again",
         "hosts holding data: 0",
         "demo finished",
     ] {
