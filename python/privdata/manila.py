@@ -105,6 +105,13 @@ wasm_driver_opts = [
         max=1024,
         help="WasmShareDriver: the memory the driver may use, in MiB.",
     ),
+    cfg.StrOpt(
+        "privdata_driver_cache",
+        help="WasmShareDriver: where compiled drivers are kept, so that a "
+        "restart loads the driver instead of compiling it again (seconds "
+        "for a driver written in Python). Unset: privdata-driver-cache "
+        "under state_path.",
+    ),
 ]
 
 CONF = cfg.CONF
@@ -315,6 +322,8 @@ class WasmShareDriver(driver.ShareDriver):
                 timeout=conf.privdata_timeout,
                 max_memory_mib=conf.privdata_max_memory_mib,
                 max_value_bytes=conf.privdata_max_value_bytes,
+                cache_dir=conf.privdata_driver_cache
+                or os.path.join(os.path.abspath(CONF.state_path), "privdata-driver-cache"),
             )
         except (privdata.Error, ValueError, OSError) as e:
             raise exception.ShareBackendException(msg=str(e)) from e

@@ -52,7 +52,7 @@ CONF = cfg.CONF
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DRIVERS = os.environ.get("PRIVDATA_DRIVERS") or os.path.join(REPO, "target", "drivers")
 BACKEND = "wasm"  # the backend's section of manila.conf, and its service name
-EXPECTED = 7
+EXPECTED = 8
 # The operations each driver answered unsupported, for the summary.
 UNSUPPORTED = {}
 
@@ -486,6 +486,13 @@ class CachingDriverTest(Lifecycle, WasmBackendTestCase):
     # It names a share's directory by the share's id, and Manila gives a
     # managed share a new one: it refuses to adopt any other id.
     manages_by_export_path = False
+
+
+class PythonGenericDriverTest(Lifecycle, WasmBackendTestCase):
+    """The generic driver's use case written in Python (componentize-py)."""
+
+    component = "python_generic_driver.wasm"
+    manages_by_export_path = True
 
 
 class SetupTest(WasmBackendTestCase):

@@ -120,6 +120,7 @@ class ManilaStorageTest(unittest.TestCase):
             names,
             [
                 "privdata_driver",
+                "privdata_driver_cache",
                 "privdata_durability",
                 "privdata_max_memory_mib",
                 "privdata_max_value_bytes",
