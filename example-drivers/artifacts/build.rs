@@ -120,20 +120,26 @@ fn main() {
 /// the constants naming them (paths only: a Python component is ~18 MB).
 fn build_python(workspace: &Path, out: &Path) -> String {
     let componentize = componentize_py(&target_dir(out).join("componentize-py"));
+    // componentize-py writes __pycache__ beside the sources it reads: it
+    // reads copies, so the watched source directories stay unchanged.
+    let staged = out.join("python");
     let sdk = workspace.join("guest-sdk-python");
     println!("cargo:rerun-if-changed={}", sdk.display());
+    copy_sources(&sdk, &staged.join("sdk"));
     let mut code = String::new();
     for (name, dir, module, stem) in PYTHON_DRIVERS {
         let dir = workspace.join(dir);
+        let sources = staged.join(stem);
+        copy_sources(&dir, &sources);
         let wasm = out.join(format!("{stem}.wasm"));
         let status = Command::new(&componentize)
             .arg("--quiet")
             .arg("-d")
             .arg(workspace.join("wit"))
             .args(["-w", "driver", "componentize", "-p"])
-            .arg(&sdk)
+            .arg(staged.join("sdk"))
             .arg("-p")
-            .arg(&dir)
+            .arg(&sources)
             .arg(module)
             .arg("-o")
             .arg(&wasm)
@@ -151,6 +157,21 @@ fn build_python(workspace: &Path, out: &Path) -> String {
         copy_to_drivers(out, &wasm);
     }
     code
+}
+
+/// Copy the `.py` files under `from` to `to`, afresh.
+fn copy_sources(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap();
+        if path.is_dir() && name != "__pycache__" {
+            copy_sources(&path, &to.join(name));
+        } else if path.extension().is_some_and(|e| e == "py") {
+            std::fs::copy(&path, to.join(name)).unwrap();
+        }
+    }
 }
 
 /// componentize-py in a virtualenv at `venv`, made (with pip, from PyPI)

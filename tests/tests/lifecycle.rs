@@ -531,3 +531,37 @@ fn generic_serves_every_operation_of_contract_0_2() {
         "orphans left in the store"
     );
 }
+
+/// Every call of the Python SDK's `PrivateStorage`, with Manila's
+/// semantics: a dict of all, one value or the default, a dict of a list,
+/// delete of one key and of a list, replace, listing in pages, and the
+/// refusals as `PrivateDataError` with their kind.
+#[test]
+fn the_python_sdk_keeps_manilas_private_storage_api() {
+    let f = Fixture::new([BackendSpec::new("py", drivers::PYTHON_HOSTILE).option("mode", "sdk")]);
+    let got: Vec<String> = f
+        .backend("py")
+        .create_share(&share(ID1))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.path)
+        .collect();
+    let mut ids = [ID1, ID2];
+    ids.sort();
+    assert_eq!(
+        got,
+        [
+            "{'a': '1', 'b': 'two', 'c': '3'}".to_string(),
+            "'two'".into(),
+            "'default'".into(),
+            "{'a': '1'}".into(),
+            "{'c': '3'}".into(),
+            "{'x': 'y'}".into(),
+            format!("['{}', '{}']", ids[0], ids[1]),
+            "invalid key".into(),
+            "invalid entity id".into(),
+        ]
+    );
+    assert_eq!(data(&f, "py", ID1), pairs(&[("x", "y")]));
+    assert_eq!(data(&f, "py", ID2), vec![]);
+}
