@@ -310,6 +310,11 @@ class WasmShareDriver(driver.ShareDriver):
                 raise exception.BadConfigurationException(
                     reason="%s is not set in [%s]" % (name, group or "DEFAULT")
                 )
+        if not os.path.isdir(conf.privdata_root):
+            raise exception.BadConfigurationException(
+                reason="privdata_root = %s in [%s] is not a directory: create it, or fix "
+                "privdata_root" % (conf.privdata_root, group or "DEFAULT")
+            )
         try:
             store = _store(_storage_url(conf), conf.privdata_durability)
             self.backend = privdata.Backend(

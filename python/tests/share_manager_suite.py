@@ -510,11 +510,13 @@ class SetupTest(WasmBackendTestCase):
                 self.manager.driver.check_for_setup_error()
             self.assertIn(reason, str(caught.exception))
 
+        root = CONF[BACKEND].privdata_root
         setup_fails(exception.ShareBackendException, "exprot_host", privdata_options={"exprot_host": "10.0.0.5"})
         missing = os.path.join(self.root, "missing")
-        setup_fails(exception.ShareBackendException, missing, privdata_options={}, privdata_root=missing)
+        reason = "privdata_root = %s in [%s] is not a directory" % (missing, BACKEND)
+        setup_fails(exception.BadConfigurationException, reason, privdata_options={}, privdata_root=missing)
         nothing = os.path.join(self.root, "nothing.wasm")
-        setup_fails(exception.ShareBackendException, nothing, privdata_driver=nothing)
+        setup_fails(exception.ShareBackendException, nothing, privdata_driver=nothing, privdata_root=root)
         reason = "privdata_driver is not set in [%s]" % BACKEND
         setup_fails(exception.BadConfigurationException, reason, privdata_driver=None)
 
