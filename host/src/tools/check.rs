@@ -140,6 +140,64 @@ fn share_dir(root: &Path, exports: &[ExportLocation]) -> Option<PathBuf> {
     })
 }
 
+/// The values the driver keeps about `entity`: the names it may know the
+/// backend object by.
+fn kept_values(data: &PrivateData, entity: &str) -> Vec<String> {
+    data.get(entity, None)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect()
+}
+
+/// After an unmanage, adopt the same backend object again under `step`,
+/// trying each name the driver kept and then `old_id`: the kit cannot know
+/// the backend's name. Whether it was adopted; a trap is a violation, and
+/// a driver that answers `unsupported` to every name does not support it.
+fn adopt<T>(
+    report: &mut Report,
+    step: &str,
+    what: &str,
+    kept: &[String],
+    old_id: &str,
+    try_name: impl Fn(&str) -> Result<T, Error>,
+    detail: impl Fn(&T) -> String,
+) -> bool {
+    let mut tried = Vec::new();
+    let mut all_unsupported = true;
+    for name in kept.iter().map(String::as_str).chain([old_id]) {
+        match try_name(name) {
+            Ok(adopted) => {
+                report.push(
+                    step,
+                    Outcome::Ok,
+                    format!("adopted {name:?}: {}", detail(&adopted)),
+                );
+                return true;
+            }
+            Err(Error::DriverTrap { message, .. }) => {
+                report.push(step, Outcome::Fail, format!("the driver trapped: {message}"));
+                return false;
+            }
+            Err(e) => {
+                all_unsupported &= is_unsupported(&e);
+                tried.push(format!("{name:?}: {e}"));
+            }
+        }
+    }
+    let outcome = if all_unsupported {
+        Outcome::Unsupported
+    } else {
+        Outcome::Skipped
+    };
+    report.push(
+        step,
+        outcome,
+        format!("no name the driver kept adopts the {what} ({})", tried.join("; ")),
+    );
+    false
+}
+
 fn is_unsupported(e: &Error) -> bool {
     matches!(
         e,
@@ -303,12 +361,7 @@ pub fn check_driver(driver: &Path, options: Vec<(String, String)>) -> Result<Rep
 
     // Unmanage, then adopt the same backend object under a new id, by any
     // name the driver kept (or the old id): the kit cannot know the name.
-    let kept: Vec<String> = data
-        .get(SHARE, None)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
+    let kept = kept_values(&data, SHARE);
     let mut to_delete = SHARE;
     if report
         .record("unmanage", backend.unmanage(&s), |_| String::new())
@@ -316,48 +369,16 @@ pub fn check_driver(driver: &Path, options: Vec<(String, String)>) -> Result<Rep
     {
         report.expect_no_data(&data, SHARE, "unmanage");
         let adopted = share(ADOPTED);
-        let mut tried = Vec::new();
-        let mut managed = false;
-        for name in kept.iter().map(String::as_str).chain([SHARE]) {
-            let result = backend.manage_existing(&adopted, name);
-            match result {
-                Ok((size, exports)) => {
-                    report.push(
-                        "manage-existing",
-                        Outcome::Ok,
-                        format!(
-                            "adopted {name:?}: {size} GiB, {} export location(s)",
-                            exports.len()
-                        ),
-                    );
-                    managed = true;
-                    to_delete = ADOPTED;
-                    break;
-                }
-                Err(Error::DriverTrap { message, .. }) => {
-                    report.push(
-                        "manage-existing",
-                        Outcome::Fail,
-                        format!("the driver trapped: {message}"),
-                    );
-                    managed = true;
-                    break;
-                }
-                Err(e) => tried.push((is_unsupported(&e), format!("{name:?}: {e}"))),
-            }
-        }
-        if !managed {
-            let unsupported = tried.iter().all(|(unsupported, _)| *unsupported);
-            let tried: Vec<String> = tried.into_iter().map(|(_, t)| t).collect();
-            report.push(
-                "manage-existing",
-                if unsupported {
-                    Outcome::Unsupported
-                } else {
-                    Outcome::Skipped
-                },
-                format!("no name the driver kept adopts the share ({})", tried.join("; ")),
-            );
+        if adopt(
+            &mut report,
+            "manage-existing",
+            "share",
+            &kept,
+            SHARE,
+            |name| backend.manage_existing(&adopted, name),
+            |(size, exports)| format!("{size} GiB, {} export location(s)", exports.len()),
+        ) {
+            to_delete = ADOPTED;
         }
     }
 
@@ -472,12 +493,7 @@ fn check_snapshots(
         report.expect_no_data(data, CLONE, "deleting the share made from the snapshot");
     }
 
-    let kept: Vec<String> = data
-        .get(SNAPSHOT, None)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
+    let kept = kept_values(data, SNAPSHOT);
     if report
         .record("unmanage-snapshot", backend.unmanage_snapshot(&snap), |_| {
             String::new()
@@ -485,38 +501,15 @@ fn check_snapshots(
         .is_some()
     {
         report.expect_no_data(data, SNAPSHOT, "unmanage-snapshot");
-        let mut adopted = false;
-        let mut tried = Vec::new();
-        for name in kept.iter().map(String::as_str).chain([SNAPSHOT]) {
-            match backend.manage_existing_snapshot(&snap, name) {
-                Ok(size) => {
-                    report.push(
-                        "manage-existing-snapshot",
-                        Outcome::Ok,
-                        format!("adopted {name:?}: {size} GiB"),
-                    );
-                    adopted = true;
-                    break;
-                }
-                Err(e) => tried.push((is_unsupported(&e), format!("{name:?}: {e}"))),
-            }
-        }
-        if !adopted {
-            let unsupported = tried.iter().all(|(unsupported, _)| *unsupported);
-            let tried: Vec<String> = tried.into_iter().map(|(_, t)| t).collect();
-            report.push(
-                "manage-existing-snapshot",
-                if unsupported {
-                    Outcome::Unsupported
-                } else {
-                    Outcome::Skipped
-                },
-                format!(
-                    "no name the driver kept adopts the snapshot ({})",
-                    tried.join("; ")
-                ),
-            );
-        }
+        adopt(
+            report,
+            "manage-existing-snapshot",
+            "snapshot",
+            &kept,
+            SNAPSHOT,
+            |name| backend.manage_existing_snapshot(&snap, name),
+            |size| format!("{size} GiB"),
+        );
     }
     if report
         .record("delete-snapshot", backend.delete_snapshot(&snap), |_| {
