@@ -2,13 +2,15 @@
 //!
 //! An artifact's file name is the hash of the driver's bytes and of the
 //! engine's compatibility hash (wasmtime version and settings), so a changed
-//! driver or engine never finds an old artifact. Each file ends with a
+//! driver or engine never finds an old artifact. Beside each artifact is a
 //! checksum of its contents keyed on that same hash, so a truncated or
 //! altered file, or one copied from another driver's name, is compiled anew
-//! instead of loaded.
+//! instead of loaded. Artifacts are loaded by mapping the file, not reading
+//! it: a large driver's code and memory images are then shared with the page
+//! cache instead of copied (for a Python driver, 33 MB).
 
 use std::hash::{Hash, Hasher};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -38,33 +40,50 @@ fn checksum(key: &[u8; 32], artifact: &[u8]) -> [u8; CHECKSUM_LEN] {
     *blake3::keyed_hash(key, artifact).as_bytes()
 }
 
-/// The artifact in `file` if its checksum holds for `key`.
-fn verified<'a>(key: &[u8; 32], file: &'a [u8]) -> Option<&'a [u8]> {
-    let split = file.len().checked_sub(CHECKSUM_LEN)?;
-    let (artifact, sum) = file.split_at(split);
-    (checksum(key, artifact) == sum).then_some(artifact)
+/// The path of `dir`'s artifact for `key`, and of its checksum beside it.
+fn paths(dir: &Path, key: &[u8; 32]) -> (PathBuf, PathBuf) {
+    let name = blake3::Hash::from(*key).to_hex();
+    (
+        dir.join(format!("{name}.cwasm")),
+        dir.join(format!("{name}.blake3")),
+    )
+}
+
+/// Whether the artifact at `path` has the checksum in `sum_path` for `key`.
+/// The file is hashed through a memory map: no copy of it is made.
+fn verified(key: &[u8; 32], path: &Path, sum_path: &Path) -> std::io::Result<bool> {
+    let sum = std::fs::read(sum_path)?;
+    let actual = blake3::Hasher::new_keyed(key).update_mmap(path)?.finalize();
+    Ok(sum == actual.as_bytes())
 }
 
 /// The component for `wasm`, from `dir` when a valid artifact is there,
 /// otherwise compiled and stored there for next time.
 pub fn load(engine: &Engine, dir: &Path, wasm: &[u8]) -> wasmtime::Result<Component> {
     let key = artifact_key(engine, wasm);
-    let path = dir.join(format!("{}.cwasm", blake3::Hash::from(key).to_hex()));
-    if let Ok(file) = std::fs::read(&path) {
-        match verified(&key, &file).map(|artifact| deserialize(engine, artifact)) {
-            Some(Ok(component)) => return Ok(component),
-            Some(Err(e)) => {
+    let (path, sum_path) = paths(dir, &key);
+    match verified(&key, &path, &sum_path) {
+        Ok(true) => match deserialize_file(engine, &path) {
+            Ok(component) => return Ok(component),
+            Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "cached driver refused; compiling again")
             }
-            None => tracing::warn!(path = %path.display(), "cached driver is damaged; compiling again"),
-        }
+        },
+        Ok(false) => tracing::warn!(path = %path.display(), "cached driver is damaged; compiling again"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot read the cached driver; compiling again"),
     }
     let artifact = engine.precompile_component(wasm)?;
-    let component = deserialize(engine, &artifact)?;
-    if let Err(e) = store(dir, &path, &artifact, &checksum(&key, &artifact)) {
-        tracing::warn!(dir = %dir.display(), error = %e, "cannot cache the compiled driver");
+    let sum = checksum(&key, &artifact);
+    match store(dir, &path, &artifact, &sum_path, &sum) {
+        // Loaded from the file just written, so that its code and memory
+        // images are mapped from the file as they will be on later starts.
+        Ok(()) => deserialize_file(engine, &path),
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot cache the compiled driver");
+            deserialize(engine, &artifact)
+        }
     }
-    Ok(component)
 }
 
 #[allow(unsafe_code)]
@@ -78,12 +97,24 @@ fn deserialize(engine: &Engine, artifact: &[u8]) -> wasmtime::Result<Component> 
     unsafe { Component::deserialize(engine, artifact) }
 }
 
-/// Write atomically: a reader never sees half a file.
-fn store(dir: &Path, path: &Path, artifact: &[u8], sum: &[u8]) -> std::io::Result<()> {
+#[allow(unsafe_code)]
+fn deserialize_file(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
+    // SAFETY: as for `deserialize`: the file is one this cache wrote for
+    // exactly this driver and engine, as its keyed checksum has just shown.
+    // wasmtime maps the file rather than copying it, so it must not be
+    // truncated while the driver is loaded: this cache only ever replaces
+    // its files (a new file renamed over the old), never rewrites one.
+    unsafe { Component::deserialize_file(engine, path) }
+}
+
+/// Write each file atomically (a reader never sees half a file, and a file
+/// that may be mapped is replaced, never truncated), the checksum last.
+fn store(dir: &Path, path: &Path, artifact: &[u8], sum_path: &Path, sum: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, artifact)?;
-    std::io::Write::write_all(&mut tmp, sum)?;
-    tmp.persist(path).map_err(|e| e.error)?;
+    for (path, bytes) in [(path, artifact), (sum_path, sum)] {
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut tmp, bytes)?;
+        tmp.persist(path).map_err(|e| e.error)?;
+    }
     Ok(())
 }

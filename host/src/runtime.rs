@@ -50,11 +50,14 @@ impl Runtime {
             .total_tables(POOL_INSTANCES * 16)
             .total_stacks(POOL_INSTANCES)
             .max_memory_size(MAX_MEMORY_LIMIT)
-            // Zero the first pages of a reused slot instead of unmapping
-            // them: cheaper for small pages counts (measured: 64 KiB beats
-            // both 0 and 1 MiB by ~10 µs a call).
-            .linear_memory_keep_resident(64 << 10)
-            .table_keep_resident(1 << 16);
+            // A reused slot keeps up to 16 MiB of its pages mapped, and with
+            // the PAGEMAP_SCAN ioctl (Linux 6.7 and later) only the pages an
+            // instance wrote are reset. A Python driver then takes few page
+            // faults per call (measured: a whole no-op call 1.02 ms with
+            // 64 KiB kept and no scan, 0.88 ms with this).
+            .linear_memory_keep_resident(16 << 20)
+            .table_keep_resident(1 << 16)
+            .pagemap_scan(wasmtime::Enabled::Auto);
         let mut config = Config::new();
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         config.epoch_interruption(true);

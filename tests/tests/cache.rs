@@ -80,6 +80,24 @@ fn damaged_or_foreign_artifacts_are_rebuilt_not_loaded() {
             .unwrap();
         assert!(exports[0].path.contains("/volumes/vol-"), "{what}: {exports:?}");
     }
+
+    // The checksum beside the artifact, lost or damaged, is also a reason
+    // to compile again; the artifact stays as it was.
+    let sum = generic.with_extension("blake3");
+    let good_sum = std::fs::read(&sum).unwrap();
+    for (what, damage) in [
+        ("checksum missing", None),
+        ("checksum emptied", Some(Vec::new())),
+        ("checksum of another artifact", Some(blake3::hash(&good).as_bytes().to_vec())),
+    ] {
+        match damage {
+            None => std::fs::remove_file(&sum).unwrap(),
+            Some(bytes) => std::fs::write(&sum, bytes).unwrap(),
+        }
+        runtime.load(Path::new(drivers::GENERIC)).unwrap();
+        assert_eq!(std::fs::read(&sum).unwrap(), good_sum, "{what}: rewritten");
+        assert_eq!(std::fs::read(&generic).unwrap(), good, "{what}");
+    }
 }
 
 #[test]
