@@ -112,6 +112,7 @@ fn run(sizes: Sizes, json_out: bool, servers: &[String]) -> Result<()> {
             timeout: Duration::from_secs(600),
             ..SandboxLimits::default()
         },
+        network: Default::default(),
     };
     let guest = sandbox(PrivateData::new(
         storage.clone(),
@@ -341,6 +342,7 @@ fn python(runtime: &Runtime, storage: &Arc<dyn Storage>, dir: &Path, sizes: Size
             timeout: Duration::from_secs(600),
             ..SandboxLimits::default()
         },
+        network: Default::default(),
     };
     let few = Sizes {
         iterations: sizes.iterations.min(200),

@@ -55,6 +55,14 @@ enum Command {
         /// A driver option, `key=value` (repeatable).
         #[arg(long = "option", value_parser = parse_option)]
         options: Vec<(String, String)>,
+        /// An endpoint the driver may reach, as in `allowed_outbound`:
+        /// `https://10.0.0.5:8443`, `tcp://10.0.0.6:22` (repeatable).
+        #[arg(long = "allow-outbound", value_name = "ENDPOINT", value_parser = privdata_host::Endpoint::parse)]
+        allowed_outbound: Vec<privdata_host::Endpoint>,
+        /// The CA certificates (PEM) the driver's TLS endpoints are verified
+        /// against, as `ca_file` in a backend's configuration.
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -332,13 +340,20 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::CheckDriver {
             driver,
             options,
+            allowed_outbound,
+            ca_file,
             json,
         } => {
             no_config(
                 "check-driver",
                 "it runs the driver on a scratch store; give options with --option",
             )?;
-            commands::check_driver(&driver, options, json)
+            let network = privdata_host::Network::new(
+                allowed_outbound,
+                ca_file.as_deref(),
+                privdata_host::NetworkLimits::default(),
+            )?;
+            commands::check_driver(&driver, options, &network, json)
         }
         Command::CheckConfig(output) => commands::check_config(&config, output.json),
         Command::Set { at, value } => commands::set(&config, &at.host, &at.entity, &at.key, &value),

@@ -4,13 +4,13 @@
 use anyhow::{Context, Result};
 use privdata_host::store::{self, HistoryFilter};
 use privdata_host::tools::{check, orphans, rename, transfer};
-use privdata_host::{Config, ExportLocation, HostLimits, Manager, PrivateData, Storage};
+use privdata_host::{Config, ExportLocation, HostLimits, Manager, Network, PrivateData, Storage};
 use std::path::Path;
 use std::sync::Arc;
 
 /// `check-driver`: the conformance kit's report; an error when it fails.
-pub fn check_driver(driver: &Path, options: Vec<(String, String)>, json: bool) -> Result<()> {
-    let report = check::check_driver(driver, options)?;
+pub fn check_driver(driver: &Path, options: Vec<(String, String)>, network: &Network, json: bool) -> Result<()> {
+    let report = check::check_driver(driver, options, network)?;
     if !json {
         println!("check-driver {}", driver.display());
         for step in &report.steps {

@@ -24,11 +24,17 @@
 //! root = "/srv/alpha"
 //! options = { export_host = "10.0.0.5" }
 //! limits = { max_value_bytes = 1023, timeout_secs = 10, max_memory_mib = 64 }
-//! # also: max_call_bytes, max_entries, max_bytes (the host's quota)
+//! # also: max_call_bytes, max_entries, max_bytes (the host's quota),
+//! # max_connections and max_network_bytes (per operation)
+//! # The network the driver may reach (default: none), and the CA that
+//! # signed the array's certificate.
+//! allowed_outbound = ["https://10.0.0.5:8443", "tcp://10.0.0.6:22"]
+//! ca_file = "/etc/privdata/alpha-ca.pem"
 //! ```
 
 use crate::data::DataLimits;
 use crate::error::{Error, Result};
+use crate::network::{Endpoint, Network, NetworkLimits};
 use crate::sandbox::SandboxLimits;
 use crate::store::{Durability, StorageOptions, StorageUrl};
 use serde::Deserialize;
@@ -68,6 +74,9 @@ pub struct BackendConfig {
     pub data_limits: DataLimits,
     /// Limits on the driver's sandbox.
     pub sandbox_limits: SandboxLimits,
+    /// What the driver may reach on the network: `allowed_outbound`, the
+    /// CA for TLS (`ca_file`), and the per-operation limits.
+    pub network: Network,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +118,9 @@ struct BackendSection {
     options: BTreeMap<String, toml::Value>,
     #[serde(default)]
     limits: LimitsSection,
+    #[serde(default)]
+    allowed_outbound: Vec<String>,
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -121,6 +133,9 @@ struct LimitsSection {
 
     timeout_secs: Option<f64>,
     max_memory_mib: Option<usize>,
+
+    max_connections: Option<u32>,
+    max_network_bytes: Option<u64>,
 }
 
 /// The data limits of each backend host in a configuration; a host no
@@ -242,6 +257,7 @@ impl Config {
             if name.is_empty() || name.contains('@') {
                 return Err(bad("a backend name must be non-empty and without `@`".into()));
             }
+            let network = network(&b, &absolute).map_err(bad)?;
             let mut options = BTreeMap::new();
             for (k, v) in b.options {
                 let v = match v {
@@ -309,6 +325,7 @@ impl Config {
                     options,
                     data_limits,
                     sandbox_limits,
+                    network,
                 },
             );
         }
@@ -335,6 +352,36 @@ fn system_hostname() -> String {
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "localhost".into())
+}
+
+/// A backend's network: its allow-list, CA and limits, checked.
+fn network(b: &BackendSection, absolute: &dyn Fn(&Path) -> PathBuf) -> std::result::Result<Network, String> {
+    let mut allowed = Vec::new();
+    for text in &b.allowed_outbound {
+        let endpoint = Endpoint::parse(text).map_err(|e| format!("allowed_outbound: {e}"))?;
+        if allowed.contains(&endpoint) {
+            return Err(format!("allowed_outbound lists {endpoint} twice"));
+        }
+        allowed.push(endpoint);
+    }
+    let mut limits = NetworkLimits::default();
+    if let Some(max) = b.limits.max_connections {
+        if !(1..=10_000).contains(&max) {
+            return Err(format!("limits.max_connections = {max}; use 1 to 10000"));
+        }
+        limits.max_connections = max;
+    }
+    if let Some(max) = b.limits.max_network_bytes {
+        if !(1..=1 << 30).contains(&max) {
+            return Err(format!("limits.max_network_bytes = {max}; use 1 to 1073741824"));
+        }
+        limits.max_bytes = max;
+    }
+    let ca_file = b.ca_file.as_deref().map(absolute);
+    if ca_file.is_some() && !allowed.iter().any(|e| e.scheme == crate::network::Scheme::Https) {
+        return Err("ca_file is set but allowed_outbound lists no https:// endpoint to use it for".into());
+    }
+    Network::new(allowed, ca_file.as_deref(), limits).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

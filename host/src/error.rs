@@ -102,6 +102,12 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// A backend's network settings cannot be used (a bad CA file, say).
+    #[error("network: {message}")]
+    Network {
+        /// What is wrong, and what to fix.
+        message: String,
+    },
     /// A backend's root directory cannot be opened for its driver.
     #[error("cannot open the root directory of backend `{backend}`, {}: {message}", path.display())]
     Root {

@@ -145,6 +145,7 @@ impl Backend {
                 root: config.root.clone(),
                 options: config.options.clone().into_iter().collect(),
                 limits: config.sandbox_limits,
+                network: config.network.clone(),
             },
         )
     }

@@ -66,6 +66,8 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         let link = |r: wasmtime::Result<()>| r.map_err(|e| Error::Engine(format!("linker: {e:#}")));
         link(wasmtime_wasi::p2::add_to_linker_sync(&mut linker))?;
+        link(wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker))?;
+        link(crate::network::wait::add_to_linker(&mut linker))?;
         link(Driver::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s))?;
         link(v0_1::Driver::add_to_linker::<State, HasSelf<State>>(
             &mut linker,

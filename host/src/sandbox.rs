@@ -6,12 +6,16 @@ use crate::bindings::WitDriverError;
 use crate::contract::{Call, Driver, DriverPre};
 use crate::data::PrivateData;
 use crate::error::{DriverError, Error, Result};
+use crate::network::{Network, Outbound};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// How often the engine's epoch advances (the runtime's thread ticks it);
 /// CPU limits are counted in these.
@@ -55,6 +59,8 @@ pub struct Sandbox {
     pub options: Vec<(String, String)>,
     /// Resource limits.
     pub limits: SandboxLimits,
+    /// What the driver may reach on the network (by default, nothing).
+    pub network: Network,
 }
 
 /// The state of one instance's store.
@@ -63,8 +69,27 @@ pub(crate) struct State {
     pub(crate) backend: String,
     pub(crate) private_data: PrivateData,
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    outbound: Outbound,
     table: ResourceTable,
     limits: StoreLimits,
+}
+
+impl State {
+    /// When the operation's time is up, and the resources a wait is on.
+    pub(crate) fn deadline_and_table(&mut self) -> (Instant, &mut ResourceTable) {
+        (self.outbound.deadline, &mut self.table)
+    }
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
+    }
 }
 
 impl WasiView for State {
@@ -140,10 +165,45 @@ impl DriverComponent {
                 path: sandbox.root.clone(),
                 message: format!("{e:#}; create it or fix `root` in the configuration"),
             })?;
+        let outbound = Outbound {
+            backend: sandbox.backend.clone(),
+            network: sandbox.network.clone(),
+            deadline: Instant::now() + sandbox.limits.timeout,
+            usage: Arc::default(),
+        };
+        // Raw TCP only to the listed tcp:// endpoints (and the implicit
+        // bind a connect makes); no UDP, no name lookups.
+        wasi.allow_udp(false).allow_ip_name_lookup(false);
+        if sandbox.network.has_tcp() {
+            let tcp = outbound.clone();
+            wasi.allow_tcp(true).socket_addr_check(move |addr, usage| {
+                let allowed = match usage {
+                    SocketAddrUse::TcpConnect => {
+                        let listed = tcp.network.allows_tcp(addr);
+                        if !listed {
+                            tracing::warn!(
+                                target: "privdata::network",
+                                "backend `{}`: tcp://{addr} is not an endpoint this backend may reach ({})",
+                                tcp.backend,
+                                tcp.network.describe()
+                            );
+                        }
+                        listed && tcp.usage.connect(&tcp.network.limits)
+                    }
+                    SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
+                    _ => false,
+                };
+                Box::pin(async move { allowed })
+            });
+        } else {
+            wasi.allow_tcp(false);
+        }
         let state = State {
             backend: sandbox.backend.clone(),
             private_data: sandbox.private_data.clone(),
             wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            outbound,
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(sandbox.limits.max_memory_bytes)

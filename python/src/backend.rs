@@ -252,6 +252,7 @@ impl Backend {
                 timeout: Duration::from_secs_f64(timeout),
                 max_memory_bytes: max_memory_mib << 20,
             },
+            network: privdata_host::Network::none(),
         };
         Ok(Backend {
             backend: privdata_host::Backend::new(component, sandbox),

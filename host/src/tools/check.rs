@@ -3,6 +3,7 @@
 //! step reported and every violation named.
 
 use crate::data::{DataLimits, PrivateData};
+use crate::network::Network;
 use crate::store;
 use crate::{
     AccessLevel, AccessRule, AccessType, Backend, DriverError, Error, ExportLocation, Runtime, Sandbox,
@@ -263,7 +264,7 @@ fn check_access(report: &mut Report, backend: &Backend, share: &Share) {
 
 /// Run `driver` through the lifecycle with `options`, in a scratch
 /// directory that is removed afterwards.
-pub fn check_driver(driver: &Path, options: Vec<(String, String)>) -> Result<Report, Error> {
+pub fn check_driver(driver: &Path, options: Vec<(String, String)>, network: &Network) -> Result<Report, Error> {
     let scratch = tempfile::tempdir().map_err(|e| Error::Io {
         what: "cannot create a scratch directory".into(),
         source: e,
@@ -307,6 +308,7 @@ pub fn check_driver(driver: &Path, options: Vec<(String, String)>) -> Result<Rep
             root: root.clone(),
             options,
             limits: SandboxLimits::default(),
+            network: network.clone(),
         },
     );
     let share = |id: &str| Share {

@@ -1,0 +1,227 @@
+//! `wasi:http/outgoing-handler` for drivers: the host sends a driver's
+//! request only to an endpoint on its backend's list, verifies TLS against
+//! the backend's CA, and bounds connecting, waiting and reading by the
+//! operation's deadline and byte limit.
+
+use super::{NetworkLimits, Outbound, Scheme, Usage};
+use bytes::Bytes;
+use http_body::{Body, Frame};
+use http_body_util::BodyExt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
+use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+type IoDone = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+type Sent = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoDone), HttpError>> + Send>;
+
+trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
+
+impl WasiHttpHooks for Outbound {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _response_done: IoDone,
+    ) -> Sent {
+        Box::new(self.clone().send(request, options.unwrap_or_default()))
+    }
+
+    fn p2_error_from_connect(&mut self, err: &std::io::Error) -> ErrorCode {
+        tracing::warn!(backend = %self.backend, error = %err, "driver's connection failed");
+        match err.kind() {
+            std::io::ErrorKind::TimedOut => ErrorCode::ConnectionTimeout,
+            _ => ErrorCode::ConnectionRefused,
+        }
+    }
+
+    fn p2_error_from_tls(&mut self, err: &std::io::Error) -> ErrorCode {
+        tracing::warn!(backend = %self.backend, error = %err, "driver's TLS session failed");
+        let certificate = err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>())
+            .is_some_and(|e| matches!(e, rustls::Error::InvalidCertificate(_)));
+        if certificate {
+            ErrorCode::TlsCertificateError
+        } else {
+            ErrorCode::TlsProtocolError
+        }
+    }
+
+    fn p2_error_from_hyper(&mut self, err: &hyper::Error) -> ErrorCode {
+        tracing::warn!(backend = %self.backend, error = %err, "driver's HTTP exchange failed");
+        if err.is_timeout() {
+            ErrorCode::ConnectionReadTimeout
+        } else if err.is_incomplete_message() || err.is_closed() {
+            ErrorCode::HttpResponseIncomplete
+        } else {
+            ErrorCode::HttpProtocolError
+        }
+    }
+}
+
+impl Outbound {
+    /// What is left of the operation's time, capped by `wanted`.
+    fn time_left(&self, wanted: Option<Duration>) -> Result<Duration, HttpError> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(HttpError::ConnectionTimeout);
+        }
+        Ok(wanted.map_or(left, |w| w.min(left)))
+    }
+
+    fn refuse(&self, what: String) -> HttpError {
+        let message = format!("backend `{}`: {what}", self.backend);
+        tracing::warn!(target: "privdata::network", "{message}");
+        HttpError::InternalError(Some(message))
+    }
+
+    async fn send(
+        self,
+        mut request: http::Request<WasiBody>,
+        options: RequestOptions,
+    ) -> Result<(http::Response<WasiBody>, IoDone), HttpError> {
+        let uri = request.uri().clone();
+        let scheme = match uri.scheme_str() {
+            Some("https") => Scheme::Https,
+            Some("http") => Scheme::Http,
+            _ => return Err(HttpError::HttpProtocolError),
+        };
+        let authority = uri.authority().ok_or(HttpError::HttpRequestUriInvalid)?;
+        let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_string();
+        let port = authority.port_u16().unwrap_or(if scheme == Scheme::Https { 443 } else { 80 });
+        if !self.network.allows(scheme, &host, port) {
+            return Err(self.refuse(format!(
+                "{}://{authority} is not an endpoint this backend may reach ({})",
+                scheme.as_str(),
+                self.network.describe()
+            )));
+        }
+        if !self.usage.connect(&self.network.limits) {
+            return Err(self.refuse(format!(
+                "an operation may open at most {} connections (limits.max_connections)",
+                self.network.limits.max_connections
+            )));
+        }
+
+        let connect = self.time_left(options.connect_timeout)?;
+        let stream = tokio::time::timeout(connect, tokio::net::TcpStream::connect((host.as_str(), port)))
+            .await
+            .map_err(|_| HttpError::ConnectionTimeout)?
+            .map_err(HttpError::Connect)?;
+        let stream: Box<dyn Stream> = match (scheme, &self.network.tls) {
+            (Scheme::Https, Some(tls)) => {
+                let name = rustls::pki_types::ServerName::try_from(host.clone())
+                    .map_err(|e| self.refuse(format!("{host:?} is not a name TLS can verify: {e}")))?;
+                let connector = tokio_rustls::TlsConnector::from(Arc::clone(tls));
+                let tls = tokio::time::timeout(self.time_left(options.connect_timeout)?, connector.connect(name, stream))
+                    .await
+                    .map_err(|_| HttpError::ConnectionTimeout)?
+                    .map_err(HttpError::Tls)?;
+                Box::new(tls)
+            }
+            (Scheme::Https, None) => unreachable!("a network with https endpoints has a TLS config"),
+            _ => Box::new(stream),
+        };
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(wasmtime_wasi_http::io::TokioIo::new(stream))
+                .await
+                .map_err(HttpError::Hyper)?;
+        // The connection runs as its own task, cancelled with the response.
+        let connection = wasmtime_wasi::runtime::spawn(connection);
+
+        // The request line carries the path only: this is no proxy.
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        *request.uri_mut() = http::Uri::try_from(path).map_err(|_| HttpError::HttpRequestUriInvalid)?;
+        let request = request.map(|body| Counted::new(body, &self, None).boxed_unsync());
+
+        let first_byte = self.time_left(options.first_byte_timeout)?;
+        let response = tokio::time::timeout(first_byte, sender.send_request(request))
+            .await
+            .map_err(|_| HttpError::ConnectionReadTimeout)?
+            .map_err(HttpError::Hyper)?;
+        let between = options.between_bytes_timeout;
+        let response = response.map(|body| {
+            Counted::new(body.map_err(HttpError::Hyper), &self, Some(between.unwrap_or(Duration::MAX)))
+                .boxed_unsync()
+        });
+        let done: IoDone = Box::new(async move { connection.await.map_err(HttpError::Hyper) });
+        Ok((response, done))
+    }
+}
+
+/// A body whose bytes count against the operation's limit, and which (for a
+/// response) fails when no bytes come for `between` or the deadline passes.
+struct Counted<B> {
+    inner: B,
+    usage: Arc<Usage>,
+    limits: NetworkLimits,
+    deadline: Instant,
+    between: Option<Duration>,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<B> Counted<B> {
+    fn new(inner: B, outbound: &Outbound, between: Option<Duration>) -> Self {
+        let mut counted = Counted {
+            inner,
+            usage: Arc::clone(&outbound.usage),
+            limits: outbound.network.limits,
+            deadline: outbound.deadline,
+            between,
+            timer: Box::pin(tokio::time::sleep_until(outbound.deadline.into())),
+        };
+        counted.rearm();
+        counted
+    }
+
+    fn rearm(&mut self) {
+        let next = match self.between {
+            Some(between) => Instant::now().checked_add(between).map_or(self.deadline, |t| t.min(self.deadline)),
+            None => self.deadline,
+        };
+        self.timer.as_mut().reset(next.into());
+    }
+}
+
+impl<B: Body<Data = Bytes, Error = HttpError> + Unpin> Body for Counted<B> {
+    type Data = Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                let n = frame.data_ref().map_or(0, |d| d.len() as u64);
+                if !self.usage.transfer(n, &self.limits) {
+                    let limit = Some(self.limits.max_bytes);
+                    return Poll::Ready(Some(Err(if self.between.is_some() {
+                        HttpError::HttpResponseBodySize(limit)
+                    } else {
+                        HttpError::HttpRequestBodySize(limit)
+                    })));
+                }
+                self.rearm();
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(other) => Poll::Ready(other),
+            Poll::Pending if self.between.is_some() => {
+                ready!(self.timer.as_mut().poll(cx));
+                Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout)))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
