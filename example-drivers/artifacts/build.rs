@@ -15,6 +15,7 @@ const EXAMPLES: &[Driver] = &[
     ("GENERIC", "generic-driver", "generic_driver"),
     ("SHORT_NAMES", "short-names-driver", "short_names_driver"),
     ("CACHING", "caching-driver", "caching_driver"),
+    ("REST", "rest-driver", "rest_driver"),
 ];
 /// Only for the test suite and the benchmark.
 const TEST_DRIVERS: &[Driver] = &[

@@ -42,6 +42,8 @@
 extern crate self as manila_driver_sdk;
 
 mod driver;
+#[cfg(feature = "http")]
+pub mod http;
 mod private_storage;
 
 pub use driver::{__get, Driver, Options};

@@ -71,7 +71,9 @@ pub fn load(engine: &Engine, dir: &Path, wasm: &[u8]) -> wasmtime::Result<Compon
         },
         Ok(false) => tracing::warn!(path = %path.display(), "cached driver is damaged; compiling again"),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot read the cached driver; compiling again"),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot read the cached driver; compiling again")
+        }
     }
     let artifact = engine.precompile_component(wasm)?;
     let sum = checksum(&key, &artifact);

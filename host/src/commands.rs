@@ -9,7 +9,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// `check-driver`: the conformance kit's report; an error when it fails.
-pub fn check_driver(driver: &Path, options: Vec<(String, String)>, network: &Network, json: bool) -> Result<()> {
+pub fn check_driver(
+    driver: &Path,
+    options: Vec<(String, String)>,
+    network: &Network,
+    json: bool,
+) -> Result<()> {
     let report = check::check_driver(driver, options, network)?;
     if !json {
         println!("check-driver {}", driver.display());

@@ -74,7 +74,9 @@ impl Endpoint {
             other => return Err(format!("{text:?}: unknown scheme {other:?}; {usage}")),
         };
         if rest.contains(['/', '?', '#', '@', '*']) || rest.is_empty() {
-            return Err(format!("{text:?}: only a host and a port may follow the scheme; {usage}"));
+            return Err(format!(
+                "{text:?}: only a host and a port may follow the scheme; {usage}"
+            ));
         }
         let (host, port) = match rest.rsplit_once(':') {
             Some((host, port)) if !port.contains(']') => {
@@ -89,8 +91,15 @@ impl Endpoint {
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let ip = host.parse::<IpAddr>().ok();
-        if ip.is_none() && (host.is_empty() || !host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')) {
-            return Err(format!("{text:?}: {host:?} is neither an IP address nor a host name; {usage}"));
+        if ip.is_none()
+            && (host.is_empty()
+                || !host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+        {
+            return Err(format!(
+                "{text:?}: {host:?} is neither an IP address nor a host name; {usage}"
+            ));
         }
         let port = match (scheme, port) {
             (_, Some(port)) => port,
@@ -162,7 +171,11 @@ impl Network {
     /// certificates in `ca_file` (PEM) or, without one, the public web CAs.
     pub fn new(allowed: Vec<Endpoint>, ca_file: Option<&Path>, limits: NetworkLimits) -> Result<Network> {
         let needs_tls = allowed.iter().any(|e| e.scheme == Scheme::Https);
-        let tls = if needs_tls { Some(Arc::new(tls_config(ca_file)?)) } else { None };
+        let tls = if needs_tls {
+            Some(Arc::new(tls_config(ca_file)?))
+        } else {
+            None
+        };
         Ok(Network { allowed, tls, limits })
     }
 
@@ -215,7 +228,9 @@ fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
                 .collect::<std::result::Result<_, _>>()
                 .map_err(|e| bad(format!("not PEM certificates: {e}")))?;
             if certs.is_empty() {
-                return Err(bad("it holds no certificate (expected PEM `BEGIN CERTIFICATE` blocks)".into()));
+                return Err(bad(
+                    "it holds no certificate (expected PEM `BEGIN CERTIFICATE` blocks)".into(),
+                ));
             }
             for cert in certs {
                 roots
@@ -261,6 +276,8 @@ pub(crate) struct Outbound {
     pub(crate) backend: String,
     pub(crate) network: Network,
     pub(crate) deadline: Instant,
+    /// The operation's time limit, for messages.
+    pub(crate) timeout: std::time::Duration,
     pub(crate) usage: Arc<Usage>,
 }
 
@@ -274,9 +291,18 @@ mod tests {
     #[test]
     fn endpoints_parse_to_scheme_host_and_port() {
         let e = Endpoint::parse("https://10.0.0.5:8443").unwrap();
-        assert_eq!((e.scheme, e.host.as_str(), e.port), (Scheme::Https, "10.0.0.5", 8443));
-        assert_eq!(Endpoint::parse("https://NAS.example").unwrap().to_string(), "https://nas.example:443");
-        assert_eq!(Endpoint::parse("http://[::1]:80").unwrap().to_string(), "http://[::1]:80");
+        assert_eq!(
+            (e.scheme, e.host.as_str(), e.port),
+            (Scheme::Https, "10.0.0.5", 8443)
+        );
+        assert_eq!(
+            Endpoint::parse("https://NAS.example").unwrap().to_string(),
+            "https://nas.example:443"
+        );
+        assert_eq!(
+            Endpoint::parse("http://[::1]:80").unwrap().to_string(),
+            "http://[::1]:80"
+        );
         assert_eq!(Endpoint::parse("tcp://10.0.0.6:22").unwrap().port, 22);
     }
 
@@ -311,11 +337,17 @@ mod tests {
         )
         .unwrap();
         assert!(net.allows(Scheme::Http, "127.0.0.1", 8080));
-        assert!(!net.allows(Scheme::Https, "127.0.0.1", 8080), "https was not listed");
+        assert!(
+            !net.allows(Scheme::Https, "127.0.0.1", 8080),
+            "https was not listed"
+        );
         assert!(!net.allows(Scheme::Http, "127.0.0.1", 8081));
         assert!(!net.allows(Scheme::Http, "127.0.0.2", 8080));
         assert!(net.allows_tcp("127.0.0.1:2222".parse().unwrap()));
-        assert!(!net.allows_tcp("127.0.0.1:8080".parse().unwrap()), "http is not tcp");
+        assert!(
+            !net.allows_tcp("127.0.0.1:8080".parse().unwrap()),
+            "http is not tcp"
+        );
         assert!(!Network::none().allows_tcp("127.0.0.1:2222".parse().unwrap()));
     }
 }

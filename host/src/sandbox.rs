@@ -169,6 +169,7 @@ impl DriverComponent {
             backend: sandbox.backend.clone(),
             network: sandbox.network.clone(),
             deadline: Instant::now() + sandbox.limits.timeout,
+            timeout: sandbox.limits.timeout,
             usage: Arc::default(),
         };
         // Raw TCP only to the listed tcp:// endpoints (and the implicit

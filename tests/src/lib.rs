@@ -9,10 +9,12 @@ use privdata_host::config::BackendConfig;
 use privdata_host::{
     Backend, Config, DataLimits, DriverError, Error, Manager, SandboxLimits, Share, Snapshot,
 };
+use privdata_host::{Endpoint, Network, NetworkLimits};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use example_driver_artifacts as drivers;
+pub use fake_nas;
 
 /// Where tests keep compiled drivers (beside the built components): a
 /// Python driver takes seconds to compile, and every fixture would compile
@@ -56,6 +58,7 @@ pub struct BackendSpec {
     pub options: Vec<(String, String)>,
     pub data_limits: DataLimits,
     pub sandbox_limits: SandboxLimits,
+    pub network: Network,
 }
 
 impl BackendSpec {
@@ -67,7 +70,30 @@ impl BackendSpec {
             options: Vec::new(),
             data_limits: DataLimits::default(),
             sandbox_limits: SandboxLimits::default(),
+            network: Network::none(),
         }
+    }
+
+    /// Let the driver reach `endpoints` (as in `allowed_outbound`), with
+    /// TLS verified against `ca_pem` when given.
+    pub fn network(mut self, endpoints: &[&str], ca_pem: Option<&str>, limits: NetworkLimits) -> Self {
+        let allowed = endpoints.iter().map(|e| Endpoint::parse(e).unwrap()).collect();
+        let ca_file = ca_pem.map(|pem| {
+            let file = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(file.path(), pem).unwrap();
+            file
+        });
+        self.network = Network::new(allowed, ca_file.as_ref().map(|f| f.path()), limits).unwrap();
+        self
+    }
+
+    /// A backend of the REST example driver managing `nas`, allowed to
+    /// reach exactly its API.
+    pub fn rest(name: &str, nas: &fake_nas::FakeNas) -> Self {
+        BackendSpec::new(name, drivers::REST)
+            .option("api_url", &nas.url())
+            .option("api_token", fake_nas::TOKEN)
+            .network(&[&nas.url()], nas.ca_pem(), NetworkLimits::default())
     }
 
     pub fn option(mut self, key: &str, value: &str) -> Self {
@@ -248,6 +274,7 @@ impl Scratch {
                     options: b.options.into_iter().collect(),
                     data_limits: b.data_limits,
                     sandbox_limits: b.sandbox_limits,
+                    network: b.network,
                 },
             );
         }

@@ -89,7 +89,10 @@ fn damaged_or_foreign_artifacts_are_rebuilt_not_loaded() {
     for (what, damage) in [
         ("checksum missing", None),
         ("checksum emptied", Some(Vec::new())),
-        ("checksum of another artifact", Some(blake3::hash(&good).as_bytes().to_vec())),
+        (
+            "checksum of another artifact",
+            Some(blake3::hash(&good).as_bytes().to_vec()),
+        ),
     ] {
         match damage {
             None => std::fs::remove_file(&sum).unwrap(),

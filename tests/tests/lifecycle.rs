@@ -6,15 +6,25 @@ use conformance::*;
 use privdata_host::{AccessLevel, AccessRule, AccessType, DriverError, Error, ExportLocation, RuleState};
 use std::path::Path;
 
-const DRIVERS: [(&str, &str); 4] = [
+const DRIVERS: [(&str, &str); 5] = [
     ("generic", drivers::GENERIC),
     ("short", drivers::SHORT_NAMES),
     ("caching", drivers::CACHING),
     ("python", drivers::PYTHON_GENERIC),
+    ("rest", drivers::REST),
 ];
 
+/// An array for the REST driver to manage, over HTTPS with a CA of its
+/// own; each test gets its own, serving until the test process ends.
+fn nas() -> &'static fake_nas::FakeNas {
+    Box::leak(Box::new(fake_nas::FakeNas::https().unwrap()))
+}
+
 fn fixture() -> Fixture {
-    Fixture::new(DRIVERS.map(|(name, path)| BackendSpec::new(name, path)))
+    Fixture::new(DRIVERS.map(|(name, path)| match name {
+        "rest" => BackendSpec::rest(name, nas()),
+        _ => BackendSpec::new(name, path),
+    }))
 }
 
 fn data(f: &Fixture, backend: &str, entity: &str) -> Vec<(String, String)> {

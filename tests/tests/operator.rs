@@ -52,6 +52,7 @@ fn limits(hosts: &[(&str, DataLimits)]) -> HostLimits {
                     options: Default::default(),
                     data_limits: *limits,
                     sandbox_limits: Default::default(),
+                    network: Default::default(),
                 },
             )
         })

@@ -65,14 +65,54 @@ impl WasiHttpHooks for Outbound {
     }
 }
 
+/// A wait on the network: the driver's own timeout, or what is left of the
+/// operation's time limit, whichever ends first.
+struct Wait {
+    duration: Duration,
+    /// Whether the operation's limit is what ends it.
+    at_deadline: bool,
+}
+
 impl Outbound {
-    /// What is left of the operation's time, capped by `wanted`.
-    fn time_left(&self, wanted: Option<Duration>) -> Result<Duration, HttpError> {
+    /// How long the next wait may be, given the driver's `wanted` timeout.
+    fn time_left(&self, wanted: Option<Duration>) -> Result<Wait, HttpError> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(HttpError::ConnectionTimeout);
+            return Err(self.out_of_time("before it could start"));
         }
-        Ok(wanted.map_or(left, |w| w.min(left)))
+        Ok(match wanted {
+            Some(w) if w < left => Wait {
+                duration: w,
+                at_deadline: false,
+            },
+            _ => Wait {
+                duration: left,
+                at_deadline: true,
+            },
+        })
+    }
+
+    fn out_of_time(&self, when: &str) -> HttpError {
+        self.refuse(format!(
+            "the operation's time limit of {:?} ran out {when}",
+            self.timeout
+        ))
+    }
+
+    /// `f`, or `timed_out` (or the operation's own timeout) when `wait`
+    /// ends first.
+    async fn within<T>(
+        &self,
+        wait: Wait,
+        what: &str,
+        timed_out: HttpError,
+        f: impl Future<Output = T>,
+    ) -> Result<T, HttpError> {
+        match tokio::time::timeout(wait.duration, f).await {
+            Ok(value) => Ok(value),
+            Err(_) if wait.at_deadline => Err(self.out_of_time(&format!("while {what}"))),
+            Err(_) => Err(timed_out),
+        }
     }
 
     fn refuse(&self, what: String) -> HttpError {
@@ -81,20 +121,46 @@ impl Outbound {
         HttpError::InternalError(Some(message))
     }
 
+    /// Send `request`. Until the body goes to the array, the host holds
+    /// it; if the request fails first, the driver's writes to it are still
+    /// taken (and dropped), so the driver sees why it failed rather than a
+    /// closed stream.
     async fn send(
         self,
-        mut request: http::Request<WasiBody>,
+        request: http::Request<WasiBody>,
         options: RequestOptions,
     ) -> Result<(http::Response<WasiBody>, IoDone), HttpError> {
-        let uri = request.uri().clone();
+        let (parts, body) = request.into_parts();
+        let mut body = Some(body);
+        let result = self.exchange(parts, &mut body, options).await;
+        if let (Err(_), Some(body)) = (&result, body) {
+            let drain = Counted::new(body, &self, None).collect();
+            tokio::spawn(tokio::time::timeout_at(self.deadline.into(), drain));
+        }
+        result
+    }
+
+    async fn exchange(
+        &self,
+        parts: http::request::Parts,
+        body: &mut Option<WasiBody>,
+        options: RequestOptions,
+    ) -> Result<(http::Response<WasiBody>, IoDone), HttpError> {
+        let uri = parts.uri.clone();
         let scheme = match uri.scheme_str() {
             Some("https") => Scheme::Https,
             Some("http") => Scheme::Http,
             _ => return Err(HttpError::HttpProtocolError),
         };
         let authority = uri.authority().ok_or(HttpError::HttpRequestUriInvalid)?;
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_string();
-        let port = authority.port_u16().unwrap_or(if scheme == Scheme::Https { 443 } else { 80 });
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = authority
+            .port_u16()
+            .unwrap_or(if scheme == Scheme::Https { 443 } else { 80 });
         if !self.network.allows(scheme, &host, port) {
             return Err(self.refuse(format!(
                 "{}://{authority} is not an endpoint this backend may reach ({})",
@@ -109,19 +175,31 @@ impl Outbound {
             )));
         }
 
+        let target = format!("{}://{authority}", scheme.as_str());
         let connect = self.time_left(options.connect_timeout)?;
-        let stream = tokio::time::timeout(connect, tokio::net::TcpStream::connect((host.as_str(), port)))
-            .await
-            .map_err(|_| HttpError::ConnectionTimeout)?
+        let stream = self
+            .within(
+                connect,
+                &format!("connecting to {target}"),
+                HttpError::ConnectionTimeout,
+                tokio::net::TcpStream::connect((host.as_str(), port)),
+            )
+            .await?
             .map_err(HttpError::Connect)?;
         let stream: Box<dyn Stream> = match (scheme, &self.network.tls) {
             (Scheme::Https, Some(tls)) => {
                 let name = rustls::pki_types::ServerName::try_from(host.clone())
                     .map_err(|e| self.refuse(format!("{host:?} is not a name TLS can verify: {e}")))?;
                 let connector = tokio_rustls::TlsConnector::from(Arc::clone(tls));
-                let tls = tokio::time::timeout(self.time_left(options.connect_timeout)?, connector.connect(name, stream))
-                    .await
-                    .map_err(|_| HttpError::ConnectionTimeout)?
+                let wait = self.time_left(options.connect_timeout)?;
+                let tls = self
+                    .within(
+                        wait,
+                        &format!("opening TLS to {target}"),
+                        HttpError::ConnectionTimeout,
+                        connector.connect(name, stream),
+                    )
+                    .await?
                     .map_err(HttpError::Tls)?;
                 Box::new(tls)
             }
@@ -136,19 +214,30 @@ impl Outbound {
         let connection = wasmtime_wasi::runtime::spawn(connection);
 
         // The request line carries the path only: this is no proxy.
+        let mut parts = parts;
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
-        *request.uri_mut() = http::Uri::try_from(path).map_err(|_| HttpError::HttpRequestUriInvalid)?;
-        let request = request.map(|body| Counted::new(body, &self, None).boxed_unsync());
+        parts.uri = http::Uri::try_from(path).map_err(|_| HttpError::HttpRequestUriInvalid)?;
+        let body = body.take().expect("the body is sent once");
+        let request = http::Request::from_parts(parts, Counted::new(body, self, None).boxed_unsync());
 
         let first_byte = self.time_left(options.first_byte_timeout)?;
-        let response = tokio::time::timeout(first_byte, sender.send_request(request))
-            .await
-            .map_err(|_| HttpError::ConnectionReadTimeout)?
+        let response = self
+            .within(
+                first_byte,
+                &format!("waiting for {target} to answer"),
+                HttpError::ConnectionReadTimeout,
+                sender.send_request(request),
+            )
+            .await?
             .map_err(HttpError::Hyper)?;
         let between = options.between_bytes_timeout;
         let response = response.map(|body| {
-            Counted::new(body.map_err(HttpError::Hyper), &self, Some(between.unwrap_or(Duration::MAX)))
-                .boxed_unsync()
+            Counted::new(
+                body.map_err(HttpError::Hyper),
+                self,
+                Some(between.unwrap_or(Duration::MAX)),
+            )
+            .boxed_unsync()
         });
         let done: IoDone = Box::new(async move { connection.await.map_err(HttpError::Hyper) });
         Ok((response, done))
@@ -182,7 +271,9 @@ impl<B> Counted<B> {
 
     fn rearm(&mut self) {
         let next = match self.between {
-            Some(between) => Instant::now().checked_add(between).map_or(self.deadline, |t| t.min(self.deadline)),
+            Some(between) => Instant::now()
+                .checked_add(between)
+                .map_or(self.deadline, |t| t.min(self.deadline)),
             None => self.deadline,
         };
         self.timer.as_mut().reset(next.into());
@@ -193,7 +284,10 @@ impl<B: Body<Data = Bytes, Error = HttpError> + Unpin> Body for Counted<B> {
     type Data = Bytes;
     type Error = HttpError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 let n = frame.data_ref().map_or(0, |d| d.len() as u64);

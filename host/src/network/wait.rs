@@ -44,6 +44,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
 
 /// `f`'s output, or a timeout trap when `deadline` comes first.
 fn until<F: Future>(deadline: Instant, f: F) -> wasmtime::Result<F::Output> {
-    wasmtime_wasi::runtime::in_tokio(tokio::time::timeout_at(deadline.into(), f))
+    // The timer is made inside the runtime, which it needs.
+    wasmtime_wasi::runtime::in_tokio(async move { tokio::time::timeout_at(deadline.into(), f).await })
         .map_err(|_| Trap::Interrupt.into())
 }

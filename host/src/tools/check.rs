@@ -264,7 +264,11 @@ fn check_access(report: &mut Report, backend: &Backend, share: &Share) {
 
 /// Run `driver` through the lifecycle with `options`, in a scratch
 /// directory that is removed afterwards.
-pub fn check_driver(driver: &Path, options: Vec<(String, String)>, network: &Network) -> Result<Report, Error> {
+pub fn check_driver(
+    driver: &Path,
+    options: Vec<(String, String)>,
+    network: &Network,
+) -> Result<Report, Error> {
     let scratch = tempfile::tempdir().map_err(|e| Error::Io {
         what: "cannot create a scratch directory".into(),
         source: e,

@@ -17,8 +17,8 @@
 //!   recurse without end.
 //! - `deep`: recurse as deep as the share's name says, then return.
 //! - `reach`: says so on stdout, then tries the network (TCP to the address
-//!   in the share's name, UDP, a name lookup) and the environment; reports
-//!   each try.
+//!   in the share's name, twice; UDP; a name lookup) and the environment;
+//!   reports each try.
 
 use manila_driver_sdk::bindings::manila::driver::private_data as raw;
 use manila_driver_sdk::{Driver, DriverError, ExportLocation, Options, PrivateStorage, Share};
@@ -121,6 +121,7 @@ fn reach(target: &str) -> Vec<ExportLocation> {
         Err(e) => format!("denied: {e}"),
     };
     let tcp = outcome(std::net::TcpStream::connect(target).map(|_| "connected".into()));
+    let tcp_again = outcome(std::net::TcpStream::connect(target).map(|_| "connected".into()));
     let udp = outcome(
         std::net::UdpSocket::bind("0.0.0.0:0")
             .and_then(|socket| socket.send_to(b"x", target))
@@ -133,6 +134,7 @@ fn reach(target: &str) -> Vec<ExportLocation> {
     );
     vec![
         location(format!("tcp\t{tcp}")),
+        location(format!("tcp again\t{tcp_again}")),
         location(format!("udp\t{udp}")),
         location(format!("dns\t{dns}")),
         location(format!("env\t{} variables", std::env::vars().count())),

@@ -1,0 +1,272 @@
+//! A driver's network: exactly its backend's allow-list, TLS verified
+//! against its backend's CA, and every wait bounded by the operation's time
+//! limit. All traffic stays on loopback.
+
+use conformance::fake_nas::FakeNas;
+use conformance::*;
+use privdata_host::{DriverError, Error, NetworkLimits, SandboxLimits};
+use std::time::{Duration, Instant};
+
+fn backend_error(err: &Error) -> &str {
+    match err {
+        Error::Driver {
+            error: DriverError::Backend(m),
+            ..
+        } => m,
+        other => panic!("expected a backend error, got {other:?}"),
+    }
+}
+
+/// A REST backend whose driver is told to use `api_url`, allowed `allowed`.
+fn rest_to(name: &str, api_url: &str, allowed: &[&str], ca_pem: Option<&str>) -> BackendSpec {
+    BackendSpec::new(name, drivers::REST)
+        .option("api_url", api_url)
+        .option("api_token", fake_nas::TOKEN)
+        .network(allowed, ca_pem, NetworkLimits::default())
+}
+
+#[test]
+fn the_listed_endpoint_works_and_the_array_ids_live_in_private_data() {
+    let nas = FakeNas::http().unwrap();
+    let f = Fixture::new([BackendSpec::rest("rest", &nas)]);
+    let b = f.backend("rest");
+    let created = b.create_share(&share(ID1)).unwrap();
+    let volumes = nas.volumes();
+    assert_eq!(volumes.len(), 1);
+    assert_eq!(volumes[0].name, format!("share-{ID1}"));
+    assert_eq!(
+        b.private_data().get(ID1, None).unwrap(),
+        vec![("volume_id".to_string(), volumes[0].id.clone())]
+    );
+    assert_eq!(created[0].path, format!("127.0.0.1:/exports/{}", volumes[0].id));
+    b.extend_share(&share(ID1), 7).unwrap();
+    assert_eq!(nas.volumes()[0].size_gib, 7);
+    let stats = b.get_stats().unwrap();
+    assert_eq!(
+        (stats.total_capacity_gib, stats.free_capacity_gib),
+        (Some(1000), Some(993))
+    );
+    b.delete_share(&share(ID1)).unwrap();
+    assert_eq!(nas.volumes(), vec![]);
+}
+
+#[test]
+fn other_ports_addresses_names_and_schemes_are_refused_naming_the_allow_list() {
+    let nas = FakeNas::http().unwrap();
+    let other = FakeNas::http().unwrap();
+    let port = nas.addr().port();
+    let listed = nas.url();
+    let cases = [
+        ("another port on 127.0.0.1", other.url()),
+        ("another loopback address", format!("http://127.0.0.2:{port}")),
+        (
+            "a name, not the listed address",
+            format!("http://localhost:{port}"),
+        ),
+        ("https where http is listed", format!("https://127.0.0.1:{port}")),
+    ];
+    for (what, url) in &cases {
+        let f = Fixture::new([rest_to("fenced", url, &[&listed], None)]);
+        let err = f.backend("fenced").create_share(&share(ID1)).unwrap_err();
+        let message = backend_error(&err);
+        assert!(
+            message.contains("backend `fenced`")
+                && message.contains("is not an endpoint this backend may reach")
+                && message.contains(&format!("allowed_outbound = [\"{listed}\"]")),
+            "{what}: {message}"
+        );
+        assert_eq!(
+            f.backend("fenced").private_data().get(ID1, None).unwrap(),
+            vec![],
+            "{what}"
+        );
+    }
+    assert_eq!(other.requests(), 0, "nothing reached the unlisted array");
+    assert_eq!(nas.requests(), 0);
+}
+
+#[test]
+fn one_backends_allow_list_never_lets_another_through() {
+    let a_nas = FakeNas::http().unwrap();
+    let b_nas = FakeNas::http().unwrap();
+    let f = Fixture::new([
+        BackendSpec::rest("a", &a_nas),
+        // b is allowed its own array but pointed at a's.
+        rest_to("b", &a_nas.url(), &[&b_nas.url()], None),
+    ]);
+    f.backend("a").create_share(&share(ID1)).unwrap();
+    let err = f.backend("b").create_share(&share(ID2)).unwrap_err();
+    assert!(backend_error(&err).contains("backend `b`"), "{err}");
+    assert_eq!(a_nas.volumes().len(), 1, "only a's share is on a's array");
+    assert_eq!(b_nas.requests(), 0);
+}
+
+#[test]
+fn raw_tcp_only_to_a_listed_endpoint_and_never_udp_or_name_lookups() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let unlisted = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    unlisted.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let reach = |target: String, limits: NetworkLimits| {
+        let f = Fixture::new([BackendSpec::new("tcp", drivers::HOSTILE)
+            .option("mode", "reach")
+            .network(&[&format!("tcp://{addr}")], None, limits)]);
+        let mut s = share(ID1);
+        s.name = target;
+        let report: Vec<String> = f
+            .backend("tcp")
+            .create_share(&s)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.path)
+            .collect();
+        move |what: &str| {
+            report
+                .iter()
+                .find(|l| l.starts_with(&format!("{what}\t")))
+                .unwrap_or_else(|| panic!("no {what} line in {report:?}"))
+                .clone()
+        }
+    };
+    let listed = reach(addr.to_string(), NetworkLimits::default());
+    assert!(listed("tcp").ends_with("connected"), "{}", listed("tcp"));
+    assert!(listed("tcp again").ends_with("connected"));
+    assert!(listed("udp").contains("denied"), "{}", listed("udp"));
+    assert!(listed("dns").contains("denied"), "{}", listed("dns"));
+    assert!(listener.accept().is_ok(), "the listed endpoint was reached");
+
+    let other = reach(
+        unlisted.local_addr().unwrap().to_string(),
+        NetworkLimits::default(),
+    );
+    assert!(other("tcp").contains("denied"), "{}", other("tcp"));
+    assert_eq!(
+        unlisted.accept().unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "nothing reached the unlisted port"
+    );
+
+    // One connection per operation: the second connect is refused.
+    let capped = reach(
+        addr.to_string(),
+        NetworkLimits {
+            max_connections: 1,
+            ..NetworkLimits::default()
+        },
+    );
+    assert!(capped("tcp").ends_with("connected"));
+    assert!(capped("tcp again").contains("denied"), "{}", capped("tcp again"));
+}
+
+#[test]
+fn a_slow_array_is_stopped_by_the_time_limit_and_the_host_serves_on() {
+    let nas = FakeNas::http().unwrap();
+    nas.set_delay(Duration::from_secs(20));
+    let mut slow = BackendSpec::rest("slow", &nas);
+    slow.sandbox_limits = SandboxLimits {
+        timeout: Duration::from_millis(1500),
+        ..SandboxLimits::default()
+    };
+    let f = Fixture::new([slow, BackendSpec::new("generic", drivers::GENERIC)]);
+    let start = Instant::now();
+    let err = f.backend("slow").create_share(&share(ID1)).unwrap_err();
+    let took = start.elapsed();
+    // Whichever notices first, the host's wait or the driver's own code,
+    // the message names the limit.
+    assert!(err.to_string().contains("limit of 1.5s"), "{err}");
+    assert!(
+        took < Duration::from_secs(10),
+        "waited {took:?}, past the 1.5 s limit"
+    );
+    assert_eq!(f.backend("slow").private_data().get(ID1, None).unwrap(), vec![]);
+    f.backend("generic").create_share(&share(ID2)).unwrap();
+}
+
+#[test]
+fn an_array_vanishing_mid_operation_is_a_backend_error_and_the_host_serves_on() {
+    let nas = FakeNas::http().unwrap();
+    let f = Fixture::new([
+        BackendSpec::rest("rest", &nas),
+        BackendSpec::new("generic", drivers::GENERIC),
+    ]);
+    let b = f.backend("rest");
+    b.create_share(&share(ID1)).unwrap();
+    nas.vanish();
+    let err = b.extend_share(&share(ID1), 3).unwrap_err();
+    assert!(backend_error(&err).contains("PATCH"), "{err}");
+    // Gone for good: the next call cannot connect, and says so.
+    let err = b.ensure_share(&share(ID1)).unwrap_err();
+    assert!(backend_error(&err).contains("GET"), "{err}");
+    // What the driver kept is intact, and other backends are served.
+    assert_eq!(
+        b.private_data()
+            .get(ID1, Some(&["volume_id".into()]))
+            .unwrap()
+            .len(),
+        1
+    );
+    f.backend("generic").create_share(&share(ID2)).unwrap();
+}
+
+#[test]
+fn tls_is_verified_against_the_backends_ca() {
+    let nas = FakeNas::https().unwrap();
+    let stranger = FakeNas::https().unwrap();
+    let f = Fixture::new([
+        BackendSpec::rest("trusted", &nas),
+        // Another CA: the array's certificate does not chain to it.
+        rest_to("mistrusted", &nas.url(), &[&nas.url()], stranger.ca_pem()),
+        // No CA at all: the public web CAs, which did not sign it either.
+        rest_to("public", &nas.url(), &[&nas.url()], None),
+    ]);
+    f.backend("trusted").create_share(&share(ID1)).unwrap();
+    assert_eq!(nas.volumes().len(), 1);
+    for name in ["mistrusted", "public"] {
+        let err = f.backend(name).create_share(&share(ID2)).unwrap_err();
+        assert!(
+            backend_error(&err).to_lowercase().contains("tls"),
+            "{name}: {err}"
+        );
+    }
+    assert_eq!(nas.volumes().len(), 1, "no request got through unverified");
+}
+
+#[test]
+fn bytes_per_operation_are_capped() {
+    let nas = FakeNas::http().unwrap();
+    let f = Fixture::new([BackendSpec::new("rest", drivers::REST)
+        .option("api_url", &nas.url())
+        .option("api_token", fake_nas::TOKEN)
+        .network(
+            &[&nas.url()],
+            None,
+            NetworkLimits {
+                max_bytes: 16,
+                ..NetworkLimits::default()
+            },
+        )]);
+    // The capacity answer is longer than 16 bytes.
+    let err = f.backend("rest").get_stats().unwrap_err();
+    assert!(backend_error(&err).to_lowercase().contains("body"), "{err}");
+}
+
+#[test]
+fn check_driver_passes_the_rest_driver_against_its_array() {
+    let nas = FakeNas::https().unwrap();
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), nas.ca_pem().unwrap()).unwrap();
+    let network = privdata_host::Network::new(
+        vec![privdata_host::Endpoint::parse(&nas.url()).unwrap()],
+        Some(ca.path()),
+        NetworkLimits::default(),
+    )
+    .unwrap();
+    let report = privdata_host::tools::check::check_driver(
+        std::path::Path::new(drivers::REST),
+        pairs(&[("api_url", &nas.url()), ("api_token", fake_nas::TOKEN)]),
+        &network,
+    )
+    .unwrap();
+    assert!(report.passed(), "{report:?}");
+    assert!(nas.requests() > 5, "the kit drove the array");
+}
