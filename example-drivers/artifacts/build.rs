@@ -34,6 +34,12 @@ const PYTHON_DRIVERS: &[PythonDriver] = &[
         "python_generic_driver",
     ),
     (
+        "PYTHON_REST",
+        "example-drivers/python-rest",
+        "rest_driver",
+        "python_rest_driver",
+    ),
+    (
         "PYTHON_HOSTILE",
         "tests/drivers/python-hostile",
         "hostile_driver",

@@ -27,7 +27,9 @@ Operations a driver leaves out answer ``unsupported``. Raise
 :class:`NotFound`, :class:`Invalid` or :class:`BackendError` to fail an
 operation; an ``OSError`` from the backend root is a :class:`BackendError`.
 Any other exception is a bug: the instance traps, and the host reports it
-with the traceback's last line.
+with the traceback's last line. A driver that manages its array over a REST
+API uses :mod:`manila_driver.http`, a small blocking client over
+``wasi:http`` (the backend must list the endpoint in ``allowed_outbound``).
 """
 
 from manila_driver.driver import Options, ShareDriver, export

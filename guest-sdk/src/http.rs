@@ -96,10 +96,9 @@ impl Client {
         let failed = |e: &dyn std::fmt::Display| DriverError::Backend(format!("{method} {url}: {e}"));
         let method = Method::from_bytes(method.as_bytes()).map_err(|e| failed(&e))?;
         let mut builder = Request::builder().method(method).uri(&url);
-        if let Some(body) = body {
-            // Sent whole, so its length is known: no chunked encoding.
-            builder = builder.header("content-length", body.len());
-        }
+        // Sent whole, so its length is known (0 without a body): no chunked
+        // encoding, which some arrays' APIs do not take.
+        builder = builder.header("content-length", body.map_or(0, <[u8]>::len));
         for (name, value) in &self.headers {
             builder = builder.header(name, value);
         }

@@ -56,7 +56,7 @@ pub use wit_bindgen;
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
-        world: "driver",
+        world: "driver-core",
         runtime_path: "::manila_driver_sdk::wit_bindgen::rt",
         default_bindings_module: "::manila_driver_sdk::bindings",
         pub_export_macro: true,

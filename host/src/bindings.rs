@@ -4,7 +4,7 @@
 
 wasmtime::component::bindgen!({
     path: "../wit",
-    world: "driver",
+    world: "driver-core",
     additional_derives: [PartialEq, Eq, serde::Serialize],
 });
 
@@ -13,6 +13,9 @@ pub use exports::manila::driver::share_driver::{
     RuleResult, RuleState, Share, Snapshot,
 };
 pub use manila::driver::private_data;
+/// The contract's world is `driver-core`: a driver's own imports and exports
+/// (world `driver` adds the WASI interfaces, which the linker provides).
+pub use {DriverCore as Driver, DriverCorePre as DriverPre};
 
 /// Contract 0.1 (0.1.0 and 0.1.1): the eight share operations, the same
 /// records, and `private-data` under its 0.1 name.

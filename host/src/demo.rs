@@ -1,5 +1,6 @@
-//! `privdata demo`: the example drivers (three in Rust, one in Python)
-//! through a share lifecycle.
+//! `privdata demo`: the example drivers (four in Rust, one in Python)
+//! through a share lifecycle; the REST one manages a fake NAS the demo
+//! starts on 127.0.0.1.
 
 use anyhow::{Context, Result, ensure};
 use example_driver_artifacts as drivers;
@@ -35,6 +36,26 @@ root = "backends/python"
 options = { export_host = "10.0.0.40" }
 "#;
 
+/// The REST backend's section: its array is the fake NAS the demo starts,
+/// which is gone when the demo ends.
+fn rest_section(url: &str) -> String {
+    format!(
+        r#"
+[backends.rest]
+driver = "drivers/rest_driver.wasm"
+root = "backends/rest"
+options = {{ api_url = "{url}", api_token = "{token}" }}
+# The only endpoint this driver may reach, and the CA its certificate is
+# checked against (the demo's fake NAS, gone when the demo ends).
+allowed_outbound = ["{url}"]
+ca_file = "nas-ca.pem"
+"#,
+        token = fake_nas::TOKEN
+    )
+}
+
+const BACKENDS: [&str; 5] = ["generic", "short", "caching", "python", "rest"];
+
 pub fn run(keep: Option<PathBuf>) -> Result<()> {
     let temp;
     let dir = match keep {
@@ -57,7 +78,8 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
             temp.path().to_path_buf()
         }
     };
-    let config_path = write_files(&dir)?;
+    let nas = fake_nas::FakeNas::https().context("cannot start the demo's fake NAS")?;
+    let config_path = write_files(&dir, &nas)?;
     println!("privdata demo in {}\n", dir.display());
     println!("(loading the drivers; the one in Python compiles for a few seconds the first time)");
     let manager = Manager::from_config_file(&config_path)?;
@@ -77,7 +99,7 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
         size_gib: 10,
     };
 
-    for name in ["generic", "short", "caching", "python"] {
+    for name in BACKENDS {
         let b = manager.backend(name)?;
         println!("\n== {name}: create share {} (10 GiB)", share.id);
         crate::commands::print_exports(&b.create_share(&share)?);
@@ -139,6 +161,35 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
     python.delete_share(&copy)?;
     python.delete_snapshot(&snapshot)?;
 
+    let rest = manager.backend("rest")?;
+    println!(
+        "\n== rest: the array at {} names its own volumes; the driver keeps their ids",
+        nas.url()
+    );
+    for volume in nas.volumes() {
+        println!(
+            "on the array: {} named {} ({} GiB)",
+            volume.id, volume.name, volume.size_gib
+        );
+    }
+    show(rest, &share.id)?;
+    let stats = rest.get_stats()?;
+    println!(
+        "capacity, asked over HTTPS: {} GiB free of {}",
+        stats.free_capacity_gib.unwrap_or(0),
+        stats.total_capacity_gib.unwrap_or(0)
+    );
+    println!("-- a request to an endpoint the backend does not list is refused:");
+    let mut fenced = privdata_host::config::Config::load(&config_path)?;
+    if let Some(b) = fenced.backends.get_mut("rest") {
+        b.options.insert("api_url".into(), "https://127.0.0.1:9".into());
+    }
+    let fenced = Manager::new(&fenced)?;
+    match fenced.backend("rest")?.get_stats() {
+        Ok(_) => anyhow::bail!("an unlisted endpoint was reached"),
+        Err(e) => println!("{e}"),
+    }
+
     let caching = manager.backend("caching")?;
     println!("\n== caching: the backend's interfaces change, ensure-share is served from private data");
     std::fs::create_dir_all(dir.join("backends/caching/.backend"))?;
@@ -164,7 +215,7 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
     );
     println!("unmanaged: mapping forgotten, backends/short/shares/legacy01 still there");
 
-    println!("\n== isolation: the same share id on four backends, each sees only its own data");
+    println!("\n== isolation: the same share id on five backends, each sees only its own data");
     for h in manager.storage().hosts()? {
         println!("{:<20} {} entities, {} entries", h.host, h.entities, h.entries);
     }
@@ -184,7 +235,11 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
         ensure!(left.is_empty(), "{} left {left:?}", b.name());
     }
     println!("hosts holding data: {}", manager.storage().hosts()?.len());
-    println!("\ndemo finished: 4 drivers, every private entry cleaned up");
+    ensure!(
+        nas.volumes().is_empty(),
+        "the REST driver left volumes on the array"
+    );
+    println!("\ndemo finished: 5 drivers, every private entry cleaned up");
     Ok(())
 }
 
@@ -196,7 +251,7 @@ fn show(backend: &Backend, entity: &str) -> Result<()> {
     Ok(())
 }
 
-fn write_files(dir: &Path) -> Result<PathBuf> {
+fn write_files(dir: &Path, nas: &fake_nas::FakeNas) -> Result<PathBuf> {
     let write = |rel: &str, bytes: &[u8]| -> Result<()> {
         let path = dir.join(rel);
         std::fs::create_dir_all(path.parent().unwrap())?;
@@ -205,6 +260,8 @@ fn write_files(dir: &Path) -> Result<PathBuf> {
     write("drivers/generic_driver.wasm", drivers::GENERIC_WASM)?;
     write("drivers/short_names_driver.wasm", drivers::SHORT_NAMES_WASM)?;
     write("drivers/caching_driver.wasm", drivers::CACHING_WASM)?;
+    write("drivers/rest_driver.wasm", drivers::REST_WASM)?;
+    write("nas-ca.pem", nas.ca_pem().unwrap_or_default().as_bytes())?;
     // 18 MB: read from the build's output rather than embedded.
     let python = std::fs::read(drivers::PYTHON_GENERIC).with_context(|| {
         format!(
@@ -213,10 +270,13 @@ fn write_files(dir: &Path) -> Result<PathBuf> {
         )
     })?;
     write("drivers/python_generic_driver.wasm", &python)?;
-    for b in ["generic", "short", "caching", "python"] {
+    for b in BACKENDS {
         std::fs::create_dir_all(dir.join("backends").join(b))?;
     }
     write("backends/short/shares/legacy01/.size", b"3")?;
-    write("privdata.toml", CONFIG.as_bytes())?;
+    write(
+        "privdata.toml",
+        (CONFIG.to_string() + &rest_section(&nas.url())).as_bytes(),
+    )?;
     Ok(dir.join("privdata.toml"))
 }

@@ -18,6 +18,9 @@ fn demo_runs_every_example_driver_and_cleans_up() {
         "private data of 7d2e9a41-6b3c-4f58-8e1d-a9c0b7f65e24 on demo-node@python:",
         "rule 5b7c0f3e-9a41-4d8e-b2c6-0e1f2a3b4c5d: active",
         "denied: the exports file is empty again",
+        "on the array: vol-1 named share-3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17 (20 GiB)",
+        "capacity, asked over HTTPS: 980 GiB free of 1000",
+        "is not an endpoint this backend may reach (allowed_outbound = [\"https://127.0.0.1:",
         "hosts holding data: 0",
         "demo finished",
     ] {

@@ -87,10 +87,11 @@ impl BackendSpec {
         self
     }
 
-    /// A backend of the REST example driver managing `nas`, allowed to
-    /// reach exactly its API.
-    pub fn rest(name: &str, nas: &fake_nas::FakeNas) -> Self {
-        BackendSpec::new(name, drivers::REST)
+    /// A backend of a REST example driver (`drivers::REST` or
+    /// `drivers::PYTHON_REST`) managing `nas`, allowed to reach exactly its
+    /// API.
+    pub fn rest(name: &str, driver: &str, nas: &fake_nas::FakeNas) -> Self {
+        BackendSpec::new(name, driver)
             .option("api_url", &nas.url())
             .option("api_token", fake_nas::TOKEN)
             .network(&[&nas.url()], nas.ca_pem(), NetworkLimits::default())

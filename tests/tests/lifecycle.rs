@@ -6,12 +6,13 @@ use conformance::*;
 use privdata_host::{AccessLevel, AccessRule, AccessType, DriverError, Error, ExportLocation, RuleState};
 use std::path::Path;
 
-const DRIVERS: [(&str, &str); 5] = [
+const DRIVERS: [(&str, &str); 6] = [
     ("generic", drivers::GENERIC),
     ("short", drivers::SHORT_NAMES),
     ("caching", drivers::CACHING),
     ("python", drivers::PYTHON_GENERIC),
     ("rest", drivers::REST),
+    ("python-rest", drivers::PYTHON_REST),
 ];
 
 /// An array for the REST driver to manage, over HTTPS with a CA of its
@@ -22,7 +23,7 @@ fn nas() -> &'static fake_nas::FakeNas {
 
 fn fixture() -> Fixture {
     Fixture::new(DRIVERS.map(|(name, path)| match name {
-        "rest" => BackendSpec::rest(name, nas()),
+        "rest" | "python-rest" => BackendSpec::rest(name, path, nas()),
         _ => BackendSpec::new(name, path),
     }))
 }

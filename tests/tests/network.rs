@@ -19,35 +19,51 @@ fn backend_error(err: &Error) -> &str {
 
 /// A REST backend whose driver is told to use `api_url`, allowed `allowed`.
 fn rest_to(name: &str, api_url: &str, allowed: &[&str], ca_pem: Option<&str>) -> BackendSpec {
-    BackendSpec::new(name, drivers::REST)
+    rest_in(drivers::REST, name, api_url, allowed, ca_pem)
+}
+
+/// The same for the REST driver `driver`.
+fn rest_in(driver: &str, name: &str, api_url: &str, allowed: &[&str], ca_pem: Option<&str>) -> BackendSpec {
+    BackendSpec::new(name, driver)
         .option("api_url", api_url)
         .option("api_token", fake_nas::TOKEN)
         .network(allowed, ca_pem, NetworkLimits::default())
 }
 
+/// The REST example driver in each language.
+const REST_DRIVERS: [(&str, &str); 2] = [("rust", drivers::REST), ("python", drivers::PYTHON_REST)];
+
 #[test]
 fn the_listed_endpoint_works_and_the_array_ids_live_in_private_data() {
-    let nas = FakeNas::http().unwrap();
-    let f = Fixture::new([BackendSpec::rest("rest", &nas)]);
-    let b = f.backend("rest");
-    let created = b.create_share(&share(ID1)).unwrap();
-    let volumes = nas.volumes();
-    assert_eq!(volumes.len(), 1);
-    assert_eq!(volumes[0].name, format!("share-{ID1}"));
-    assert_eq!(
-        b.private_data().get(ID1, None).unwrap(),
-        vec![("volume_id".to_string(), volumes[0].id.clone())]
-    );
-    assert_eq!(created[0].path, format!("127.0.0.1:/exports/{}", volumes[0].id));
-    b.extend_share(&share(ID1), 7).unwrap();
-    assert_eq!(nas.volumes()[0].size_gib, 7);
-    let stats = b.get_stats().unwrap();
-    assert_eq!(
-        (stats.total_capacity_gib, stats.free_capacity_gib),
-        (Some(1000), Some(993))
-    );
-    b.delete_share(&share(ID1)).unwrap();
-    assert_eq!(nas.volumes(), vec![]);
+    for (language, driver) in REST_DRIVERS {
+        let nas = FakeNas::http().unwrap();
+        let f = Fixture::new([BackendSpec::rest("rest", driver, &nas)]);
+        let b = f.backend("rest");
+        let created = b.create_share(&share(ID1)).unwrap();
+        let volumes = nas.volumes();
+        assert_eq!(volumes.len(), 1, "{language}");
+        assert_eq!(volumes[0].name, format!("share-{ID1}"), "{language}");
+        assert_eq!(
+            b.private_data().get(ID1, None).unwrap(),
+            vec![("volume_id".to_string(), volumes[0].id.clone())],
+            "{language}"
+        );
+        assert_eq!(
+            created[0].path,
+            format!("127.0.0.1:/exports/{}", volumes[0].id),
+            "{language}"
+        );
+        b.extend_share(&share(ID1), 7).unwrap();
+        assert_eq!(nas.volumes()[0].size_gib, 7, "{language}");
+        let stats = b.get_stats().unwrap();
+        assert_eq!(
+            (stats.total_capacity_gib, stats.free_capacity_gib),
+            (Some(1000), Some(993)),
+            "{language}"
+        );
+        b.delete_share(&share(ID1)).unwrap();
+        assert_eq!(nas.volumes(), vec![], "{language}");
+    }
 }
 
 #[test]
@@ -90,7 +106,7 @@ fn one_backends_allow_list_never_lets_another_through() {
     let a_nas = FakeNas::http().unwrap();
     let b_nas = FakeNas::http().unwrap();
     let f = Fixture::new([
-        BackendSpec::rest("a", &a_nas),
+        BackendSpec::rest("a", drivers::REST, &a_nas),
         // b is allowed its own array but pointed at a's.
         rest_to("b", &a_nas.url(), &[&b_nas.url()], None),
     ]);
@@ -162,7 +178,7 @@ fn raw_tcp_only_to_a_listed_endpoint_and_never_udp_or_name_lookups() {
 fn a_slow_array_is_stopped_by_the_time_limit_and_the_host_serves_on() {
     let nas = FakeNas::http().unwrap();
     nas.set_delay(Duration::from_secs(20));
-    let mut slow = BackendSpec::rest("slow", &nas);
+    let mut slow = BackendSpec::rest("slow", drivers::REST, &nas);
     slow.sandbox_limits = SandboxLimits {
         timeout: Duration::from_millis(1500),
         ..SandboxLimits::default()
@@ -183,10 +199,39 @@ fn a_slow_array_is_stopped_by_the_time_limit_and_the_host_serves_on() {
 }
 
 #[test]
+fn a_driver_blocked_reading_a_silent_tcp_endpoint_is_stopped_by_the_time_limit() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut spec = BackendSpec::new("hang", drivers::HOSTILE)
+        .option("mode", "hang")
+        .network(&[&format!("tcp://{addr}")], None, NetworkLimits::default());
+    spec.sandbox_limits = SandboxLimits {
+        timeout: Duration::from_secs(1),
+        ..SandboxLimits::default()
+    };
+    let f = Fixture::new([spec, BackendSpec::new("generic", drivers::GENERIC)]);
+    let mut s = share(ID1);
+    s.name = addr.to_string();
+    let start = Instant::now();
+    let err = f.backend("hang").create_share(&s).unwrap_err();
+    let took = start.elapsed();
+    let (_silent, _) = listener.accept().unwrap();
+    assert!(
+        matches!(&err, Error::DriverTrap { message, .. } if message.contains("timed out")),
+        "{err:?}"
+    );
+    assert!(
+        took < Duration::from_secs(8),
+        "waited {took:?}, past the 1 s limit"
+    );
+    f.backend("generic").create_share(&share(ID2)).unwrap();
+}
+
+#[test]
 fn an_array_vanishing_mid_operation_is_a_backend_error_and_the_host_serves_on() {
     let nas = FakeNas::http().unwrap();
     let f = Fixture::new([
-        BackendSpec::rest("rest", &nas),
+        BackendSpec::rest("rest", drivers::REST, &nas),
         BackendSpec::new("generic", drivers::GENERIC),
     ]);
     let b = f.backend("rest");
@@ -213,7 +258,7 @@ fn tls_is_verified_against_the_backends_ca() {
     let nas = FakeNas::https().unwrap();
     let stranger = FakeNas::https().unwrap();
     let f = Fixture::new([
-        BackendSpec::rest("trusted", &nas),
+        BackendSpec::rest("trusted", drivers::REST, &nas),
         // Another CA: the array's certificate does not chain to it.
         rest_to("mistrusted", &nas.url(), &[&nas.url()], stranger.ca_pem()),
         // No CA at all: the public web CAs, which did not sign it either.

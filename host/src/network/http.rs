@@ -134,8 +134,7 @@ impl Outbound {
         let mut body = Some(body);
         let result = self.exchange(parts, &mut body, options).await;
         if let (Err(_), Some(body)) = (&result, body) {
-            let drain = Counted::new(body, &self, None).collect();
-            tokio::spawn(tokio::time::timeout_at(self.deadline.into(), drain));
+            drop(Counted::new(body, &self, None)); // drains it: see its `Drop`
         }
         result
     }
@@ -246,8 +245,13 @@ impl Outbound {
 
 /// A body whose bytes count against the operation's limit, and which (for a
 /// response) fails when no bytes come for `between` or the deadline passes.
-struct Counted<B> {
-    inner: B,
+///
+/// A request body dropped before its end (the array answered early, or the
+/// request failed) is drained in the background until the driver finishes
+/// it or the deadline passes: otherwise the driver's next write would fail
+/// with a closed stream, hiding the answer or the reason.
+struct Counted<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> {
+    inner: Option<B>,
     usage: Arc<Usage>,
     limits: NetworkLimits,
     deadline: Instant,
@@ -255,10 +259,10 @@ struct Counted<B> {
     timer: Pin<Box<tokio::time::Sleep>>,
 }
 
-impl<B> Counted<B> {
+impl<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> Counted<B> {
     fn new(inner: B, outbound: &Outbound, between: Option<Duration>) -> Self {
         let mut counted = Counted {
-            inner,
+            inner: Some(inner),
             usage: Arc::clone(&outbound.usage),
             limits: outbound.network.limits,
             deadline: outbound.deadline,
@@ -280,7 +284,31 @@ impl<B> Counted<B> {
     }
 }
 
-impl<B: Body<Data = Bytes, Error = HttpError> + Unpin> Body for Counted<B> {
+impl<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> Drop for Counted<B> {
+    fn drop(&mut self) {
+        let Some(mut inner) = self.inner.take() else {
+            return;
+        };
+        if self.between.is_some() || inner.is_end_stream() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (usage, limits) = (Arc::clone(&self.usage), self.limits);
+        let drain = async move {
+            while let Some(Ok(frame)) = inner.frame().await {
+                let n = frame.data_ref().map_or(0, |d| d.len() as u64);
+                if !usage.transfer(n, &limits) {
+                    break;
+                }
+            }
+        };
+        runtime.spawn(tokio::time::timeout_at(self.deadline.into(), drain));
+    }
+}
+
+impl<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> Body for Counted<B> {
     type Data = Bytes;
     type Error = HttpError;
 
@@ -288,7 +316,10 @@ impl<B: Body<Data = Bytes, Error = HttpError> + Unpin> Body for Counted<B> {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
-        match Pin::new(&mut self.inner).poll_frame(cx) {
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 let n = frame.data_ref().map_or(0, |d| d.len() as u64);
                 if !self.usage.transfer(n, &self.limits) {
@@ -312,10 +343,10 @@ impl<B: Body<Data = Bytes, Error = HttpError> + Unpin> Body for Counted<B> {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
+        self.inner.as_ref().map(Body::size_hint).unwrap_or_default()
     }
 }

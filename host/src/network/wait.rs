@@ -1,25 +1,32 @@
 //! Waiting in a driver ends at its operation's deadline.
 //!
 //! CPU time is bounded by epochs, but an epoch cannot interrupt the host
-//! while it waits for a driver on the network. So the two `wasi:io` calls
-//! that wait for readiness, `poll` and `pollable.block`, are defined again
-//! here over wasmtime-wasi's own, each bounded by the operation's deadline:
-//! past it, the driver traps as timed out, like a driver that loops.
+//! while it waits for a driver on the network. So every `wasi:io` call that
+//! waits (`poll`, `pollable.block`, and the streams' `blocking-*` methods)
+//! is defined again here over wasmtime-wasi's own, bounded by the
+//! operation's deadline: past it, the driver traps as timed out, like a
+//! driver that loops.
 
 use crate::sandbox::State;
 use std::future::Future;
 use std::time::Instant;
+use wasmtime::component::ResourceTable;
 use wasmtime::component::{Linker, Resource};
 use wasmtime::{StoreContextMut, Trap};
 use wasmtime_wasi_io::bindings::wasi::io::poll::{Host as _, HostPollable as _};
+use wasmtime_wasi_io::bindings::wasi::io::streams::{
+    Host as _, HostInputStream as _, HostOutputStream as _, StreamError as WitStreamError,
+};
 use wasmtime_wasi_io::poll::DynPollable;
+use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream, StreamResult};
 
 /// The `wasi:io` version wasmtime-wasi links; drivers built against any
 /// 0.2 release are served by it.
 const POLL: &str = "wasi:io/poll@0.2.12";
+const STREAMS: &str = "wasi:io/streams@0.2.12";
 
-/// Replace `poll` and `pollable.block` in `linker` (which already has
-/// wasmtime-wasi's) with versions bounded by the operation's deadline.
+/// Replace the waiting calls in `linker` (which already has wasmtime-wasi's)
+/// with versions bounded by the operation's deadline.
 pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     let mut poll = linker.instance(POLL)?;
@@ -38,8 +45,70 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
             Ok(())
         },
     )?;
+    let mut streams = linker.instance(STREAMS)?;
+    streams.func_wrap(
+        "[method]input-stream.blocking-read",
+        |mut store: StoreContextMut<'_, State>, (stream, len): (Resource<DynInputStream>, u64)| {
+            let (deadline, table) = store.data_mut().deadline_and_table();
+            let result = until(deadline, table.blocking_read(stream, len))?;
+            Ok((to_wit(table, result)?,))
+        },
+    )?;
+    streams.func_wrap(
+        "[method]input-stream.blocking-skip",
+        |mut store: StoreContextMut<'_, State>, (stream, len): (Resource<DynInputStream>, u64)| {
+            let (deadline, table) = store.data_mut().deadline_and_table();
+            let result = until(deadline, table.blocking_skip(stream, len))?;
+            Ok((to_wit(table, result)?,))
+        },
+    )?;
+    streams.func_wrap(
+        "[method]output-stream.blocking-write-and-flush",
+        |mut store: StoreContextMut<'_, State>, (stream, bytes): (Resource<DynOutputStream>, Vec<u8>)| {
+            let (deadline, table) = store.data_mut().deadline_and_table();
+            let result = until(deadline, table.blocking_write_and_flush(stream, bytes))?;
+            Ok((to_wit(table, result)?,))
+        },
+    )?;
+    streams.func_wrap(
+        "[method]output-stream.blocking-write-zeroes-and-flush",
+        |mut store: StoreContextMut<'_, State>, (stream, len): (Resource<DynOutputStream>, u64)| {
+            let (deadline, table) = store.data_mut().deadline_and_table();
+            let result = until(deadline, table.blocking_write_zeroes_and_flush(stream, len))?;
+            Ok((to_wit(table, result)?,))
+        },
+    )?;
+    streams.func_wrap(
+        "[method]output-stream.blocking-flush",
+        |mut store: StoreContextMut<'_, State>, (stream,): (Resource<DynOutputStream>,)| {
+            let (deadline, table) = store.data_mut().deadline_and_table();
+            let result = until(deadline, table.blocking_flush(stream))?;
+            Ok((to_wit(table, result)?,))
+        },
+    )?;
+    streams.func_wrap(
+        "[method]output-stream.blocking-splice",
+        |mut store: StoreContextMut<'_, State>,
+         (dest, src, len): (Resource<DynOutputStream>, Resource<DynInputStream>, u64)| {
+            let (deadline, table) = store.data_mut().deadline_and_table();
+            let result = until(deadline, table.blocking_splice(dest, src, len))?;
+            Ok((to_wit(table, result)?,))
+        },
+    )?;
     linker.allow_shadowing(false);
     Ok(())
+}
+
+/// A stream call's result as the guest sees it: a stream error is its
+/// answer; a host failure traps.
+fn to_wit<T>(
+    table: &mut ResourceTable,
+    result: StreamResult<T>,
+) -> wasmtime::Result<Result<T, WitStreamError>> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(e) => Ok(Err(table.convert_stream_error(e)?)),
+    }
 }
 
 /// `f`'s output, or a timeout trap when `deadline` comes first.

@@ -19,6 +19,8 @@
 //! - `reach`: says so on stdout, then tries the network (TCP to the address
 //!   in the share's name, twice; UDP; a name lookup) and the environment;
 //!   reports each try.
+//! - `hang`: connects to the address in the share's name and waits to read
+//!   a byte that never comes.
 
 use manila_driver_sdk::bindings::manila::driver::private_data as raw;
 use manila_driver_sdk::{Driver, DriverError, ExportLocation, Options, PrivateStorage, Share};
@@ -185,6 +187,14 @@ impl Driver for Hostile {
                 Ok(vec![location(deep(0, to).to_string())])
             }
             "reach" => Ok(reach(&share.name)),
+            "hang" => {
+                // Connect, then wait for bytes that never come.
+                use std::io::Read;
+                let mut stream = std::net::TcpStream::connect(&share.name)?;
+                let mut byte = [0u8; 1];
+                let n = stream.read(&mut byte)?;
+                Ok(vec![location(format!("read {n} bytes"))])
+            }
             other => Err(DriverError::Invalid(format!("unknown mode {other:?}"))),
         }
     }
