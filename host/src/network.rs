@@ -282,6 +282,7 @@ pub(crate) struct Outbound {
 }
 
 mod http;
+pub(crate) mod tcp;
 pub(crate) mod wait;
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use crate::bindings::WitDriverError;
 use crate::contract::{Call, Driver, DriverPre};
 use crate::data::PrivateData;
 use crate::error::{DriverError, Error, Result};
+use crate::network::tcp::TcpStreams;
 use crate::network::{Network, Outbound};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -71,14 +72,15 @@ pub(crate) struct State {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     outbound: Outbound,
+    tcp: TcpStreams,
     table: ResourceTable,
     limits: StoreLimits,
 }
 
 impl State {
-    /// When the operation's time is up, and the resources a wait is on.
-    pub(crate) fn deadline_and_table(&mut self) -> (Instant, &mut ResourceTable) {
-        (self.outbound.deadline, &mut self.table)
+    /// The operation's network, its TCP connections, and the resources.
+    pub(crate) fn network_parts(&mut self) -> (&Outbound, &mut TcpStreams, &mut ResourceTable) {
+        (&self.outbound, &mut self.tcp, &mut self.table)
     }
 }
 
@@ -205,6 +207,7 @@ impl DriverComponent {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
             outbound,
+            tcp: TcpStreams::default(),
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(sandbox.limits.max_memory_bytes)

@@ -296,6 +296,40 @@ fn bytes_per_operation_are_capped() {
 }
 
 #[test]
+fn bytes_on_a_raw_tcp_connection_count_against_the_limit() {
+    // A server that sends 1 MiB to each connection, then closes it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let _ = std::io::Write::write_all(&mut &stream, &vec![7u8; 1 << 20]);
+        }
+    });
+    let pull = |max_bytes: u64| {
+        let f = Fixture::new([BackendSpec::new("pull", drivers::HOSTILE)
+            .option("mode", "pull")
+            .network(
+                &[&format!("tcp://{addr}")],
+                None,
+                NetworkLimits {
+                    max_bytes,
+                    ..NetworkLimits::default()
+                },
+            )]);
+        let mut s = share(ID1);
+        s.name = addr.to_string();
+        f.backend("pull").create_share(&s).map(|l| l[0].path.clone())
+    };
+    assert_eq!(pull(4 << 20).unwrap(), format!("read {} bytes", 1 << 20));
+    let err = pull(64 << 10).unwrap_err();
+    assert!(
+        matches!(&err, Error::DriverTrap { message, .. }
+            if message.contains("may move at most 65536 bytes on the network (limits.max_network_bytes)")),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn check_driver_passes_the_rest_driver_against_its_array() {
     let nas = FakeNas::https().unwrap();
     let ca = tempfile::NamedTempFile::new().unwrap();

@@ -19,6 +19,7 @@
 //! - `reach`: says so on stdout, then tries the network (TCP to the address
 //!   in the share's name, twice; UDP; a name lookup) and the environment;
 //!   reports each try.
+//! - `pull`: reads everything the address in the share's name sends.
 //! - `hang`: connects to the address in the share's name and waits to read
 //!   a byte that never comes.
 
@@ -187,6 +188,13 @@ impl Driver for Hostile {
                 Ok(vec![location(deep(0, to).to_string())])
             }
             "reach" => Ok(reach(&share.name)),
+            "pull" => {
+                // Read all the address in the share's name sends.
+                use std::io::Read;
+                let mut bytes = Vec::new();
+                std::net::TcpStream::connect(&share.name)?.read_to_end(&mut bytes)?;
+                Ok(vec![location(format!("read {} bytes", bytes.len()))])
+            }
             "hang" => {
                 // Connect, then wait for bytes that never come.
                 use std::io::Read;
