@@ -105,6 +105,19 @@ wasm_driver_opts = [
         max=1024,
         help="WasmShareDriver: the memory the driver may use, in MiB.",
     ),
+    cfg.ListOpt(
+        "privdata_allowed_outbound",
+        default=[],
+        help="WasmShareDriver: the endpoints the driver may reach, as "
+        "scheme://host:port (https, http or tcp), e.g. "
+        "https://10.0.0.5:8443,tcp://10.0.0.6:22. Empty: no network.",
+    ),
+    cfg.StrOpt(
+        "privdata_ca_file",
+        help="WasmShareDriver: the CA certificates (PEM) the driver's https "
+        "endpoints are verified against, e.g. the one that signed the "
+        "array's self-signed certificate. Unset: the public web CAs.",
+    ),
     cfg.StrOpt(
         "privdata_driver_cache",
         help="WasmShareDriver: where compiled drivers are kept, so that a "
@@ -329,6 +342,8 @@ class WasmShareDriver(driver.ShareDriver):
                 max_value_bytes=conf.privdata_max_value_bytes,
                 cache_dir=conf.privdata_driver_cache
                 or os.path.join(os.path.abspath(CONF.state_path), "privdata-driver-cache"),
+                allowed_outbound=list(conf.privdata_allowed_outbound or []),
+                ca_file=conf.privdata_ca_file,
             )
         except (privdata.Error, ValueError, OSError) as e:
             raise exception.ShareBackendException(msg=str(e)) from e

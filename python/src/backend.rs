@@ -203,12 +203,15 @@ pub(crate) struct Backend {
 impl Backend {
     /// Load (compile, or take from `cache_dir`) the component `driver` and
     /// bind it to `host` (`hostname@backend`) in `store`, with `root` as the
-    /// directory it manages and `options` passed to its setup.
+    /// directory it manages and `options` passed to its setup. The driver
+    /// may reach only the endpoints in `allowed_outbound`
+    /// (`https://10.0.0.5:8443`, `tcp://10.0.0.6:22`), with TLS verified
+    /// against the CA certificates in `ca_file`.
     #[new]
     #[pyo3(signature = (
         store, name, host, driver, root, options = None, timeout = 10.0,
         max_memory_mib = 64, max_value_bytes = privdata_host::validate::DEFAULT_MAX_VALUE_BYTES,
-        cache_dir = None,
+        cache_dir = None, allowed_outbound = None, ca_file = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -223,6 +226,8 @@ impl Backend {
         max_memory_mib: usize,
         max_value_bytes: usize,
         cache_dir: Option<PathBuf>,
+        allowed_outbound: Option<Vec<String>>,
+        ca_file: Option<PathBuf>,
     ) -> PyResult<Backend> {
         privdata_host::validate::host(host).map_err(raised)?;
         if !(timeout > 0.0 && timeout <= 3600.0) {
@@ -235,6 +240,15 @@ impl Backend {
                 "max_memory_mib {max_memory_mib}: give a driver between 1 and 1024 MiB"
             )));
         }
+        let mut endpoints = Vec::new();
+        for text in allowed_outbound.unwrap_or_default() {
+            endpoints.push(
+                privdata_host::Endpoint::parse(text.trim())
+                    .map_err(|e| PyValueError::new_err(format!("allowed_outbound: {e}")))?,
+            );
+        }
+        let network = privdata_host::Network::new(endpoints, ca_file.as_deref(), Default::default())
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let runtime = runtime(cache_dir)?;
         let component = py.detach(|| runtime.load(&driver)).map_err(driver_raised)?;
         let limits = DataLimits {
@@ -252,7 +266,7 @@ impl Backend {
                 timeout: Duration::from_secs_f64(timeout),
                 max_memory_bytes: max_memory_mib << 20,
             },
-            network: privdata_host::Network::none(),
+            network,
         };
         Ok(Backend {
             backend: privdata_host::Backend::new(component, sandbox),

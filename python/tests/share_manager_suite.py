@@ -26,10 +26,13 @@ ran and passed. Needs manila==23.0.1 and the privdata package with its
 native module.
 """
 
+import json
 import os
+import subprocess
 import sys
 import time
 import unittest
+import urllib.request
 
 import fixtures
 from manila.common import constants
@@ -52,7 +55,7 @@ CONF = cfg.CONF
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DRIVERS = os.environ.get("PRIVDATA_DRIVERS") or os.path.join(REPO, "target", "drivers")
 BACKEND = "wasm"  # the backend's section of manila.conf, and its service name
-EXPECTED = 8
+EXPECTED = 10
 # The operations each driver answered unsupported, for the summary.
 UNSUPPORTED = {}
 
@@ -87,6 +90,7 @@ class WasmBackendTestCase(test.TestCase):
     options = {}
     timeout = 10.0
     max_memory_mib = 64
+    allowed_outbound = []
     admin_exports = False  # whether the driver gives admin-only export locations
 
     def setUp(self):
@@ -119,6 +123,7 @@ class WasmBackendTestCase(test.TestCase):
             "privdata_options": self.options,
             "privdata_timeout": self.timeout,
             "privdata_max_memory_mib": self.max_memory_mib,
+            "privdata_allowed_outbound": self.allowed_outbound,
         }
         for name, value in settings.items():
             self.override_config(name, value, group=BACKEND)
@@ -560,6 +565,75 @@ class HostileAllocTest(Hostile, WasmBackendTestCase):
     options = {"mode": "alloc"}
     max_memory_mib = 16
     message = "memory allocation"
+
+
+class FakeArray:
+    """python/tests/fake_array.py, in a process of its own."""
+
+    def __init__(self):
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_array.py")
+        self.process = subprocess.Popen([sys.executable, script], stdout=subprocess.PIPE, text=True)
+        self.url = "http://127.0.0.1:%d" % int(self.process.stdout.readline())
+
+    def state(self):
+        with urllib.request.urlopen(self.url + "/state") as answer:
+            return json.load(answer)
+
+    @property
+    def volumes(self):
+        return self.state()["volumes"]
+
+    @property
+    def requests(self):
+        return self.state()["requests"]
+
+    def close(self):
+        self.process.kill()
+        self.process.wait()
+        self.process.stdout.close()
+
+
+class RestDriverTest(WasmBackendTestCase):
+    """The REST driver manages an array over HTTP, which it reaches only
+    because the backend lists it in privdata_allowed_outbound."""
+
+    component = "rest_driver.wasm"
+
+    def setUp(self):
+        self.array = FakeArray()
+        self.addCleanup(self.array.close)
+        self.options = {"api_url": self.array.url, "api_token": "token"}
+        self.allowed_outbound = [self.array.url]
+        super().setUp()
+
+    def test_shares_live_on_the_array_and_their_ids_in_private_data(self):
+        share = self.new_share(size=2)
+        instance = share.instance["id"]
+        self.manager.create_share_instance(self.context, instance)
+        self.assertEqual(self.status(share), constants.STATUS_AVAILABLE)
+        self.assertEqual(list(self.array.volumes), ["vol-1"])
+        self.assertEqual(self.array.volumes["vol-1"]["name"], "share-" + instance)
+        self.assertEqual(self.array.volumes["vol-1"]["size_gib"], 2)
+        self.assertEqual(self.exports(share), ["127.0.0.1:/exports/vol-1"])
+        self.assertEqual(self.private(instance), {"volume_id": "vol-1"})
+        stats = self.manager.driver.get_share_stats(refresh=True)
+        self.assertEqual((stats["total_capacity_gb"], stats["free_capacity_gb"]), (100, 98))
+        self.manager.delete_share_instance(self.context, instance)
+        self.assertEqual(self.array.volumes, {})
+        self.assertEqual(self.private(instance), {})
+
+    def test_an_array_the_backend_does_not_list_is_refused(self):
+        # The backend made again, as do_setup makes it, with another list.
+        self.override_config("privdata_allowed_outbound", ["http://127.0.0.1:9"], group=BACKEND)
+        self.manager.driver.do_setup(self.context)
+        before = self.array.requests
+        share = self.new_share()
+        with self.assertRaises(exception.ShareBackendException) as caught:
+            self.manager.create_share_instance(self.context, share.instance["id"])
+        self.assertIn("is not an endpoint this backend may reach", str(caught.exception))
+        self.assertIn('allowed_outbound = ["http://127.0.0.1:9"]', str(caught.exception))
+        self.assertEqual(self.status(share), constants.STATUS_ERROR)
+        self.assertEqual(self.array.requests, before, "nothing reached the array")
 
 
 def main():
