@@ -119,6 +119,8 @@ class ManilaStorageTest(unittest.TestCase):
         self.assertEqual(
             names,
             [
+                "privdata_allowed_outbound",
+                "privdata_ca_file",
                 "privdata_driver",
                 "privdata_driver_cache",
                 "privdata_durability",
