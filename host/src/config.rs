@@ -503,6 +503,54 @@ mod tests {
     }
 
     #[test]
+    fn a_backends_network_is_checked_naming_the_section() {
+        let section = |extra: &str| {
+            format!("[storage]\nurl = 'x.db'\n[backends.nas]\ndriver = 'd.wasm'\nroot = 'r'\n{extra}\n")
+        };
+        let base = Path::new("/etc/privdata");
+        let config = Config::parse(
+            &section("allowed_outbound = ['https://10.0.0.5:8443', 'tcp://10.0.0.6:22']"),
+            base,
+        )
+        .unwrap();
+        let network = &config.backends["nas"].network;
+        assert_eq!(
+            network.describe(),
+            "allowed_outbound = [\"https://10.0.0.5:8443\", \"tcp://10.0.0.6:22\"]"
+        );
+        assert_eq!(
+            Config::parse(&section(""), base).unwrap().backends["nas"].network,
+            Network::none(),
+            "no network unless listed"
+        );
+        for (extra, says) in [
+            ("allowed_outbound = ['10.0.0.5:8443']", "has no scheme"),
+            (
+                "allowed_outbound = ['https://10.0.0.5:1', 'https://10.0.0.5:1']",
+                "twice",
+            ),
+            (
+                "allowed_outbound = ['http://10.0.0.5:80']\nca_file = 'ca.pem'",
+                "no https:// endpoint",
+            ),
+            (
+                "allowed_outbound = ['https://10.0.0.5:1']\nca_file = 'missing.pem'",
+                "/etc/privdata/missing.pem: cannot read it",
+            ),
+            (
+                "limits = { max_connections = 0 }",
+                "max_connections = 0; use 1 to 10000",
+            ),
+        ] {
+            let err = Config::parse(&section(extra), base).unwrap_err();
+            assert!(
+                err.contains("[backends.nas]") && err.contains(says),
+                "{extra}: {err}"
+            );
+        }
+    }
+
+    #[test]
     fn load_names_the_file() {
         let err = Config::load(Path::new("/nonexistent/privdata.toml")).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/privdata.toml"), "{err}");

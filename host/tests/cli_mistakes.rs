@@ -313,6 +313,28 @@ fn the_command_line_behaves_as_unix_tools_do() {
         privdata(d, &["check-driver", "generic.wasm", "--config", "privdata.toml"]),
         "check-driver reads no configuration",
     );
+    // An endpoint or CA check-driver cannot use is refused, saying why.
+    fails(
+        privdata(
+            d,
+            &["check-driver", "generic.wasm", "--allow-outbound", "10.0.0.5:443"],
+        ),
+        "write it as scheme://host:port",
+    );
+    fails(
+        privdata(
+            d,
+            &[
+                "check-driver",
+                "generic.wasm",
+                "--allow-outbound",
+                "https://10.0.0.5:443",
+                "--ca-file",
+                "nope.pem",
+            ],
+        ),
+        "ca_file nope.pem: cannot read it",
+    );
 
     // Logs: no colour codes in a file, drivers' output in them, and no
     // password anywhere.
