@@ -57,6 +57,47 @@ fn verified(key: &[u8; 32], path: &Path, sum_path: &Path) -> std::io::Result<boo
     Ok(sum == actual.as_bytes())
 }
 
+/// Refuse a cache that someone other than this user (or root) could have
+/// written: its files are native code the host runs, as ssh refuses keys
+/// others can write. Checks the directory and every file in it; a
+/// directory not made yet is made readable by this user alone.
+pub fn check_owner_only(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    if !dir.exists() {
+        return std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("cannot create the driver cache {}: {e}", dir.display()));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    let unsafe_for = |path: &Path| -> Result<(), String> {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| format!("cannot read the driver cache {}: {e}", path.display()))?;
+        let mode = meta.mode() & 0o7777;
+        let why = if meta.uid() != me && meta.uid() != 0 {
+            format!("is owned by user {}, not by the host's user ({me})", meta.uid())
+        } else if mode & 0o022 != 0 {
+            format!("is writable by other users (mode {mode:o})")
+        } else {
+            return Ok(());
+        };
+        Err(format!(
+            "the driver cache {} {why}: a cached driver is native code the host runs, so only \
+             the host's user may write it; `chmod go-w` it (and `chown` it to that user), or \
+             point driver_cache elsewhere",
+            path.display()
+        ))
+    };
+    unsafe_for(dir)?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read the driver cache {}: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        unsafe_for(&entry.path())?;
+    }
+    Ok(())
+}
+
 /// The component for `wasm`, from `dir` when a valid artifact is there,
 /// otherwise compiled and stored there for next time.
 pub fn load(engine: &Engine, dir: &Path, wasm: &[u8]) -> wasmtime::Result<Component> {
@@ -112,7 +153,6 @@ fn deserialize_file(engine: &Engine, path: &Path) -> wasmtime::Result<Component>
 /// Write each file atomically (a reader never sees half a file, and a file
 /// that may be mapped is replaced, never truncated), the checksum last.
 fn store(dir: &Path, path: &Path, artifact: &[u8], sum_path: &Path, sum: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
     for (path, bytes) in [(path, artifact), (sum_path, sum)] {
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         std::io::Write::write_all(&mut tmp, bytes)?;

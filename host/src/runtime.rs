@@ -129,6 +129,9 @@ impl Runtime {
                  build drivers with `cargo build --target wasm32-wasip2`"
             )));
         }
+        if let Some(dir) = &self.cache_dir {
+            crate::cache::check_owner_only(dir).map_err(load_err)?;
+        }
         let component = match &self.cache_dir {
             Some(dir) => crate::cache::load(&self.engine, dir, wasm),
             None => Component::new(&self.engine, wasm),

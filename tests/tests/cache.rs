@@ -117,3 +117,37 @@ fn a_backend_started_from_the_cache_runs_its_lifecycle() {
     b.delete_share(&share(ID1)).unwrap();
     assert_eq!(b.private_data().get(ID1, None).unwrap(), vec![]);
 }
+
+#[test]
+fn a_cache_others_can_write_is_refused_naming_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let runtime = Runtime::new().unwrap().with_cache_dir(&cache);
+    runtime.load(Path::new(drivers::GENERIC)).unwrap();
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&cache), 0o700, "a cache the host makes is its user's alone");
+    let chmod = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+
+    chmod(&cache, 0o777);
+    let err = runtime.load(Path::new(drivers::GENERIC)).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!(
+            "the driver cache {} is writable by other users (mode 777)",
+            cache.display()
+        )) && err.contains("chmod go-w"),
+        "{err}"
+    );
+    chmod(&cache, 0o700);
+    let artifact = artifacts(&cache).remove(0);
+    chmod(&artifact, 0o666);
+    let err = runtime.load(Path::new(drivers::GENERIC)).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("the driver cache {} is writable", artifact.display())),
+        "{err}"
+    );
+    chmod(&artifact, 0o600);
+    runtime.load(Path::new(drivers::GENERIC)).unwrap();
+}
