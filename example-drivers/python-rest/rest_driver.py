@@ -73,14 +73,20 @@ class RestDriver(manila_driver.ShareDriver):
             raise
         return self.exports(volume)
 
-    def delete_share(self, share):
-        volume = self.private_storage.get(share.id, "volume_id")
-        if volume is not None:
+    def delete_kept(self, entity_id, key, kind):
+        """Delete the array's `kind` whose id `entity_id` keeps under `key`
+        (one already gone is fine), then everything `entity_id` keeps:
+        deleting twice is harmless, as Manila expects."""
+        kept = self.private_storage.get(entity_id, key)
+        if kept is not None:
             try:
-                expect(self.api.delete("/api/volumes/" + volume), "deleting volume " + volume)
+                expect(self.api.delete("/api/%ss/%s" % (kind, kept)), "deleting %s %s" % (kind, kept))
             except NotFound:
                 pass
-        self.private_storage.delete(share.id)
+        self.private_storage.delete(entity_id)
+
+    def delete_share(self, share):
+        self.delete_kept(share.id, "volume_id", "volume")
 
     def extend_share(self, share, new_size_gib):
         volume = self.volume_of(share.id)
@@ -104,13 +110,7 @@ class RestDriver(manila_driver.ShareDriver):
         self.private_storage.update(snapshot.id, {"snapshot_id": snap})
 
     def delete_snapshot(self, snapshot):
-        snap = self.private_storage.get(snapshot.id, "snapshot_id")
-        if snap is not None:
-            try:
-                expect(self.api.delete("/api/snapshots/" + snap), "deleting snapshot " + snap)
-            except NotFound:
-                pass
-        self.private_storage.delete(snapshot.id)
+        self.delete_kept(snapshot.id, "snapshot_id", "snapshot")
 
     def update_access(self, share, access_rules, add_rules, delete_rules):
         # The array sets a volume's whole client list at once.

@@ -81,6 +81,23 @@ impl Rest {
         Ok(())
     }
 
+    /// Delete the array's `kind` whose id `entity` keeps under `key` (one
+    /// already gone is fine), then everything `entity` keeps: deleting
+    /// twice is harmless, as Manila expects.
+    fn delete_kept(&self, entity: &str, key: &str, kind: &str) -> Result<(), DriverError> {
+        if let Some(id) = self.private_storage.get(entity, key)? {
+            match expect(
+                self.api.delete(&format!("/api/{kind}s/{id}"))?,
+                &format!("deleting {kind} {id}"),
+            ) {
+                Ok(_) | Err(DriverError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.private_storage.delete_all(entity)?;
+        Ok(())
+    }
+
     fn adopt(&self, share: &Share, volume: &str) -> Result<u64, DriverError> {
         let found = expect(
             self.api.get(&format!("/api/volumes/{volume}"))?,
@@ -134,17 +151,7 @@ impl Driver for Rest {
     }
 
     fn delete_share(&self, share: &Share) -> Result<(), DriverError> {
-        if let Some(volume) = self.private_storage.get(&share.id, "volume_id")? {
-            match expect(
-                self.api.delete(&format!("/api/volumes/{volume}"))?,
-                &format!("deleting volume {volume}"),
-            ) {
-                Ok(_) | Err(DriverError::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.private_storage.delete_all(&share.id)?;
-        Ok(())
+        self.delete_kept(&share.id, "volume_id", "volume")
     }
 
     fn extend_share(&self, share: &Share, new_size_gib: u64) -> Result<(), DriverError> {
@@ -190,17 +197,7 @@ impl Driver for Rest {
     }
 
     fn delete_snapshot(&self, snapshot: &Snapshot) -> Result<(), DriverError> {
-        if let Some(id) = self.private_storage.get(&snapshot.id, "snapshot_id")? {
-            match expect(
-                self.api.delete(&format!("/api/snapshots/{id}"))?,
-                &format!("deleting snapshot {id}"),
-            ) {
-                Ok(_) | Err(DriverError::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.private_storage.delete_all(&snapshot.id)?;
-        Ok(())
+        self.delete_kept(&snapshot.id, "snapshot_id", "snapshot")
     }
 
     fn manage_existing(
