@@ -238,3 +238,46 @@ fn a_read_only_database_is_refused_with_the_fix_and_left_as_it_was() {
     );
     assert_eq!(std::fs::read(&path).unwrap(), before, "the file was changed");
 }
+
+#[test]
+fn reads_go_on_while_a_write_of_the_same_store_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let store = std::sync::Arc::new(SqliteStorage::open(&path).unwrap());
+    let pair = |v: &str| vec![("k".to_string(), v.to_string())];
+    store
+        .update("h@b", ID, &pair("old"), false, &Quota::default())
+        .unwrap();
+
+    // Another process holds the write lock: this store's next write waits
+    // for it (up to its busy timeout), holding the store's writer.
+    let other = Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || store.update("h@b", ID, &pair("new"), false, &Quota::default()))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        !writer.is_finished(),
+        "the write should be waiting for the other process"
+    );
+
+    // Reads of this store are served meanwhile, with the last commit.
+    assert_eq!(
+        store.get("h@b", ID, None).unwrap(),
+        [("k".to_string(), "old".to_string())]
+    );
+    assert_eq!(store.hosts().unwrap().len(), 1);
+    assert!(
+        !writer.is_finished(),
+        "a read was served only after the write ended"
+    );
+
+    other.execute_batch("COMMIT").unwrap();
+    writer.join().unwrap().unwrap();
+    assert_eq!(
+        store.get("h@b", ID, None).unwrap(),
+        [("k".to_string(), "new".to_string())]
+    );
+}

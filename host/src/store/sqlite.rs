@@ -1,4 +1,9 @@
 //! The embedded default: one SQLite file in WAL mode.
+//!
+//! Writes go through one connection, behind a mutex (SQLite has one writer
+//! at a time anyway). Reads take a connection of their own from a small
+//! pool: in WAL mode a reader sees the last commit and never waits for a
+//! writer, so a share service's threads read side by side while one writes.
 
 mod migrations;
 
@@ -32,12 +37,51 @@ const UPSERT: &str = "INSERT INTO private_data (host, entity_id, key, value, cre
 const DELETE_ALL: &str = "DELETE FROM private_data WHERE host = ?1 AND entity_id = ?2";
 const DELETE_ONE: &str = "DELETE FROM private_data WHERE host = ?1 AND entity_id = ?2 AND key = ?3";
 
+/// Idle read connections kept open at most; more may be open while that
+/// many threads read at once, and are closed when they finish.
+const IDLE_READERS: usize = 8;
+
 /// Private data in one SQLite file.
 #[derive(Debug)]
 pub struct SqliteStorage {
     path: PathBuf,
+    durability: Durability,
+    /// The one connection that writes.
     conn: Mutex<Connection>,
+    /// Read-only connections not in use.
+    readers: Mutex<Vec<Connection>>,
     audit: bool,
+}
+
+/// A read connection, back to the pool when dropped.
+struct Reader<'a> {
+    store: &'a SqliteStorage,
+    conn: Option<Connection>,
+}
+
+impl std::ops::Deref for Reader<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn.as_ref().expect("taken only on drop")
+    }
+}
+
+impl std::ops::DerefMut for Reader<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn.as_mut().expect("taken only on drop")
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        let mut idle = self.store.readers.lock().unwrap_or_else(|p| p.into_inner());
+        // A connection left inside a transaction (a panic mid-read) is
+        // closed rather than reused.
+        if idle.len() < IDLE_READERS && conn.is_autocommit() {
+            idle.push(conn);
+        }
+    }
 }
 
 impl SqliteStorage {
@@ -98,7 +142,9 @@ impl SqliteStorage {
         })?;
         let store = SqliteStorage {
             path,
+            durability,
             conn: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
             audit: options.audit,
         };
         if let Some(days) = options.audit_retention_days {
@@ -116,6 +162,34 @@ impl SqliteStorage {
         // A panic while holding the lock cannot leave a transaction open
         // (rusqlite rolls back on drop), so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn open_reader(&self) -> rusqlite::Result<Connection> {
+        use rusqlite::OpenFlags;
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure_reader(&conn, self.durability)?;
+        Ok(conn)
+    }
+
+    /// A read-only connection of the pool, opened if none is idle.
+    fn reader(&self) -> Result<Reader<'_>> {
+        let idle = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.open_reader().map_err(|e| {
+                Error::Storage(format!(
+                    "{}: cannot open a read connection: {e}",
+                    self.path.display()
+                ))
+            })?,
+        };
+        Ok(Reader {
+            store: self,
+            conn: Some(conn),
+        })
     }
 }
 
@@ -146,6 +220,15 @@ pub(crate) fn lasting(path: &str) -> std::result::Result<(), String> {
 pub fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", durability.synchronous())?;
+    conn.pragma_update(None, "mmap_size", MMAP_SIZE)?;
+    conn.pragma_update(None, "cache_size", CACHE_SIZE_KIB)
+}
+
+/// [`configure`] for a read-only connection: the file is in WAL mode
+/// already, which a read-only connection could not set.
+fn configure_reader(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "synchronous", durability.synchronous())?;
     conn.pragma_update(None, "mmap_size", MMAP_SIZE)?;
     conn.pragma_update(None, "cache_size", CACHE_SIZE_KIB)
@@ -263,7 +346,7 @@ impl SqliteStorage {
 
 impl Storage for SqliteStorage {
     fn get(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<Vec<Pair>> {
-        let mut conn = self.conn();
+        let mut conn = self.reader()?;
         if let Some([key]) = keys {
             // One statement is atomic by itself; no transaction to pay for.
             let mut stmt = conn.prepare_cached(GET_ONE)?;
@@ -367,7 +450,7 @@ impl Storage for SqliteStorage {
     }
 
     fn hosts(&self) -> Result<Vec<HostSummary>> {
-        let conn = self.conn();
+        let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(
             "SELECT host, COUNT(DISTINCT entity_id), COUNT(*) FROM private_data
              GROUP BY host ORDER BY host",
@@ -383,7 +466,7 @@ impl Storage for SqliteStorage {
     }
 
     fn entity_summaries(&self, host: &str) -> Result<Vec<EntitySummary>> {
-        let conn = self.conn();
+        let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(
             "SELECT entity_id, COUNT(*) FROM private_data WHERE host = ?1
              GROUP BY entity_id ORDER BY entity_id",
@@ -398,7 +481,7 @@ impl Storage for SqliteStorage {
     }
 
     fn entity_page(&self, host: &str, after: Option<&str>, limit: usize) -> Result<Vec<String>> {
-        let conn = self.conn();
+        let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(
             "SELECT DISTINCT entity_id FROM private_data WHERE host = ?1 AND entity_id > ?2
              ORDER BY entity_id LIMIT ?3",
@@ -469,7 +552,7 @@ impl Storage for SqliteStorage {
     }
 
     fn history(&self, filter: &HistoryFilter) -> Result<Vec<JournalEntry>> {
-        let conn = self.conn();
+        let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(
             "SELECT at, host, entity_id, key, operation, old_digest, new_digest FROM (
                  SELECT * FROM journal
@@ -502,7 +585,7 @@ impl Storage for SqliteStorage {
     }
 
     fn scan(&self, host: Option<&str>, after: Option<&Entry>, limit: usize) -> Result<Vec<Entry>> {
-        let conn = self.conn();
+        let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(
             "SELECT host, entity_id, key, value FROM private_data
              WHERE (?1 IS NULL OR host = ?1) AND (host, entity_id, key) > (?2, ?3, ?4)
