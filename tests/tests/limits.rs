@@ -134,3 +134,30 @@ fn usage_counters_survive_every_kind_of_change() {
     b.delete(ID1, Some(&["k"])).unwrap();
     assert_usage_consistent(&f);
 }
+
+#[test]
+fn writers_racing_on_one_host_stop_exactly_at_its_quota() {
+    let f = Fixture::new([with_quota(50, 1 << 20)]);
+    let data = f.backend("small").private_data();
+    // 4 threads, 30 new entities each: 120 writes race for 50 entries.
+    let written: usize = std::thread::scope(|s| {
+        let writers: Vec<_> = (0..4u64)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut ok = 0;
+                    for i in 0..30 {
+                        match data.update(&entity(t * 1000 + i), &[("k".into(), "v".into())], false) {
+                            Ok(()) => ok += 1,
+                            Err(e) => assert!(matches!(e, privdata_host::Error::QuotaExceeded(_)), "{e}"),
+                        }
+                    }
+                    ok
+                })
+            })
+            .collect();
+        writers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    assert_eq!(written, 50);
+    assert_eq!(f.manager.storage().hosts().unwrap()[0].entries, 50);
+    assert_usage_consistent(&f);
+}

@@ -321,3 +321,96 @@ fn dropped_connections_are_replaced_without_an_error() {
         assert_eq!(data.get(&entity(3), None).unwrap().len(), 20);
     }
 }
+
+/// A TCP relay between a store and its server that counts round trips:
+/// each time the client speaks after the server (or first), one more.
+struct Relay {
+    port: u16,
+    requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Relay {
+    fn to(server: &str) -> Relay {
+        use std::io::{Read, Write};
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(AtomicU64::new(0));
+        let counted = requests.clone();
+        let server = server.to_string();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let upstream = TcpStream::connect(&server).unwrap();
+                // Whether the client spoke last: a client chunk after a
+                // server chunk starts a new round trip.
+                let client_last = Arc::new(AtomicBool::new(false));
+                for (mut from, mut to, from_client) in [
+                    (client.try_clone().unwrap(), upstream.try_clone().unwrap(), true),
+                    (upstream, client, false),
+                ] {
+                    let (client_last, counted) = (client_last.clone(), counted.clone());
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 65536];
+                        while let Ok(n @ 1..) = from.read(&mut buf) {
+                            if client_last.swap(from_client, Ordering::SeqCst) != from_client && from_client {
+                                counted.fetch_add(1, Ordering::SeqCst);
+                            }
+                            if to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Relay { port, requests }
+    }
+
+    fn requests(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+#[ignore = "needs MariaDB and PostgreSQL: .ci/servers start"]
+fn a_drivers_update_or_delete_is_one_round_trip_to_the_server() {
+    for kind in StoreKind::servers() {
+        let scratch = Scratch::of(kind);
+        let url = scratch.url();
+        // host:port of the server, from ...@HOST:PORT/DATABASE.
+        let authority = url.split('@').nth(1).unwrap().split('/').next().unwrap();
+        let relay = Relay::to(authority);
+        let mut relayed = url.replace(authority, &format!("127.0.0.1:{}", relay.port));
+        if kind == StoreKind::Mysql {
+            // Or the client moves to the server's Unix socket, past the relay.
+            relayed.push_str("?prefer_socket=false");
+        }
+        let data = PrivateData::new(store::open(&relayed).unwrap(), "n@a", DataLimits::default());
+        let pair = |v: &str| vec![("k".to_string(), v.to_string())];
+        let five: Vec<(String, String)> = (0..5).map(|i| (format!("k{i}"), format!("v{i}"))).collect();
+        let k = ["k".to_string()];
+        // The first calls connect and prepare their statements.
+        data.update(ID1, &pair("warm"), false).unwrap();
+        data.update(ID1, &five, true).unwrap();
+        data.delete(ID1, Some(&k)).unwrap();
+        data.delete(ID1, None).unwrap();
+
+        let before = relay.requests();
+        let n = 20;
+        for i in 0..n {
+            data.update(ID1, &pair(&i.to_string()), false).unwrap();
+            data.update(ID1, &five, true).unwrap();
+            data.delete(ID1, Some(&k)).unwrap();
+            data.delete(ID1, None).unwrap();
+        }
+        let per_write = (relay.requests() - before) as f64 / (4 * n) as f64;
+        assert!(
+            (0.9..=2.0).contains(&per_write),
+            "{kind:?}: {per_write} round trips per write (goal: at most 2)"
+        );
+        assert_eq!(data.get(ID1, None).unwrap(), vec![], "{kind:?}");
+    }
+}

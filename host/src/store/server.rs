@@ -4,11 +4,18 @@
 //! retries and schema migrations.
 //!
 //! Unlike SQLite (whose triggers keep `host_usage`), the servers keep what
-//! each host holds in this code: every write locks its host's usage row
+//! each host holds explicitly: every write locks its host's usage row
 //! first, reads what it replaces, checks the quota *before* writing, and
 //! stores the new totals in the same transaction. Writes of one host are
 //! therefore serialized by that row lock, on one server or a cluster; writes
 //! of different hosts never wait for each other.
+//!
+//! A driver's update or delete does all of that in one round trip, through a
+//! routine on the server (`privdata_update`, `privdata_delete`, created by
+//! the migrations). With the audit journal on, or a write of more than
+//! [`BATCH_ROWS`] keys (which the routines, taking their keys as one list,
+//! would match row by row), the same steps run from here as a transaction
+//! instead, one statement each.
 
 mod migrations;
 pub(crate) mod mysql;
@@ -23,7 +30,7 @@ use super::{
 };
 use crate::error::Result;
 use pool::Pool;
-use sql::{Dialect, Fail, Param, Sql, Tx, Value};
+use sql::{BATCH_ROWS, Dialect, Fail, Param, RoutineUpdate, Sql, Tx, Value};
 use statements::{Change, pairs_of, remove_from, set_in};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -102,6 +109,34 @@ impl<D: Dialect> Storage for ServerStorage<D> {
         delete_existing: bool,
         quota: &Quota,
     ) -> Result<()> {
+        let bytes: usize = details.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if !self.audit && details.len() <= BATCH_ROWS && bytes <= D::ROUTINE_MAX_BYTES {
+            let limit = |max: u64| i64::try_from(max).unwrap_or(i64::MAX);
+            let write = RoutineUpdate {
+                host,
+                entity,
+                details,
+                delete_existing,
+                max_entries: limit(quota.max_entries),
+                max_bytes: limit(quota.max_bytes),
+                now: now(),
+            };
+            let row = self.run(false, |sql| Ok(self.pool.dialect.update_routine(sql, &write)?))?;
+            let mut c = row.into_iter().map(|v| v.count());
+            let mut next = || c.next().unwrap_or(Ok(0)).map_err(|e| self.pool.failure(e));
+            let applied = next()? == 1;
+            let (before, after) = ((next()?, next()?), (next()?, next()?));
+            if !applied {
+                quota.check(host, before, after)?;
+                return Err(crate::Error::Storage(format!(
+                    "{} at {}: privdata_update refused a write within the quota ({after:?} of \
+                     {quota:?}); is the routine from another version of privdata?",
+                    D::NAME,
+                    self.pool.url
+                )));
+            }
+            return Ok(());
+        }
         self.run(true, |sql| {
             let (before, old) = self.lock_entity(sql, host, entity)?;
             let op = if delete_existing { "replace" } else { "update" };
@@ -152,6 +187,13 @@ impl<D: Dialect> Storage for ServerStorage<D> {
     }
 
     fn delete(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<()> {
+        let named_keys = keys.unwrap_or_default();
+        let bytes: usize = named_keys.iter().map(String::len).sum();
+        if !self.audit && named_keys.len() <= BATCH_ROWS && bytes <= D::ROUTINE_MAX_BYTES {
+            return self.run(false, |sql| {
+                Ok(self.pool.dialect.delete_routine(sql, host, entity, keys)?)
+            });
+        }
         let named: Option<HashSet<&str>> = keys.map(|keys| keys.iter().map(String::as_str).collect());
         self.run(true, |sql| {
             let (mut usage, old) = self.lock_entity(sql, host, entity)?;

@@ -8,7 +8,7 @@
 //! reserved word), strict mode, and `READ COMMITTED`.
 
 use super::ServerStorage;
-use super::sql::{DbError, Dialect, KeyList, Param, Sql, Tx, Value};
+use super::sql::{BATCH_BYTES, DbError, Dialect, KeyList, Param, RoutineUpdate, Sql, Tx, Value};
 use crate::error::{Error, Result};
 use crate::store::{Durability, StorageOptions};
 use mysql::prelude::Queryable;
@@ -83,10 +83,88 @@ const TABLES: &[&str] = &[
     ) ENGINE = InnoDB",
 ];
 
+// The write routines: one round trip per driver write (see
+// `Dialect::update_routine`). Keys and values come as JSON arrays of hex
+// strings, `UNHEX`ed here, so any bytes pass unchanged. Each routine is its
+// own transaction, rolled back on any error (which then reaches the caller,
+// deadlocks and Galera's certification failures included, to be retried).
+const ROUTINES: &[&str] = &[
+    "CREATE PROCEDURE IF NOT EXISTS privdata_update(
+        IN h VARBINARY(255), IN e VARBINARY(36), IN pairs LONGTEXT, IN replace_all BOOLEAN,
+        IN max_entries BIGINT, IN max_bytes BIGINT, IN now_s BIGINT)
+    MODIFIES SQL DATA
+    BEGIN
+        DECLARE e0, b0, e1, b1, gone_e, gone_b, new_e, new_b BIGINT;
+        DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+        START TRANSACTION;
+        INSERT INTO host_usage (host, entries, bytes) VALUES (h, 0, 0)
+            ON DUPLICATE KEY UPDATE entries = entries;
+        SELECT entries, bytes INTO e0, b0 FROM host_usage WHERE host = h FOR UPDATE;
+        SELECT COUNT(*), COALESCE(SUM(LENGTH(UNHEX(n.k)) + LENGTH(UNHEX(n.v))), 0) INTO new_e, new_b
+            FROM JSON_TABLE(pairs, '$[*]' COLUMNS (k TEXT PATH '$[0]', v LONGTEXT PATH '$[1]')) n;
+        SELECT COUNT(*), COALESCE(SUM(LENGTH(p.\"key\") + LENGTH(p.value)), 0) INTO gone_e, gone_b
+            FROM private_data p WHERE p.host = h AND p.entity_id = e AND (replace_all OR p.\"key\" IN
+                (SELECT UNHEX(n.k) FROM JSON_TABLE(pairs, '$[*]' COLUMNS (k TEXT PATH '$[0]')) n));
+        SET e1 = e0 - gone_e + new_e, b1 = b0 - gone_b + new_b;
+        IF (e1 > max_entries AND e1 > e0) OR (b1 > max_bytes AND b1 > b0) THEN
+            ROLLBACK;
+            SELECT 0, e0, b0, e1, b1;
+        ELSE
+            IF replace_all THEN
+                DELETE FROM private_data WHERE host = h AND entity_id = e AND \"key\" NOT IN
+                    (SELECT UNHEX(n.k) FROM JSON_TABLE(pairs, '$[*]' COLUMNS (k TEXT PATH '$[0]')) n);
+            END IF;
+            INSERT INTO private_data (host, entity_id, \"key\", value, created_at, updated_at)
+                SELECT h, e, UNHEX(n.k), UNHEX(n.v), now_s, now_s
+                FROM JSON_TABLE(pairs, '$[*]' COLUMNS (k TEXT PATH '$[0]', v LONGTEXT PATH '$[1]')) n
+                ON DUPLICATE KEY UPDATE
+                    updated_at = IF(value = VALUES(value), updated_at, VALUES(updated_at)),
+                    value = VALUES(value);
+            IF e1 <> e0 OR b1 <> b0 THEN
+                UPDATE host_usage SET entries = e1, bytes = b1 WHERE host = h;
+            END IF;
+            COMMIT;
+            SELECT 1, e0, b0, e1, b1;
+        END IF;
+    END",
+    "CREATE PROCEDURE IF NOT EXISTS privdata_delete(
+        IN h VARBINARY(255), IN e VARBINARY(36), IN ks LONGTEXT)
+    MODIFIES SQL DATA
+    BEGIN
+        DECLARE locked, gone_e, gone_b BIGINT;
+        DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+        START TRANSACTION;
+        SELECT COUNT(*) INTO locked FROM host_usage WHERE host = h FOR UPDATE;
+        SELECT COUNT(*), COALESCE(SUM(LENGTH(\"key\") + LENGTH(value)), 0) INTO gone_e, gone_b
+            FROM private_data WHERE host = h AND entity_id = e AND (ks IS NULL OR \"key\" IN
+                (SELECT UNHEX(n.k) FROM JSON_TABLE(ks, '$[*]' COLUMNS (k TEXT PATH '$')) n));
+        IF gone_e > 0 THEN
+            DELETE FROM private_data WHERE host = h AND entity_id = e AND (ks IS NULL OR \"key\" IN
+                (SELECT UNHEX(n.k) FROM JSON_TABLE(ks, '$[*]' COLUMNS (k TEXT PATH '$')) n));
+            UPDATE host_usage SET entries = GREATEST(entries - gone_e, 0),
+                bytes = GREATEST(bytes - gone_b, 0) WHERE host = h;
+        END IF;
+        COMMIT;
+    END",
+];
+
+/// `s` in lowercase hex, quoted: a JSON string the routines `UNHEX`.
+fn hex(json: &mut String, s: &str) {
+    use std::fmt::Write;
+    json.push('"');
+    for b in s.as_bytes() {
+        let _ = write!(json, "{b:02x}");
+    }
+    json.push('"');
+}
+
 impl Dialect for MySql {
     type Conn = mysql::Conn;
     const NAME: &'static str = "mysql";
-    const MIGRATIONS: &'static [&'static [&'static str]] = &[TABLES];
+    const MIGRATIONS: &'static [&'static [&'static str]] = &[TABLES, ROUTINES];
+    // Hex doubles every byte: what fits one statement well under the
+    // smallest `max_allowed_packet`.
+    const ROUTINE_MAX_BYTES: usize = BATCH_BYTES / 2;
     const UPSERT: &'static str =
         "INSERT INTO private_data (host, entity_id, \"key\", value, created_at, updated_at)
          VALUES {rows}
@@ -106,6 +184,60 @@ impl Dialect for MySql {
     const USAGE_OF: &'static str =
         "SELECT COUNT(*), CAST(COALESCE(SUM(LENGTH(\"key\") + LENGTH(value)), 0) AS SIGNED)
          FROM private_data WHERE {where}";
+
+    fn update_routine(&self, sql: &mut dyn Sql, w: &RoutineUpdate<'_>) -> Result<Vec<Value>, DbError> {
+        let mut pairs = String::from("[");
+        for (i, (key, value)) in w.details.iter().enumerate() {
+            pairs.push_str(if i == 0 { "[" } else { ",[" });
+            hex(&mut pairs, key);
+            pairs.push(',');
+            hex(&mut pairs, value);
+            pairs.push(']');
+        }
+        pairs.push(']');
+        let rows = sql.query(
+            "CALL privdata_update(?, ?, ?, ?, ?, ?, ?)",
+            &[
+                Param::Text(w.host),
+                Param::Text(w.entity),
+                Param::Text(&pairs),
+                Param::Bool(w.delete_existing),
+                Param::Int(w.max_entries),
+                Param::Int(w.max_bytes),
+                Param::Int(w.now),
+            ],
+        )?;
+        Ok(rows.into_iter().next().unwrap_or_default())
+    }
+
+    fn delete_routine(
+        &self,
+        sql: &mut dyn Sql,
+        host: &str,
+        entity: &str,
+        keys: Option<&[String]>,
+    ) -> Result<(), DbError> {
+        let keys = keys.map(|keys| {
+            let mut json = String::from("[");
+            for (i, key) in keys.iter().enumerate() {
+                if i > 0 {
+                    json.push(',');
+                }
+                hex(&mut json, key);
+            }
+            json.push(']');
+            json
+        });
+        sql.exec(
+            "CALL privdata_delete(?, ?, ?)",
+            &[
+                Param::Text(host),
+                Param::Text(entity),
+                keys.as_deref().map_or(Param::Null, Param::Text),
+            ],
+        )?;
+        Ok(())
+    }
 
     fn connect(&self) -> Result<Self::Conn, DbError> {
         let mut conn = mysql::Conn::new(self.opts.clone()).map_err(classify)?;
@@ -155,8 +287,9 @@ fn params(params: &[Param<'_>]) -> Result<mysql::Params, DbError> {
         .map(|p| match p {
             Param::Text(s) | Param::Bytes(s) => Ok(mysql::Value::Bytes(s.as_bytes().to_vec())),
             Param::Int(i) => Ok(mysql::Value::Int(*i)),
+            Param::Bool(b) => Ok(mysql::Value::Int(i64::from(*b))),
             Param::Null => Ok(mysql::Value::NULL),
-            Param::BytesList(_) => Err(DbError::fatal("MySQL has no array parameters")),
+            Param::BytesList(_) | Param::NullList => Err(DbError::fatal("MySQL has no array parameters")),
         })
         .collect::<Result<_, _>>()?;
     Ok(mysql::Params::Positional(values))

@@ -6,7 +6,7 @@
 //! prepared once per connection and reused.
 
 use super::ServerStorage;
-use super::sql::{DbError, Dialect, KeyList, Param, Sql, Tx, Value};
+use super::sql::{DbError, Dialect, KeyList, Param, RoutineUpdate, Sql, Tx, Value};
 use crate::error::{Error, Result};
 use crate::store::{Durability, StorageOptions};
 use postgres::GenericClient;
@@ -77,13 +77,77 @@ const TABLES: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS journal_by_time ON journal (at)",
 ];
 
+// The write routines: one round trip per driver write (see
+// `Dialect::update_routine`). A function runs inside its caller's statement,
+// one transaction; in READ COMMITTED each statement in it reads what was
+// committed when it starts, so what the entity holds is read after the
+// host's usage row is locked, never before.
+const ROUTINES: &[&str] = &[
+    "CREATE OR REPLACE FUNCTION privdata_update(
+        h TEXT, e TEXT, ks BYTEA[], vs BYTEA[], replace_all BOOLEAN,
+        max_entries BIGINT, max_bytes BIGINT, now_s BIGINT)
+    RETURNS TABLE (applied BOOLEAN, entries_before BIGINT, bytes_before BIGINT,
+                   entries_after BIGINT, bytes_after BIGINT)
+    LANGUAGE plpgsql AS $routine$
+    DECLARE
+        e0 BIGINT; b0 BIGINT; e1 BIGINT; b1 BIGINT; gone_e BIGINT; gone_b BIGINT;
+    BEGIN
+        INSERT INTO host_usage (host, entries, bytes) VALUES (h, 0, 0) ON CONFLICT (host) DO NOTHING;
+        SELECT u.entries, u.bytes INTO e0, b0 FROM host_usage u WHERE u.host = h FOR UPDATE;
+        SELECT COUNT(*), COALESCE(SUM(octet_length(p.\"key\") + octet_length(p.value)), 0)
+            INTO gone_e, gone_b
+            FROM private_data p
+            WHERE p.host = h AND p.entity_id = e AND (replace_all OR p.\"key\" = ANY(ks));
+        e1 := e0 - gone_e + cardinality(ks);
+        b1 := b0 - gone_b + (SELECT COALESCE(SUM(octet_length(n.k) + octet_length(n.v)), 0)
+                             FROM unnest(ks, vs) AS n(k, v));
+        IF (e1 > max_entries AND e1 > e0) OR (b1 > max_bytes AND b1 > b0) THEN
+            RETURN QUERY SELECT false, e0, b0, e1, b1;
+            RETURN;
+        END IF;
+        IF replace_all THEN
+            DELETE FROM private_data p
+                WHERE p.host = h AND p.entity_id = e AND NOT (p.\"key\" = ANY(ks));
+        END IF;
+        INSERT INTO private_data AS p (host, entity_id, \"key\", value, created_at, updated_at)
+            SELECT h, e, n.k, n.v, now_s, now_s FROM unnest(ks, vs) AS n(k, v)
+            ON CONFLICT (host, entity_id, \"key\")
+            DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+            WHERE p.value <> excluded.value;
+        IF e1 <> e0 OR b1 <> b0 THEN
+            UPDATE host_usage u SET entries = e1, bytes = b1 WHERE u.host = h;
+        END IF;
+        RETURN QUERY SELECT true, e0, b0, e1, b1;
+    END
+    $routine$",
+    "CREATE OR REPLACE FUNCTION privdata_delete(h TEXT, e TEXT, ks BYTEA[])
+    RETURNS VOID
+    LANGUAGE plpgsql AS $routine$
+    DECLARE
+        gone_e BIGINT; gone_b BIGINT;
+    BEGIN
+        PERFORM 1 FROM host_usage u WHERE u.host = h FOR UPDATE;
+        WITH gone AS (
+            DELETE FROM private_data p
+            WHERE p.host = h AND p.entity_id = e AND (ks IS NULL OR p.\"key\" = ANY(ks))
+            RETURNING octet_length(p.\"key\") + octet_length(p.value) AS size)
+        SELECT COUNT(*), COALESCE(SUM(size), 0) INTO gone_e, gone_b FROM gone;
+        IF gone_e > 0 THEN
+            UPDATE host_usage u SET entries = GREATEST(u.entries - gone_e, 0),
+                bytes = GREATEST(u.bytes - gone_b, 0) WHERE u.host = h;
+        END IF;
+    END
+    $routine$",
+];
+
 /// Key of the advisory lock that serializes migrations.
 const SCHEMA_LOCK: i64 = 0x7072_6976_6461_7461; // "privdata"
 
 impl Dialect for Postgres {
     type Conn = Conn;
     const NAME: &'static str = "postgres";
-    const MIGRATIONS: &'static [&'static [&'static str]] = &[TABLES];
+    const MIGRATIONS: &'static [&'static [&'static str]] = &[TABLES, ROUTINES];
+    const ROUTINE_MAX_BYTES: usize = usize::MAX;
     const UPSERT: &'static str =
         "INSERT INTO private_data (host, entity_id, \"key\", value, created_at, updated_at)
          VALUES {rows}
@@ -106,6 +170,43 @@ impl Dialect for Postgres {
     const USAGE_OF: &'static str = "SELECT COUNT(*),
          CAST(COALESCE(SUM(octet_length(\"key\") + octet_length(value)), 0) AS BIGINT)
          FROM private_data WHERE {where}";
+
+    fn update_routine(&self, sql: &mut dyn Sql, w: &RoutineUpdate<'_>) -> Result<Vec<Value>, DbError> {
+        let keys: Vec<&str> = w.details.iter().map(|(k, _)| k.as_str()).collect();
+        let values: Vec<&str> = w.details.iter().map(|(_, v)| v.as_str()).collect();
+        let rows = sql.query(
+            "SELECT CAST(applied AS INT), entries_before, bytes_before, entries_after, bytes_after \
+             FROM privdata_update(?, ?, ?, ?, ?, ?, ?, ?)",
+            &[
+                Param::Text(w.host),
+                Param::Text(w.entity),
+                Param::BytesList(&keys),
+                Param::BytesList(&values),
+                Param::Bool(w.delete_existing),
+                Param::Int(w.max_entries),
+                Param::Int(w.max_bytes),
+                Param::Int(w.now),
+            ],
+        )?;
+        Ok(rows.into_iter().next().unwrap_or_default())
+    }
+
+    fn delete_routine(
+        &self,
+        sql: &mut dyn Sql,
+        host: &str,
+        entity: &str,
+        keys: Option<&[String]>,
+    ) -> Result<(), DbError> {
+        let keys: Option<Vec<&str>> = keys.map(|keys| keys.iter().map(String::as_str).collect());
+        let mut params = vec![Param::Text(host), Param::Text(entity)];
+        params.push(match &keys {
+            Some(keys) => Param::BytesList(keys),
+            None => Param::NullList,
+        });
+        sql.exec("SELECT privdata_delete(?, ?, ?)", &params)?;
+        Ok(())
+    }
 
     fn connect(&self) -> Result<Self::Conn, DbError> {
         let mut client = self.config.connect(postgres::NoTls).map_err(classify)?;
@@ -160,7 +261,9 @@ enum Arg<'a> {
     Bytes(&'a [u8]),
     BytesList(Vec<&'a [u8]>),
     Int(i64),
+    Bool(bool),
     Null(Option<&'a str>),
+    NullList(Option<Vec<&'a [u8]>>),
 }
 
 impl<C: GenericClient> Session<'_, C> {
@@ -204,7 +307,9 @@ impl<C: GenericClient> Session<'_, C> {
                 Param::Bytes(s) => Arg::Bytes(s.as_bytes()),
                 Param::BytesList(keys) => Arg::BytesList(keys.iter().map(|k| k.as_bytes()).collect()),
                 Param::Int(i) => Arg::Int(i),
+                Param::Bool(b) => Arg::Bool(b),
                 Param::Null => Arg::Null(None),
+                Param::NullList => Arg::NullList(None),
             })
             .collect();
         let refs: Vec<&(dyn ToSql + Sync)> = args
@@ -214,6 +319,8 @@ impl<C: GenericClient> Session<'_, C> {
                 Arg::Bytes(b) => b as &(dyn ToSql + Sync),
                 Arg::BytesList(l) => l as &(dyn ToSql + Sync),
                 Arg::Int(i) => i as &(dyn ToSql + Sync),
+                Arg::Bool(b) => b as &(dyn ToSql + Sync),
+                Arg::NullList(n) => n as &(dyn ToSql + Sync),
                 Arg::Null(n) => n as &(dyn ToSql + Sync),
             })
             .collect();

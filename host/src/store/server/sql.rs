@@ -21,8 +21,11 @@ pub(crate) enum Param<'a> {
     /// Keys as one array parameter (`BYTEA[]`), for [`KeyList::Array`].
     BytesList(&'a [&'a str]),
     Int(i64),
+    Bool(bool),
     /// A NULL text.
     Null,
+    /// A NULL list of keys (PostgreSQL's `BYTEA[]`).
+    NullList,
 }
 
 /// How a statement names a list of keys.
@@ -162,6 +165,33 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// as integers.
     const USAGE_OF: &'static str;
 
+    /// Most bytes of keys and values the write routines take in one call;
+    /// a larger write runs its steps as a transaction from here instead.
+    const ROUTINE_MAX_BYTES: usize;
+
+    /// Apply a driver's update in one statement, through the server-side
+    /// routine the migrations create: it locks the host's usage row, reads
+    /// what the entity holds, checks the quota (`max_entries`, `max_bytes`)
+    /// and only then writes and stores the new usage, as one transaction.
+    /// Returns one row: `applied` (0 when the quota refused it and nothing
+    /// was written), then entries and bytes before, then after.
+    fn update_routine(
+        &self,
+        sql: &mut dyn Sql,
+        write: &RoutineUpdate<'_>,
+    ) -> std::result::Result<Vec<Value>, DbError>;
+
+    /// Delete `keys` (or, with `None`, every key) of an entity in one
+    /// statement, through the delete routine: it locks the host's usage row
+    /// and lowers it by what went, as one transaction.
+    fn delete_routine(
+        &self,
+        sql: &mut dyn Sql,
+        host: &str,
+        entity: &str,
+        keys: Option<&[String]>,
+    ) -> std::result::Result<(), DbError>;
+
     /// Open a connection.
     fn connect(&self) -> std::result::Result<Self::Conn, DbError>;
     /// Run `f` as one transaction (read committed) and commit it.
@@ -170,4 +200,17 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     fn single<T>(&self, conn: &mut Self::Conn, f: &mut dyn FnMut(&mut dyn Sql) -> Tx<T>) -> Tx<T>;
     /// Serialize schema migrations across hosts, if the server can.
     fn lock_schema(&self, sql: &mut dyn Sql, lock: bool) -> std::result::Result<(), DbError>;
+}
+
+/// What [`Dialect::update_routine`] writes.
+pub(crate) struct RoutineUpdate<'a> {
+    pub(crate) host: &'a str,
+    pub(crate) entity: &'a str,
+    pub(crate) details: &'a [crate::store::Pair],
+    pub(crate) delete_existing: bool,
+    /// The host's quota: entries, bytes.
+    pub(crate) max_entries: i64,
+    pub(crate) max_bytes: i64,
+    /// `created_at`/`updated_at` of what it writes.
+    pub(crate) now: i64,
 }
