@@ -40,6 +40,7 @@ mod private_data;
 pub mod runtime;
 mod sandbox;
 pub mod store;
+mod tls;
 pub mod tools;
 pub mod validate;
 

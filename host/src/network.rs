@@ -215,39 +215,12 @@ impl Network {
 }
 
 fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            let bad = |message: String| Error::Network {
-                message: format!("ca_file {}: {message}", path.display()),
-            };
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .map_err(|e| bad(format!("cannot read it: {e}")))?
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|e| bad(format!("not PEM certificates: {e}")))?;
-            if certs.is_empty() {
-                return Err(bad(
-                    "it holds no certificate (expected PEM `BEGIN CERTIFICATE` blocks)".into(),
-                ));
-            }
-            for cert in certs {
-                roots
-                    .add(cert)
-                    .map_err(|e| bad(format!("a certificate in it is not a usable CA: {e}")))?;
-            }
-        }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Network {
-            message: format!("TLS: {e}"),
-        })?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+    crate::tls::client_config(ca_file).map_err(|message| Error::Network {
+        message: match ca_file {
+            Some(path) => format!("ca_file {}: {message}", path.display()),
+            None => message,
+        },
+    })
 }
 
 /// What one operation has used of its limits.

@@ -414,3 +414,46 @@ fn a_drivers_update_or_delete_is_one_round_trip_to_the_server() {
         assert_eq!(data.get(ID1, None).unwrap(), vec![], "{kind:?}");
     }
 }
+
+#[test]
+#[ignore = "needs MariaDB and PostgreSQL: .ci/servers start"]
+fn verified_tls_reaches_both_servers_and_a_certificate_from_another_ca_is_refused() {
+    let ca = std::env::var("PRIVDATA_TEST_CA").expect("PRIVDATA_TEST_CA is not set: .ci/servers start");
+    let other_ca = std::path::Path::new(&ca).with_file_name("other-ca.crt");
+    for kind in StoreKind::servers() {
+        let scratch = Scratch::of(kind);
+        // privdata_tls: a user each server lets in over TLS only.
+        let url = scratch.url().replacen("://privdata:", "://privdata_tls:", 1);
+        let with = |ca: &str| match kind {
+            StoreKind::Mysql => format!("{url}?ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}"),
+            _ => format!("{url}?sslmode=verify-full&sslrootcert={ca}"),
+        };
+        let data = PrivateData::new(store::open(&with(&ca)).unwrap(), "n@a", DataLimits::default());
+        data.update(ID1, &[("k".into(), "over TLS".into())], false)
+            .unwrap();
+        assert_eq!(
+            data.get(ID1, None).unwrap(),
+            [("k".to_string(), "over TLS".to_string())]
+        );
+
+        // The same user in plaintext is turned away by the server: what
+        // succeeded above went over TLS.
+        let plain = match kind {
+            StoreKind::Mysql => format!("{url}?ssl-mode=DISABLED"),
+            _ => format!("{url}?sslmode=disable"),
+        };
+        let err = store::open(&plain).unwrap_err();
+        assert!(matches!(err, Error::StorageUnavailable(_)), "{kind:?}: {err}");
+
+        // A server certificate from a CA the URL does not name is refused,
+        // and the message says what to check.
+        let err = store::open(&with(&other_ca.display().to_string()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("certificate") && err.contains("the CA that signed"),
+            "{kind:?}: {err}"
+        );
+        assert!(!err.contains(&password_of(scratch.url())), "{err}");
+    }
+}

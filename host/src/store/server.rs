@@ -23,6 +23,7 @@ mod pool;
 pub(crate) mod postgres;
 mod sql;
 mod statements;
+mod tls;
 
 use super::{
     EntitySummary, Entry, HistoryFilter, HostSummary, JournalEntry, Pair, Quota, RenameReport, Storage,

@@ -9,12 +9,22 @@
 
 use super::ServerStorage;
 use super::sql::{BATCH_BYTES, DbError, Dialect, KeyList, Param, RoutineUpdate, Sql, Tx, Value};
+use super::tls::{Tls, Words};
 use crate::error::{Error, Result};
 use crate::store::{Durability, StorageOptions};
 use mysql::prelude::Queryable;
 use std::time::Duration;
 
-/// Open a `mysql://USER:PASSWORD@HOST:PORT/DATABASE` store.
+/// MariaDB's and MySQL's names for TLS in a URL (see [`super::tls`]).
+const TLS_WORDS: Words = Words {
+    mode: "ssl-mode",
+    plain: "DISABLED",
+    verified: "VERIFY_IDENTITY",
+    ca: "ssl-ca",
+};
+
+/// Open a `mysql://USER:PASSWORD@HOST:PORT/DATABASE` store, with TLS as
+/// `?ssl-mode=VERIFY_IDENTITY&ssl-ca=PATH` ask (see [`super::tls`]).
 pub(crate) fn open(url: &str, options: &StorageOptions) -> Result<ServerStorage<MySql>> {
     let redacted = crate::store::url::redact(url);
     let bad = |why: String| {
@@ -29,7 +39,9 @@ pub(crate) fn open(url: &str, options: &StorageOptions) -> Result<ServerStorage<
              for the same promise"
         )));
     }
-    let opts = mysql::Opts::from_url(url).map_err(|e| bad(crate::store::url::scrub(url, &e.to_string())))?;
+    let (plain_url, tls) = super::tls::from_url(url, &TLS_WORDS).map_err(bad)?;
+    let opts =
+        mysql::Opts::from_url(&plain_url).map_err(|e| bad(crate::store::url::scrub(url, &e.to_string())))?;
     if opts.get_db_name().is_none_or(str::is_empty) {
         return Err(bad("it names no database".into()));
     }
@@ -44,6 +56,13 @@ pub(crate) fn open(url: &str, options: &StorageOptions) -> Result<ServerStorage<
         .tcp_connect_timeout(Some(Duration::from_secs(5)))
         .read_timeout(Some(Duration::from_secs(60)))
         .write_timeout(Some(Duration::from_secs(60)));
+    let opts = match tls {
+        Tls::Plain => opts,
+        // Never moved to the server's Unix socket: TLS is what was asked.
+        Tls::Verified(ca) => opts
+            .prefer_socket(false)
+            .ssl_opts(mysql::SslOpts::default().with_root_cert_path(ca)),
+    };
     ServerStorage::open(MySql { opts: opts.into() }, url, options)
 }
 

@@ -67,10 +67,16 @@ impl<D: Dialect> Pool<D> {
                 return self.dialect.connect().map_err(|e| {
                     self.release(None);
                     let message = self.scrub(&e.message);
+                    let check = if message.to_lowercase().contains("certificate") {
+                        "the server's TLS certificate was not accepted: check that the URL's CA \
+                         file (ssl-ca, sslrootcert) is the CA that signed it, and that the URL's \
+                         host is a name or address the certificate is for"
+                    } else {
+                        "check that the server is running and that [storage] url names it, its \
+                         database, and a user allowed to connect"
+                    };
                     Error::StorageUnavailable(format!(
-                        "cannot connect to {} at {}: {message}; check that the server is running \
-                         and that [storage] url names it, its database, and a user allowed to \
-                         connect",
+                        "cannot connect to {} at {}: {message}; {check}",
                         D::NAME,
                         self.url
                     ))

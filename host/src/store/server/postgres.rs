@@ -7,6 +7,7 @@
 
 use super::ServerStorage;
 use super::sql::{DbError, Dialect, KeyList, Param, RoutineUpdate, Sql, Tx, Value};
+use super::tls::{Tls, Words};
 use crate::error::{Error, Result};
 use crate::store::{Durability, StorageOptions};
 use postgres::GenericClient;
@@ -15,10 +16,24 @@ use postgres::types::{ToSql, Type};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// Open a `postgres://USER:PASSWORD@HOST:PORT/DATABASE` store.
+/// PostgreSQL's names for TLS in a URL, as libpq's (see [`super::tls`]).
+const TLS_WORDS: Words = Words {
+    mode: "sslmode",
+    plain: "disable",
+    verified: "verify-full",
+    ca: "sslrootcert",
+};
+
+/// Open a `postgres://USER:PASSWORD@HOST:PORT/DATABASE` store, with TLS as
+/// `?sslmode=verify-full&sslrootcert=PATH` ask (see [`super::tls`]).
 pub(crate) fn open(url: &str, options: &StorageOptions) -> Result<ServerStorage<Postgres>> {
     let redacted = crate::store::url::redact(url);
-    let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+    let (plain_url, tls) = super::tls::from_url(url, &TLS_WORDS).map_err(|why| {
+        Error::Storage(format!(
+            "storage URL {redacted}: {why}; the form is postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+        ))
+    })?;
+    let mut config: postgres::Config = plain_url.parse().map_err(|e: postgres::Error| {
         Error::Storage(format!(
             "storage URL {redacted}: {}; the form is postgres://USER:PASSWORD@HOST:PORT/DATABASE",
             crate::store::url::scrub(url, &e.to_string())
@@ -27,8 +42,18 @@ pub(crate) fn open(url: &str, options: &StorageOptions) -> Result<ServerStorage<
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(5));
     }
+    let tls = match tls {
+        Tls::Plain => None,
+        Tls::Verified(ca) => {
+            config.ssl_mode(postgres::config::SslMode::Require);
+            let client = crate::tls::client_config(ca.as_deref())
+                .map_err(|e| Error::Storage(format!("storage URL {redacted}: sslrootcert: {e}")))?;
+            Some(tokio_postgres_rustls::MakeRustlsConnect::new(client))
+        }
+    };
     let dialect = Postgres {
         config,
+        tls,
         // `normal`: an acknowledged commit survives a crash of the server
         // process but a power loss may undo the last ones, as in SQLite.
         relaxed: options.durability == Durability::Normal,
@@ -39,6 +64,9 @@ pub(crate) fn open(url: &str, options: &StorageOptions) -> Result<ServerStorage<
 /// The PostgreSQL dialect.
 pub(crate) struct Postgres {
     config: postgres::Config,
+    /// Verified TLS (rustls, checking the chain and the host's name), or
+    /// plaintext.
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     relaxed: bool,
 }
 
@@ -209,7 +237,11 @@ impl Dialect for Postgres {
     }
 
     fn connect(&self) -> Result<Self::Conn, DbError> {
-        let mut client = self.config.connect(postgres::NoTls).map_err(classify)?;
+        let mut client = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(postgres::NoTls),
+        }
+        .map_err(classify)?;
         if self.relaxed {
             client
                 .batch_execute("SET synchronous_commit = off")
