@@ -8,6 +8,7 @@
 //! rounds. SQLite always; MariaDB/MySQL and PostgreSQL when given a URL.
 
 mod floor;
+mod load;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -38,12 +39,42 @@ struct Args {
     /// hosts are deleted after.
     #[arg(long = "server", value_name = "URL")]
     servers: Vec<String>,
+    /// Instead, the load benchmark: 1, 2, 4, 16 and 64 share services
+    /// (processes, each its own backend host) at once on SQLite and on each
+    /// `--server` and `--galera` cluster; calls a second and latency.
+    #[arg(long)]
+    load: bool,
+    /// A node of a MariaDB Galera cluster, for `--load` (repeat for each
+    /// node: service `i` talks to node `i` mod their number).
+    #[arg(long = "galera", value_name = "URL")]
+    galera: Vec<String>,
+    /// (internal) Run one service of the load benchmark on this store.
+    #[arg(long, hide = true, requires_all = ["worker_host", "worker_ms", "worker_seed"])]
+    load_worker: Option<String>,
+    #[arg(long, hide = true)]
+    worker_host: Option<String>,
+    #[arg(long, hide = true)]
+    worker_ms: Option<u64>,
+    #[arg(long, hide = true)]
+    worker_seed: Option<u64>,
 }
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let sizes = if args.quick { Sizes::QUICK } else { Sizes::FULL };
-    match run(sizes, args.json, &args.servers) {
+    let outcome = if let Some(url) = &args.load_worker {
+        load::worker(
+            url,
+            args.worker_host.as_deref().unwrap_or_default(),
+            args.worker_ms.unwrap_or_default(),
+            args.worker_seed.unwrap_or_default(),
+        )
+    } else if args.load {
+        run_load(&args)
+    } else {
+        run(sizes, args.json, &args.servers)
+    };
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -186,6 +217,54 @@ fn run(sizes: Sizes, json_out: bool, servers: &[String]) -> Result<()> {
     });
     let table = table(&report);
     if json_out {
+        eprint!("{table}");
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{table}");
+    }
+    Ok(())
+}
+
+/// The load benchmark on SQLite (a file of its own) and every server given.
+fn run_load(args: &Args) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let sqlite = format!("sqlite://{}", dir.path().join("load.db").display());
+    privdata_host::store::open(&sqlite)?; // created once, before the services
+    let mut targets = vec![load::Target {
+        label: "sqlite".into(),
+        nodes: vec![sqlite],
+    }];
+    for url in &args.servers {
+        let kind = url.split("://").next().unwrap_or("server");
+        targets.push(load::Target {
+            label: kind.replace("postgresql", "postgres").replace("mariadb", "mysql"),
+            nodes: vec![url.clone()],
+        });
+    }
+    if !args.galera.is_empty() {
+        targets.push(load::Target {
+            label: format!("galera ({} nodes)", args.galera.len()),
+            nodes: args.galera.clone(),
+        });
+    }
+    let sizes = if args.quick {
+        load::LoadSizes::QUICK
+    } else {
+        load::LoadSizes::FULL
+    };
+    let report = json!({
+        "load": load::run(&targets, sizes)?,
+        "seconds_per_run": sizes.duration.as_secs_f64(),
+        "machine": machine(),
+    });
+    let table = format!(
+        "privdata bench --load: each run {} s, {} ({} cores){}",
+        report["seconds_per_run"],
+        report["machine"]["cpu"].as_str().unwrap_or("?"),
+        report["machine"]["cores"],
+        load::table(&report["load"])
+    );
+    if args.json {
         eprint!("{table}");
         println!("{}", serde_json::to_string(&report)?);
     } else {

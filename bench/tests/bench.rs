@@ -82,3 +82,57 @@ fn quick(servers: &[(&str, String)]) {
     assert!(r["durability"]["update_one_normal_ns"].as_u64().unwrap() > 0);
     assert!(r["read_threads"]["two_threads_per_s"].as_u64().unwrap() > 0);
 }
+
+/// `--load --quick` on SQLite and `servers`: one row per number of
+/// services, every call answered, and every service's data gone after.
+fn load(servers: &[(&str, String)]) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["--load", "--quick", "--json"];
+    for (_, url) in servers {
+        args.extend(["--server", url.as_str()]);
+    }
+    let r: serde_json::Value = serde_json::from_str(&ok(bench(dir.path(), &args))).expect("one JSON object");
+    for label in std::iter::once("sqlite").chain(servers.iter().map(|(kind, _)| *kind)) {
+        let rows = r["load"][label]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {label} rows: {r}"));
+        let services: Vec<u64> = rows.iter().map(|row| row["services"].as_u64().unwrap()).collect();
+        assert_eq!(services, [1, 2], "{label}");
+        for row in rows {
+            assert!(row["calls"].as_u64().unwrap() > 0, "{label}: {row}");
+            assert_eq!(row["errors"], 0, "{label}: {row}");
+            let (p50, p99) = (row["p50_us"].as_f64().unwrap(), row["p99_us"].as_f64().unwrap());
+            assert!(0.0 < p50 && p50 <= p99, "{label}: {row}");
+        }
+    }
+    for (_, url) in servers {
+        let hosts = privdata_host::store::open(url).unwrap().hosts().unwrap();
+        assert!(
+            hosts.iter().all(|h| !h.host.ends_with("@bench")),
+            "left behind: {hosts:?}"
+        );
+    }
+}
+
+#[test]
+fn load_quick_runs_concurrent_services_on_sqlite() {
+    load(&[]);
+}
+
+#[test]
+#[ignore = "needs MariaDB and PostgreSQL: .ci/servers start"]
+fn load_quick_runs_concurrent_services_on_the_servers() {
+    let servers: Vec<(&str, String)> = [
+        ("mysql", "PRIVDATA_TEST_MYSQL"),
+        ("postgres", "PRIVDATA_TEST_POSTGRES"),
+    ]
+    .into_iter()
+    .map(|(kind, var)| {
+        (
+            kind,
+            std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set")),
+        )
+    })
+    .collect();
+    load(&servers);
+}
