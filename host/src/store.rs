@@ -5,6 +5,7 @@
 //! [`PrivateData`](crate::PrivateData), so every one of them gives the same
 //! semantics and the same errors.
 
+pub mod etcd;
 mod server;
 pub mod sqlite;
 pub mod url;
@@ -280,7 +281,8 @@ pub(crate) fn digest(value: &str) -> String {
 
 /// Open the storage a URL names with the default options: `sqlite://PATH`
 /// (or a plain file path), `mysql://USER:PASSWORD@HOST:PORT/DATABASE`
-/// (MariaDB or MySQL) or `postgres://USER:PASSWORD@HOST:PORT/DATABASE`.
+/// (MariaDB or MySQL), `postgres://USER:PASSWORD@HOST:PORT/DATABASE` or
+/// `etcd://HOST:PORT[,HOST:PORT...]/PREFIX`.
 pub fn open(url: &str) -> Result<Arc<dyn Storage>> {
     open_url(&StorageUrl::parse(url)?, &StorageOptions::default())
 }
@@ -297,6 +299,7 @@ pub fn open_url(url: &StorageUrl, options: &StorageOptions) -> Result<Arc<dyn St
         StorageUrl::Sqlite(path) => Arc::new(sqlite::SqliteStorage::open_with_options(path, options)?),
         StorageUrl::Mysql(url) => Arc::new(server::mysql::open(url, options)?),
         StorageUrl::Postgres(url) => Arc::new(server::postgres::open(url, options)?),
+        StorageUrl::Etcd(url) => Arc::new(etcd::EtcdStorage::open(url, options)?),
     })
 }
 

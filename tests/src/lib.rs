@@ -118,6 +118,7 @@ pub enum StoreKind {
     Sqlite,
     Mysql,
     Postgres,
+    Etcd,
 }
 
 impl StoreKind {
@@ -127,7 +128,8 @@ impl StoreKind {
             Err(_) | Ok("") | Ok("sqlite") => StoreKind::Sqlite,
             Ok("mysql") => StoreKind::Mysql,
             Ok("postgres") => StoreKind::Postgres,
-            Ok(other) => panic!("PRIVDATA_TEST_STORAGE={other:?}: use sqlite, mysql or postgres"),
+            Ok("etcd") => StoreKind::Etcd,
+            Ok(other) => panic!("PRIVDATA_TEST_STORAGE={other:?}: use sqlite, mysql, postgres or etcd"),
         }
     }
 
@@ -137,6 +139,7 @@ impl StoreKind {
             StoreKind::Sqlite => return None,
             StoreKind::Mysql => "PRIVDATA_TEST_MYSQL",
             StoreKind::Postgres => "PRIVDATA_TEST_POSTGRES",
+            StoreKind::Etcd => "PRIVDATA_TEST_ETCD",
         };
         std::env::var(var).ok().filter(|u| !u.is_empty())
     }
@@ -155,6 +158,17 @@ impl StoreKind {
             );
         }
         kinds.to_vec()
+    }
+
+    /// etcd, for the tests that need its cluster (marked `#[ignore]`); a
+    /// missing URL fails the test, as in [`StoreKind::servers`].
+    pub fn etcd() -> StoreKind {
+        assert!(
+            StoreKind::Etcd.server_url().is_some(),
+            "this test needs an etcd cluster and PRIVDATA_TEST_ETCD is not set: start one with \
+             `eval \"$(.ci/servers etcd)\"`, or run the tests without --include-ignored"
+        );
+        StoreKind::Etcd
     }
 }
 
@@ -196,12 +210,22 @@ impl Scratch {
             DATABASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
         drop_database(kind, &admin, &name).unwrap_or_else(|e| panic!("cannot drop an old {name}: {e}"));
-        server_exec(kind, &admin, &[&format!("CREATE DATABASE {name}")]);
-        let (base, _) = admin.rsplit_once('/').expect("a server URL ends in /DATABASE");
+        let (admin_base, query) = admin.split_once('?').unwrap_or((&admin, ""));
+        let (base, _) = admin_base
+            .rsplit_once('/')
+            .expect("a server URL ends in /DATABASE");
+        let url = match kind {
+            // A prefix of its own, with the cluster's parameters.
+            StoreKind::Etcd => format!("{base}/{name}?{query}"),
+            _ => {
+                server_exec(kind, &admin, &[&format!("CREATE DATABASE {name}")]);
+                format!("{base}/{name}")
+            }
+        };
         Scratch {
             dir,
             kind,
-            url: format!("{base}/{name}"),
+            url,
             server: Some((admin, name)),
         }
     }
@@ -253,6 +277,7 @@ impl Scratch {
                 let mut client = postgres::Client::connect(&self.url, postgres::NoTls).unwrap();
                 client.query_one(sql, &[]).unwrap().get(0)
             }
+            StoreKind::Etcd => panic!("etcd takes no SQL: {sql}"),
         }
     }
 
@@ -327,6 +352,12 @@ fn drop_database(kind: StoreKind, admin: &str, name: &str) -> Result<(), String>
         let result = match kind {
             StoreKind::Postgres => drop_postgres(admin, name),
             StoreKind::Mysql => drop_mysql(admin, name),
+            StoreKind::Etcd => etcd::call(
+                admin,
+                "/v3/kv/deleterange",
+                &etcd::range_of_prefix(&format!("/{name}/")),
+            )
+            .map(drop),
             StoreKind::Sqlite => unreachable!("SQLite has no server"),
         };
         match result {
@@ -396,7 +427,58 @@ fn server_exec(kind: StoreKind, url: &str, statements: &[&str]) {
                 client.batch_execute(s).unwrap_or_else(|e| panic!("{s}: {e:?}"));
             }
         }
+        StoreKind::Etcd => panic!("etcd takes no SQL"),
         StoreKind::Sqlite => unreachable!("SQLite has no server"),
+    }
+}
+
+/// etcd's JSON gateway, for what the tests look at outside privdata.
+pub mod etcd {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use serde_json::{Value, json};
+
+    /// POST `body` to `path` of the first member of `url`
+    /// (`etcd://HOST:PORT,.../PREFIX`) that answers.
+    pub fn call(url: &str, path: &str, body: &Value) -> Result<Value, String> {
+        let members = url
+            .trim_start_matches("etcd://")
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        let mut last = String::new();
+        for member in members.split(',') {
+            match ureq::post(&format!("http://{member}{path}")).send(body.to_string()) {
+                Ok(mut answer) => {
+                    let text = answer.body_mut().with_config().limit(u64::MAX).read_to_string();
+                    return serde_json::from_str(&text.map_err(|e| e.to_string())?)
+                        .map_err(|e| e.to_string());
+                }
+                Err(e) => last = format!("{member}: {e}"),
+            }
+        }
+        Err(last)
+    }
+
+    /// A range over every key that starts with `prefix`.
+    pub fn range_of_prefix(prefix: &str) -> Value {
+        let mut end = prefix.as_bytes().to_vec();
+        *end.last_mut().expect("a prefix") += 1;
+        json!({"key": B64.encode(prefix), "range_end": B64.encode(end)})
+    }
+
+    /// Every (key, value) under `prefix`, decoded.
+    pub fn pairs(url: &str, prefix: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let answer = call(url, "/v3/kv/range", &range_of_prefix(prefix)).unwrap();
+        answer["kvs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|kv| {
+                let bytes = |v: &Value| B64.decode(v.as_str().unwrap_or("")).unwrap();
+                (bytes(&kv["key"]), bytes(&kv["value"]))
+            })
+            .collect()
     }
 }
 
@@ -426,8 +508,11 @@ impl Fixture {
 
     /// Make the store itself refuse, mid-transaction, any row whose value
     /// is `boom`.
-    pub fn fail_on_boom(&self) {
+    /// Whether the store can: etcd has no triggers, and no call of
+    /// privdata's on it is more than one transaction to fail midway.
+    pub fn fail_on_boom(&self) -> bool {
         match self.dir.kind() {
+            StoreKind::Etcd => return false,
             StoreKind::Sqlite => self
                 .dir
                 .execute(&["CREATE TRIGGER fail_on_boom BEFORE INSERT ON private_data
@@ -446,17 +531,53 @@ impl Fixture {
                  FOR EACH ROW EXECUTE FUNCTION fail_on_boom();",
             ]),
         }
+        true
     }
 
     /// Hosts whose usage row (what quotas are checked against) differs
     /// from the data itself.
     pub fn usage_mismatches(&self) -> i64 {
+        if self.dir.kind() == StoreKind::Etcd {
+            return self.etcd_usage_mismatches();
+        }
         self.dir.query_i64(
             "SELECT COUNT(*) FROM host_usage u LEFT JOIN (
                  SELECT host, COUNT(*) AS n, SUM(octet_length(\"key\") + octet_length(value)) AS b
                  FROM private_data GROUP BY host) d ON d.host = u.host
              WHERE u.entries <> COALESCE(d.n, 0) OR u.bytes <> COALESCE(d.b, 0)",
         )
+    }
+
+    /// [`Fixture::usage_mismatches`] on etcd: each `PREFIX/u/HOST` against
+    /// the host's `PREFIX/d/HOST\0…` keys.
+    fn etcd_usage_mismatches(&self) -> i64 {
+        let url = self.dir.url();
+        let prefix = url.split('?').next().unwrap().rsplit('/').next().unwrap();
+        let mut counted: BTreeMap<Vec<u8>, (u64, u64)> = BTreeMap::new();
+        for (key, value) in etcd::pairs(url, &format!("/{prefix}/d/")) {
+            let rest = &key[prefix.len() + 4..];
+            let mut parts = rest.splitn(3, |b| *b == 0);
+            let host = parts.next().unwrap().to_vec();
+            let k = parts.nth(1).unwrap();
+            let c = counted.entry(host).or_default();
+            *c = (c.0 + 1, c.1 + (k.len() + value.len()) as u64);
+        }
+        let mut stored: BTreeMap<Vec<u8>, (u64, u64)> = BTreeMap::new();
+        for (key, value) in etcd::pairs(url, &format!("/{prefix}/u/")) {
+            let value = String::from_utf8(value).unwrap();
+            let (n, b) = value.split_once(' ').unwrap();
+            stored.insert(
+                key[prefix.len() + 4..].to_vec(),
+                (n.parse().unwrap(), b.parse().unwrap()),
+            );
+        }
+        let hosts: std::collections::BTreeSet<&Vec<u8>> = counted.keys().chain(stored.keys()).collect();
+        hosts
+            .into_iter()
+            .filter(|h| {
+                counted.get(*h).copied().unwrap_or_default() != stored.get(*h).copied().unwrap_or_default()
+            })
+            .count() as i64
     }
 }
 

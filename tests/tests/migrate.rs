@@ -95,6 +95,12 @@ fn round_trip(kinds: &[StoreKind]) {
 }
 
 #[test]
+#[ignore = "needs an etcd cluster: .ci/servers etcd"]
+fn a_round_trip_through_etcd_and_back_leaves_identical_data() {
+    round_trip(&[StoreKind::etcd(), StoreKind::Sqlite]);
+}
+
+#[test]
 fn running_again_resumes_and_makes_the_destination_equal() {
     resume_into(&[StoreKind::Sqlite]);
 }
@@ -103,6 +109,12 @@ fn running_again_resumes_and_makes_the_destination_equal() {
 #[ignore = "needs MariaDB and PostgreSQL: .ci/servers start"]
 fn running_again_resumes_on_every_server() {
     resume_into(&StoreKind::servers());
+}
+
+#[test]
+#[ignore = "needs an etcd cluster: .ci/servers etcd"]
+fn running_again_resumes_on_etcd() {
+    resume_into(&[StoreKind::etcd()]);
 }
 
 /// An interrupted migration into a store of each of `kinds`, run again.

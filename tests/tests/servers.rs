@@ -151,7 +151,7 @@ impl Raw {
             StoreKind::Postgres => {
                 Raw::Postgres(Box::new(postgres::Client::connect(url, postgres::NoTls).unwrap()))
             }
-            StoreKind::Sqlite => unreachable!(),
+            StoreKind::Sqlite | StoreKind::Etcd => unreachable!("no SQL server"),
         }
     }
 

@@ -16,6 +16,8 @@ pub enum StorageUrl {
     /// A PostgreSQL database:
     /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (or `postgresql://`).
     Postgres(String),
+    /// An etcd cluster: `etcd://HOST:PORT[,HOST:PORT...]/PREFIX`.
+    Etcd(String),
 }
 
 impl StorageUrl {
@@ -28,9 +30,11 @@ impl StorageUrl {
             Some(("mariadb", _)) => Ok(StorageUrl::Mysql(url.replacen("mariadb://", "mysql://", 1))),
             Some(("postgres" | "postgresql", _)) => Ok(StorageUrl::Postgres(url.into())),
             Some(("sqlite", path)) => StorageUrl::sqlite(path),
+            Some(("etcd", _)) => Ok(StorageUrl::Etcd(url.into())),
             Some((scheme, _)) => Err(Error::InvalidUrl(format!(
                 "storage URL scheme `{scheme}://` is not supported; use sqlite://PATH, \
-                 mysql://USER:PASSWORD@HOST:PORT/DATABASE or postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+                 mysql://USER:PASSWORD@HOST:PORT/DATABASE, postgres://USER:PASSWORD@HOST:PORT/DATABASE \
+                 or etcd://HOST:PORT[,HOST:PORT...]/PREFIX"
             ))),
             None => StorageUrl::sqlite(url),
         }
@@ -69,7 +73,9 @@ impl std::fmt::Display for StorageUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StorageUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
-            StorageUrl::Mysql(url) | StorageUrl::Postgres(url) => f.write_str(&redact(url)),
+            StorageUrl::Mysql(url) | StorageUrl::Postgres(url) | StorageUrl::Etcd(url) => {
+                f.write_str(&redact(url))
+            }
         }
     }
 }
