@@ -9,6 +9,7 @@ pub mod etcd;
 mod server;
 pub mod sqlite;
 pub mod url;
+mod usage;
 
 pub use url::{StorageUrl, redact};
 

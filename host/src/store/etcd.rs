@@ -18,14 +18,18 @@
 //! here.
 
 mod gateway;
+mod keys;
+mod operator;
 
+use super::usage::{Usage, remove_from, set_in};
 use super::{
     EntitySummary, Entry, HistoryFilter, HostSummary, JournalEntry, Pair, Quota, RenameReport, Storage,
     StorageOptions,
 };
 use crate::error::{Error, Result};
 use gateway::{Gateway, Kv, Op};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use keys::{Keys, end_of};
+use std::collections::{BTreeMap, HashSet};
 
 /// etcd's default `--max-txn-ops`.
 const DEFAULT_MAX_TXN_OPS: usize = 128;
@@ -39,13 +43,9 @@ const MAX_ATTEMPTS: usize = 64;
 #[derive(Debug)]
 pub struct EtcdStorage {
     gateway: Gateway,
-    /// `PREFIX`, as the URL gives it (`/privdata`).
-    prefix: String,
+    keys: Keys,
     max_txn_ops: usize,
 }
-
-/// What a host holds: entries, and bytes of keys and values.
-type Usage = (u64, u64);
 
 impl EtcdStorage {
     /// Open the store `url` names; the cluster must answer.
@@ -111,7 +111,7 @@ impl EtcdStorage {
         }
         let store = EtcdStorage {
             gateway: Gateway::new(endpoints, url.to_string()),
-            prefix,
+            keys: Keys { prefix },
             max_txn_ops,
         };
         store.check_schema()?;
@@ -120,7 +120,7 @@ impl EtcdStorage {
 
     /// Mark the prefix as this layout's (version 1), or refuse a newer one.
     fn check_schema(&self) -> Result<()> {
-        let key = format!("{}/schema", self.prefix).into_bytes();
+        let key = self.keys.schema();
         let read = self.gateway.txn(
             &[(key.clone(), 0)],
             &[Op::Put {
@@ -139,7 +139,7 @@ impl EtcdStorage {
                     "etcd at {}: the prefix {} holds layout version {}, which this program does \
                      not know; use the newer privdata that wrote it",
                     self.gateway.label(),
-                    self.prefix,
+                    self.keys.prefix,
                     version.unwrap_or_default()
                 )));
             }
@@ -147,49 +147,14 @@ impl EtcdStorage {
         Ok(())
     }
 
-    fn usage_key(&self, host: &str) -> Vec<u8> {
-        format!("{}/u/{host}", self.prefix).into_bytes()
-    }
-
-    /// The key range of every entry (`None`), of one host, or of one entity.
-    fn data_prefix(&self, host: Option<&str>, entity: Option<&str>) -> Vec<u8> {
-        let mut key = format!("{}/d/", self.prefix).into_bytes();
-        if let Some(host) = host {
-            key.extend_from_slice(host.as_bytes());
-            key.push(0);
-            if let Some(entity) = entity {
-                key.extend_from_slice(entity.as_bytes());
-                key.push(0);
-            }
-        }
-        key
-    }
-
-    fn data_key(&self, host: &str, entity: &str, key: &str) -> Vec<u8> {
-        let mut k = self.data_prefix(Some(host), Some(entity));
-        k.extend_from_slice(key.as_bytes());
-        k
-    }
-
-    /// (host, entity, key) of a data key.
-    fn parse_key(&self, key: &[u8]) -> Result<(String, String, String)> {
-        let rest = key.get(self.prefix.len() + 3..).unwrap_or_default();
-        let mut parts = rest.splitn(3, |b| *b == 0);
-        let mut next = || {
-            String::from_utf8(parts.next().unwrap_or_default().to_vec())
-                .map_err(|_| Error::Storage("etcd holds a key that is not UTF-8 under the prefix".into()))
-        };
-        Ok((next()?, next()?, next()?))
-    }
-
     /// The host's usage and its revision, and the entity's pairs, as one
     /// reading.
     fn read_entity(&self, host: &str, entity: &str) -> Result<(Usage, i64, BTreeMap<String, String>)> {
-        let prefix = self.data_prefix(Some(host), Some(entity));
+        let prefix = self.keys.data(Some(host), Some(entity));
         let read = self.gateway.txn(
             &[],
             &[
-                range(&self.usage_key(host), None),
+                range(&self.keys.usage(host), None),
                 range(&prefix, Some(end_of(&prefix))),
             ],
             &[],
@@ -197,7 +162,7 @@ impl EtcdStorage {
         let (usage, revision) = usage_of(&read.ranges[0].0)?;
         let mut pairs = BTreeMap::new();
         for kv in &read.ranges[1].0 {
-            let (_, _, key) = self.parse_key(&kv.key)?;
+            let (_, _, key) = self.keys.parse(&kv.key)?;
             pairs.insert(key, text(&kv.value)?);
         }
         Ok((usage, revision, pairs))
@@ -207,13 +172,13 @@ impl EtcdStorage {
     /// `revision`; false if another write of the host came first.
     fn commit(&self, host: &str, revision: i64, mut ops: Vec<Op>, usage: Usage) -> Result<bool> {
         ops.push(Op::Put {
-            key: self.usage_key(host),
+            key: self.keys.usage(host),
             value: format!("{} {}", usage.0, usage.1).into_bytes(),
         });
         self.fits(ops.len())?;
         Ok(self
             .gateway
-            .txn(&[(self.usage_key(host), revision)], &ops, &[])?
+            .txn(&[(self.keys.usage(host), revision)], &ops, &[])?
             .succeeded)
     }
 
@@ -259,10 +224,10 @@ impl EtcdStorage {
 
     /// Every pair of `host`, by (entity, key).
     fn host_pairs(&self, host: &str) -> Result<BTreeMap<(String, String), String>> {
-        let prefix = self.data_prefix(Some(host), None);
+        let prefix = self.keys.data(Some(host), None);
         let mut pairs = BTreeMap::new();
         self.scan_keys(prefix.clone(), &end_of(&prefix), false, |kv| {
-            let (_, entity, key) = self.parse_key(&kv.key)?;
+            let (_, entity, key) = self.keys.parse(&kv.key)?;
             pairs.insert((entity, key), text(&kv.value)?);
             Ok(true)
         })?;
@@ -294,18 +259,6 @@ fn range(key: &[u8], end: Option<Vec<u8>>) -> Op {
     }
 }
 
-/// The first key after every key that starts with `prefix`.
-fn end_of(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
-}
-
 fn text(bytes: &[u8]) -> Result<String> {
     String::from_utf8(bytes.to_vec())
         .map_err(|_| Error::Storage("etcd holds a value that is not UTF-8".into()))
@@ -326,14 +279,10 @@ fn usage_of(kvs: &[Kv]) -> Result<(Usage, i64)> {
     }
 }
 
-fn size(key: &str, value: &str) -> u64 {
-    (key.len() + value.len()) as u64
-}
-
 impl Storage for EtcdStorage {
     fn get(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<Vec<Pair>> {
         if let Some([key]) = keys {
-            let key = self.data_key(host, entity, key);
+            let key = self.keys.pair(host, entity, key);
             let read = self.gateway.txn(&[], &[range(&key, None)], &[])?;
             let found = read.ranges[0].0.first().map(|kv| text(&kv.value)).transpose()?;
             return Ok(found
@@ -341,12 +290,12 @@ impl Storage for EtcdStorage {
                 .into_iter()
                 .collect());
         }
-        let prefix = self.data_prefix(Some(host), Some(entity));
+        let prefix = self.keys.data(Some(host), Some(entity));
         let (kvs, _) = self.gateway.range(&prefix, &end_of(&prefix), 0, false)?;
         let wanted: Option<HashSet<&str>> = keys.map(|keys| keys.iter().map(String::as_str).collect());
         let mut pairs = Vec::new();
         for kv in &kvs {
-            let (_, _, key) = self.parse_key(&kv.key)?;
+            let (_, _, key) = self.keys.parse(&kv.key)?;
             if wanted.as_ref().is_none_or(|w| w.contains(key.as_str())) {
                 pairs.push((key, text(&kv.value)?));
             }
@@ -368,25 +317,22 @@ impl Storage for EtcdStorage {
             let mut after = before;
             let mut ops = Vec::new();
             for (key, value) in details {
-                match old.get(key) {
-                    Some(was) if was == value => continue,
-                    Some(was) => after.1 = after.1 - was.len() as u64 + value.len() as u64,
-                    None => after = (after.0 + 1, after.1 + size(key, value)),
+                let was = old.get(key).map(String::as_str);
+                if was == Some(value.as_str()) {
+                    continue;
                 }
+                set_in(&mut after, key, was, value);
                 ops.push(Op::Put {
-                    key: self.data_key(host, entity, key),
+                    key: self.keys.pair(host, entity, key),
                     value: value.clone().into_bytes(),
                 });
             }
             if delete_existing {
                 let kept: HashSet<&str> = details.iter().map(|(k, _)| k.as_str()).collect();
                 for (key, value) in old.iter().filter(|(k, _)| !kept.contains(k.as_str())) {
-                    after = (
-                        after.0.saturating_sub(1),
-                        after.1.saturating_sub(size(key, value)),
-                    );
+                    remove_from(&mut after, key, value);
                     ops.push(Op::Delete {
-                        key: self.data_key(host, entity, key),
+                        key: self.keys.pair(host, entity, key),
                         end: None,
                     });
                 }
@@ -411,14 +357,11 @@ impl Storage for EtcdStorage {
                 return Ok(Some(()));
             }
             for (key, value) in &gone {
-                usage = (
-                    usage.0.saturating_sub(1),
-                    usage.1.saturating_sub(size(key, value)),
-                );
+                remove_from(&mut usage, key, value);
             }
             let ops = match keys {
                 None => {
-                    let prefix = self.data_prefix(Some(host), Some(entity));
+                    let prefix = self.keys.data(Some(host), Some(entity));
                     vec![Op::Delete {
                         end: Some(end_of(&prefix)),
                         key: prefix,
@@ -427,7 +370,7 @@ impl Storage for EtcdStorage {
                 Some(_) => gone
                     .iter()
                     .map(|(key, _)| Op::Delete {
-                        key: self.data_key(host, entity, key),
+                        key: self.keys.pair(host, entity, key),
                         end: None,
                     })
                     .collect(),
@@ -437,175 +380,23 @@ impl Storage for EtcdStorage {
     }
 
     fn hosts(&self) -> Result<Vec<HostSummary>> {
-        let prefix = self.data_prefix(None, None);
-        let mut hosts: Vec<HostSummary> = Vec::new();
-        let mut last_entity = String::new();
-        self.scan_keys(prefix.clone(), &end_of(&prefix), true, |kv| {
-            let (host, entity, _) = self.parse_key(&kv.key)?;
-            match hosts.last_mut() {
-                Some(h) if h.host == host => {
-                    h.entries += 1;
-                    if entity != last_entity {
-                        h.entities += 1;
-                    }
-                }
-                _ => hosts.push(HostSummary {
-                    host,
-                    entities: 1,
-                    entries: 1,
-                }),
-            }
-            last_entity = entity;
-            Ok(true)
-        })?;
-        Ok(hosts)
+        self.host_summaries()
     }
 
     fn entity_summaries(&self, host: &str) -> Result<Vec<EntitySummary>> {
-        let prefix = self.data_prefix(Some(host), None);
-        let mut entities: Vec<EntitySummary> = Vec::new();
-        self.scan_keys(prefix.clone(), &end_of(&prefix), true, |kv| {
-            let (_, entity, _) = self.parse_key(&kv.key)?;
-            match entities.last_mut() {
-                Some(e) if e.entity == entity => e.entries += 1,
-                _ => entities.push(EntitySummary { entity, entries: 1 }),
-            }
-            Ok(true)
-        })?;
-        Ok(entities)
+        self.entities_of(host)
     }
 
     fn entity_page(&self, host: &str, after: Option<&str>, limit: usize) -> Result<Vec<String>> {
-        let prefix = self.data_prefix(Some(host), None);
-        let start = match after {
-            // Past every key of `after`: its entity prefix ends in \0.
-            Some(after) => end_of(&self.data_prefix(Some(host), Some(after))),
-            None => prefix.clone(),
-        };
-        let mut page: Vec<String> = Vec::new();
-        if limit == 0 {
-            return Ok(page);
-        }
-        self.scan_keys(start, &end_of(&prefix), true, |kv| {
-            let (_, entity, _) = self.parse_key(&kv.key)?;
-            if page.last() != Some(&entity) {
-                if page.len() == limit {
-                    return Ok(false);
-                }
-                page.push(entity);
-            }
-            Ok(true)
-        })?;
-        Ok(page)
+        self.page_of_entities(host, after, limit)
     }
 
     fn rename_host(&self, old: &str, new: &str, merge: bool) -> Result<RenameReport> {
-        super::refuse_same_host(old, new)?;
-        self.retried(|| {
-            let read = self.gateway.txn(
-                &[],
-                &[
-                    range(&self.usage_key(old), None),
-                    range(&self.usage_key(new), None),
-                ],
-                &[],
-            )?;
-            let (_, old_revision) = usage_of(&read.ranges[0].0)?;
-            let (_, new_revision) = usage_of(&read.ranges[1].0)?;
-            let moving = self.host_pairs(old)?;
-            let mut merged = self.host_pairs(new)?;
-            if !merged.is_empty() && !merge {
-                return Err(super::host_taken(old, new, merged.len() as u64));
-            }
-            let overwritten = moving.keys().filter(|k| merged.contains_key(*k)).count() as u64;
-            let entities = moving.keys().map(|(e, _)| e).collect::<BTreeSet<_>>().len() as u64;
-            let mut ops: Vec<Op> = moving
-                .iter()
-                .map(|((entity, key), value)| Op::Put {
-                    key: self.data_key(new, entity, key),
-                    value: value.clone().into_bytes(),
-                })
-                .collect();
-            let prefix = self.data_prefix(Some(old), None);
-            ops.push(Op::Delete {
-                end: Some(end_of(&prefix)),
-                key: prefix,
-            });
-            ops.push(Op::Delete {
-                key: self.usage_key(old),
-                end: None,
-            });
-            merged.extend(moving.iter().map(|(k, v)| (k.clone(), v.clone())));
-            let usage = merged
-                .iter()
-                .fold((0, 0), |(n, b), ((_, key), value)| (n + 1, b + size(key, value)));
-            ops.push(Op::Put {
-                key: self.usage_key(new),
-                value: format!("{} {}", usage.0, usage.1).into_bytes(),
-            });
-            if ops.len() > self.max_txn_ops {
-                return Err(Error::Refused(format!(
-                    "host {old} holds {} entries; moving them in one etcd transaction takes {} \
-                     operations, and the cluster takes at most {} (max-txn-ops): raise \
-                     --max-txn-ops on every member and max-txn-ops in [storage] url for the \
-                     rename, then lower them again",
-                    moving.len(),
-                    ops.len(),
-                    self.max_txn_ops
-                )));
-            }
-            let unchanged = [
-                (self.usage_key(old), old_revision),
-                (self.usage_key(new), new_revision),
-            ];
-            let done = self.gateway.txn(&unchanged, &ops, &[])?.succeeded;
-            Ok(done.then_some(RenameReport {
-                moved: moving.len() as u64,
-                entities,
-                overwritten,
-            }))
-        })
+        self.rename(old, new, merge)
     }
 
     fn delete_entities(&self, host: &str, entities: &[String]) -> Result<u64> {
-        // As many entities a transaction as fit one, with the usage key.
-        let mut deleted = 0;
-        for chunk in entities.chunks(self.max_txn_ops - 1) {
-            deleted += self.retried(|| {
-                let mut reads = vec![range(&self.usage_key(host), None)];
-                for entity in chunk {
-                    let prefix = self.data_prefix(Some(host), Some(entity));
-                    reads.push(range(&prefix, Some(end_of(&prefix))));
-                }
-                let read = self.gateway.txn(&[], &reads, &[])?;
-                let (mut usage, revision) = usage_of(&read.ranges[0].0)?;
-                let mut gone = 0;
-                let mut ops = Vec::new();
-                for (entity, (kvs, _)) in chunk.iter().zip(&read.ranges[1..]) {
-                    if kvs.is_empty() {
-                        continue;
-                    }
-                    for kv in kvs {
-                        let (_, _, key) = self.parse_key(&kv.key)?;
-                        usage = (
-                            usage.0.saturating_sub(1),
-                            usage.1.saturating_sub(size(&key, &text(&kv.value)?)),
-                        );
-                        gone += 1;
-                    }
-                    let prefix = self.data_prefix(Some(host), Some(entity));
-                    ops.push(Op::Delete {
-                        end: Some(end_of(&prefix)),
-                        key: prefix,
-                    });
-                }
-                if ops.is_empty() {
-                    return Ok(Some(0));
-                }
-                Ok(self.commit(host, revision, ops, usage)?.then_some(gone))
-            })?;
-        }
-        Ok(deleted)
+        self.purge(host, entities)
     }
 
     fn history(&self, _: &HistoryFilter) -> Result<Vec<JournalEntry>> {
@@ -621,101 +412,11 @@ impl Storage for EtcdStorage {
     }
 
     fn scan(&self, host: Option<&str>, after: Option<&Entry>, limit: usize) -> Result<Vec<Entry>> {
-        let prefix = self.data_prefix(host, None);
-        let start = match after {
-            Some(a) => {
-                let mut key = self.data_key(&a.host, &a.entity, &a.key);
-                key.push(0);
-                key.max(prefix.clone())
-            }
-            None => prefix.clone(),
-        };
-        let mut entries = Vec::new();
-        if limit == 0 {
-            return Ok(entries);
-        }
-        self.scan_keys(start, &end_of(&prefix), false, |kv| {
-            let (host, entity, key) = self.parse_key(&kv.key)?;
-            entries.push(Entry {
-                host,
-                entity,
-                key,
-                value: text(&kv.value)?,
-            });
-            Ok(entries.len() < limit)
-        })?;
-        Ok(entries)
+        self.page_of_entries(host, after, limit)
     }
 
     fn put(&self, entries: &[Entry], quota_of: &dyn Fn(&str) -> Quota) -> Result<()> {
-        // The last line for a key wins, as if applied one by one.
-        let mut by_host: BTreeMap<&str, BTreeMap<(&str, &str), &str>> = BTreeMap::new();
-        for e in entries {
-            by_host
-                .entry(&e.host)
-                .or_default()
-                .insert((&e.entity, &e.key), &e.value);
-        }
-        for (host, latest) in by_host {
-            let latest: Vec<((&str, &str), &str)> = latest.into_iter().collect();
-            // The whole batch within the quota first, so that a refused
-            // batch writes nothing.
-            let mut before = None;
-            let mut after = (0u64, 0u64);
-            for chunk in latest.chunks(self.max_txn_ops - 1) {
-                let mut reads = vec![range(&self.usage_key(host), None)];
-                reads.extend(
-                    chunk
-                        .iter()
-                        .map(|((e, k), _)| range(&self.data_key(host, e, k), None)),
-                );
-                let read = self.gateway.txn(&[], &reads, &[])?;
-                if before.is_none() {
-                    let usage = usage_of(&read.ranges[0].0)?.0;
-                    (before, after) = (Some(usage), usage);
-                }
-                for (((_, key), value), (kvs, _)) in chunk.iter().zip(&read.ranges[1..]) {
-                    match kvs.first().map(|kv| text(&kv.value)).transpose()? {
-                        Some(was) => after.1 = after.1 - was.len() as u64 + value.len() as u64,
-                        None => after = (after.0 + 1, after.1 + size(key, value)),
-                    }
-                }
-            }
-            quota_of(host).check(host, before.unwrap_or_default(), after)?;
-            // Then one transaction per chunk, each checked again with what
-            // the chunks before it wrote.
-            for chunk in latest.chunks(self.max_txn_ops - 1) {
-                self.retried(|| {
-                    let mut reads = vec![range(&self.usage_key(host), None)];
-                    reads.extend(
-                        chunk
-                            .iter()
-                            .map(|((e, k), _)| range(&self.data_key(host, e, k), None)),
-                    );
-                    let read = self.gateway.txn(&[], &reads, &[])?;
-                    let (before, revision) = usage_of(&read.ranges[0].0)?;
-                    let mut after = before;
-                    let mut ops = Vec::new();
-                    for (((entity, key), value), (kvs, _)) in chunk.iter().zip(&read.ranges[1..]) {
-                        match kvs.first().map(|kv| text(&kv.value)).transpose()? {
-                            Some(was) if was == *value => continue,
-                            Some(was) => after.1 = after.1 - was.len() as u64 + value.len() as u64,
-                            None => after = (after.0 + 1, after.1 + size(key, value)),
-                        }
-                        ops.push(Op::Put {
-                            key: self.data_key(host, entity, key),
-                            value: value.as_bytes().to_vec(),
-                        });
-                    }
-                    if ops.is_empty() {
-                        return Ok(Some(()));
-                    }
-                    quota_of(host).check(host, before, after)?;
-                    Ok(self.commit(host, revision, ops, after)?.then_some(()))
-                })?;
-            }
-        }
-        Ok(())
+        self.import(entries, quota_of)
     }
 }
 

@@ -25,6 +25,7 @@ mod sql;
 mod statements;
 mod tls;
 
+use super::usage::{remove_from, set_in};
 use super::{
     EntitySummary, Entry, HistoryFilter, HostSummary, JournalEntry, Pair, Quota, RenameReport, Storage,
     StorageOptions, now,
@@ -32,7 +33,7 @@ use super::{
 use crate::error::Result;
 use pool::Pool;
 use sql::{BATCH_ROWS, Dialect, Fail, Param, RoutineUpdate, Sql, Tx, Value};
-use statements::{Change, pairs_of, remove_from, set_in};
+use statements::{Change, pairs_of};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// A database-server store: a pool of connections of one dialect.

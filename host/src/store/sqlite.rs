@@ -6,6 +6,7 @@
 //! writer, so a share service's threads read side by side while one writes.
 
 mod migrations;
+mod readers;
 
 pub use migrations::SCHEMA_VERSION;
 
@@ -37,10 +38,6 @@ const UPSERT: &str = "INSERT INTO private_data (host, entity_id, key, value, cre
 const DELETE_ALL: &str = "DELETE FROM private_data WHERE host = ?1 AND entity_id = ?2";
 const DELETE_ONE: &str = "DELETE FROM private_data WHERE host = ?1 AND entity_id = ?2 AND key = ?3";
 
-/// Idle read connections kept open at most; more may be open while that
-/// many threads read at once, and are closed when they finish.
-const IDLE_READERS: usize = 8;
-
 /// Private data in one SQLite file.
 #[derive(Debug)]
 pub struct SqliteStorage {
@@ -51,37 +48,6 @@ pub struct SqliteStorage {
     /// Read-only connections not in use.
     readers: Mutex<Vec<Connection>>,
     audit: bool,
-}
-
-/// A read connection, back to the pool when dropped.
-struct Reader<'a> {
-    store: &'a SqliteStorage,
-    conn: Option<Connection>,
-}
-
-impl std::ops::Deref for Reader<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        self.conn.as_ref().expect("taken only on drop")
-    }
-}
-
-impl std::ops::DerefMut for Reader<'_> {
-    fn deref_mut(&mut self) -> &mut Connection {
-        self.conn.as_mut().expect("taken only on drop")
-    }
-}
-
-impl Drop for Reader<'_> {
-    fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else { return };
-        let mut idle = self.store.readers.lock().unwrap_or_else(|p| p.into_inner());
-        // A connection left inside a transaction (a panic mid-read) is
-        // closed rather than reused.
-        if idle.len() < IDLE_READERS && conn.is_autocommit() {
-            idle.push(conn);
-        }
-    }
 }
 
 impl SqliteStorage {
@@ -163,34 +129,6 @@ impl SqliteStorage {
         // (rusqlite rolls back on drop), so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
-
-    fn open_reader(&self) -> rusqlite::Result<Connection> {
-        use rusqlite::OpenFlags;
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        configure_reader(&conn, self.durability)?;
-        Ok(conn)
-    }
-
-    /// A read-only connection of the pool, opened if none is idle.
-    fn reader(&self) -> Result<Reader<'_>> {
-        let idle = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let conn = match idle {
-            Some(conn) => conn,
-            None => self.open_reader().map_err(|e| {
-                Error::Storage(format!(
-                    "{}: cannot open a read connection: {e}",
-                    self.path.display()
-                ))
-            })?,
-        };
-        Ok(Reader {
-            store: self,
-            conn: Some(conn),
-        })
-    }
 }
 
 /// Refuse a path whose database could not outlive the process: empty
@@ -220,15 +158,6 @@ pub(crate) fn lasting(path: &str) -> std::result::Result<(), String> {
 pub fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", durability.synchronous())?;
-    conn.pragma_update(None, "mmap_size", MMAP_SIZE)?;
-    conn.pragma_update(None, "cache_size", CACHE_SIZE_KIB)
-}
-
-/// [`configure`] for a read-only connection: the file is in WAL mode
-/// already, which a read-only connection could not set.
-fn configure_reader(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
-    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "synchronous", durability.synchronous())?;
     conn.pragma_update(None, "mmap_size", MMAP_SIZE)?;
     conn.pragma_update(None, "cache_size", CACHE_SIZE_KIB)

@@ -4,31 +4,9 @@
 
 use super::ServerStorage;
 use super::sql::{BATCH_BYTES, BATCH_ROWS, Dialect, KeyList, Param, Sql, Tx, Value};
+use crate::store::usage::Usage;
 use crate::store::{digest, now};
 use std::collections::{BTreeMap, BTreeSet};
-
-fn size((key, value): (&str, &str)) -> u64 {
-    (key.len() + value.len()) as u64
-}
-
-/// What a host holds: entries, and bytes of keys and values.
-pub(super) type Usage = (u64, u64);
-
-/// `usage` after `key` is set to `value` over `was` (`None`: a new key).
-pub(super) fn set_in(usage: &mut Usage, key: &str, was: Option<&str>, value: &str) {
-    match was {
-        Some(was) => usage.1 = usage.1.saturating_sub(was.len() as u64) + value.len() as u64,
-        None => *usage = (usage.0 + 1, usage.1 + size((key, value))),
-    }
-}
-
-/// `usage` after the pair `(key, value)` is removed.
-pub(super) fn remove_from(usage: &mut Usage, key: &str, value: &str) {
-    *usage = (
-        usage.0.saturating_sub(1),
-        usage.1.saturating_sub(size((key, value))),
-    );
-}
 
 /// `?, ?, ?` for `n` values.
 fn marks(n: usize) -> String {
