@@ -52,8 +52,10 @@ privdata_opts = [
         "privdata_storage_url",
         secret=True,
         help="The privdata store of this backend's private data: "
-        "sqlite:///PATH, mysql://USER:PASSWORD@HOST:PORT/DATABASE or "
-        "postgres://USER:PASSWORD@HOST:PORT/DATABASE. Unset: "
+        "sqlite:///PATH, mysql://USER:PASSWORD@HOST:PORT/DATABASE, "
+        "postgres://USER:PASSWORD@HOST:PORT/DATABASE (TLS: "
+        "?ssl-ca=CA.pem, ?sslmode=verify-full&sslrootcert=CA.pem) or "
+        "etcd://HOST:PORT[,HOST:PORT...]/PREFIX. Unset: "
         "$PRIVDATA_STORAGE_URL, else privdata.db under state_path.",
     ),
     cfg.StrOpt(

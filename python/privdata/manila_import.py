@@ -116,7 +116,7 @@ def main(argv=None):
         description="Import the private data of a Manila database into a privdata store.",
     )
     parser.add_argument("--from", dest="source", required=True, help="Manila's database URL, as in manila.conf [database] connection")
-    parser.add_argument("--to", dest="target", required=True, help="the privdata store: sqlite:///PATH, mysql://… or postgres://…")
+    parser.add_argument("--to", dest="target", required=True, help="the privdata store: sqlite:///PATH, mysql://…, postgres://… or etcd://…")
     parser.add_argument("--host", help="give the entities without an owner to this backend host (host@backend)")
     parser.add_argument("--dry-run", action="store_true", help="list what would be imported, and write nothing")
     args = parser.parse_args(argv)
