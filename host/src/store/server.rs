@@ -114,11 +114,14 @@ impl<D: Dialect> Storage for ServerStorage<D> {
         let bytes: usize = details.iter().map(|(k, v)| k.len() + v.len()).sum();
         if !self.audit && details.len() <= BATCH_ROWS && bytes <= D::ROUTINE_MAX_BYTES {
             let limit = |max: u64| i64::try_from(max).unwrap_or(i64::MAX);
+            let new = super::usage::of(details.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             let write = RoutineUpdate {
                 host,
                 entity,
                 details,
                 delete_existing,
+                new_entries: limit(new.0),
+                new_bytes: limit(new.1),
                 max_entries: limit(quota.max_entries),
                 max_bytes: limit(quota.max_bytes),
                 now: now(),

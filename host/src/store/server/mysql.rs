@@ -110,17 +110,19 @@ const TABLES: &[&str] = &[
 const ROUTINES: &[&str] = &[
     "CREATE PROCEDURE IF NOT EXISTS privdata_update(
         IN h VARBINARY(255), IN e VARBINARY(36), IN pairs LONGTEXT, IN replace_all BOOLEAN,
-        IN max_entries BIGINT, IN max_bytes BIGINT, IN now_s BIGINT)
+        IN new_e BIGINT, IN new_b BIGINT, IN max_entries BIGINT, IN max_bytes BIGINT,
+        IN now_s BIGINT)
     MODIFIES SQL DATA
     BEGIN
-        DECLARE e0, b0, e1, b1, gone_e, gone_b, new_e, new_b BIGINT;
+        DECLARE e0, b0, e1, b1, gone_e, gone_b BIGINT;
         DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
         START TRANSACTION;
-        INSERT INTO host_usage (host, entries, bytes) VALUES (h, 0, 0)
-            ON DUPLICATE KEY UPDATE entries = entries;
         SELECT entries, bytes INTO e0, b0 FROM host_usage WHERE host = h FOR UPDATE;
-        SELECT COUNT(*), COALESCE(SUM(LENGTH(UNHEX(n.k)) + LENGTH(UNHEX(n.v))), 0) INTO new_e, new_b
-            FROM JSON_TABLE(pairs, '$[*]' COLUMNS (k TEXT PATH '$[0]', v LONGTEXT PATH '$[1]')) n;
+        IF e0 IS NULL THEN
+            INSERT INTO host_usage (host, entries, bytes) VALUES (h, 0, 0)
+                ON DUPLICATE KEY UPDATE entries = entries;
+            SELECT entries, bytes INTO e0, b0 FROM host_usage WHERE host = h FOR UPDATE;
+        END IF;
         SELECT COUNT(*), COALESCE(SUM(LENGTH(p.\"key\") + LENGTH(p.value)), 0) INTO gone_e, gone_b
             FROM private_data p WHERE p.host = h AND p.entity_id = e AND (replace_all OR p.\"key\" IN
                 (SELECT UNHEX(n.k) FROM JSON_TABLE(pairs, '$[*]' COLUMNS (k TEXT PATH '$[0]')) n));
@@ -129,7 +131,7 @@ const ROUTINES: &[&str] = &[
             ROLLBACK;
             SELECT 0, e0, b0, e1, b1;
         ELSE
-            IF replace_all THEN
+            IF replace_all AND gone_e > 0 THEN
                 DELETE FROM private_data WHERE host = h AND entity_id = e AND \"key\" NOT IN
                     (SELECT UNHEX(n.k) FROM JSON_TABLE(pairs, '$[*]' COLUMNS (k TEXT PATH '$[0]')) n);
             END IF;
@@ -215,12 +217,14 @@ impl Dialect for MySql {
         }
         pairs.push(']');
         let rows = sql.query(
-            "CALL privdata_update(?, ?, ?, ?, ?, ?, ?)",
+            "CALL privdata_update(?, ?, ?, ?, ?, ?, ?, ?, ?)",
             &[
                 Param::Text(w.host),
                 Param::Text(w.entity),
                 Param::Text(&pairs),
                 Param::Bool(w.delete_existing),
+                Param::Int(w.new_entries),
+                Param::Int(w.new_bytes),
                 Param::Int(w.max_entries),
                 Param::Int(w.max_bytes),
                 Param::Int(w.now),

@@ -113,7 +113,7 @@ const TABLES: &[&str] = &[
 const ROUTINES: &[&str] = &[
     "CREATE OR REPLACE FUNCTION privdata_update(
         h TEXT, e TEXT, ks BYTEA[], vs BYTEA[], replace_all BOOLEAN,
-        max_entries BIGINT, max_bytes BIGINT, now_s BIGINT)
+        new_e BIGINT, new_b BIGINT, max_entries BIGINT, max_bytes BIGINT, now_s BIGINT)
     RETURNS TABLE (applied BOOLEAN, entries_before BIGINT, bytes_before BIGINT,
                    entries_after BIGINT, bytes_after BIGINT)
     LANGUAGE plpgsql AS $routine$
@@ -126,14 +126,13 @@ const ROUTINES: &[&str] = &[
             INTO gone_e, gone_b
             FROM private_data p
             WHERE p.host = h AND p.entity_id = e AND (replace_all OR p.\"key\" = ANY(ks));
-        e1 := e0 - gone_e + cardinality(ks);
-        b1 := b0 - gone_b + (SELECT COALESCE(SUM(octet_length(n.k) + octet_length(n.v)), 0)
-                             FROM unnest(ks, vs) AS n(k, v));
+        e1 := e0 - gone_e + new_e;
+        b1 := b0 - gone_b + new_b;
         IF (e1 > max_entries AND e1 > e0) OR (b1 > max_bytes AND b1 > b0) THEN
             RETURN QUERY SELECT false, e0, b0, e1, b1;
             RETURN;
         END IF;
-        IF replace_all THEN
+        IF replace_all AND gone_e > 0 THEN
             DELETE FROM private_data p
                 WHERE p.host = h AND p.entity_id = e AND NOT (p.\"key\" = ANY(ks));
         END IF;
@@ -204,13 +203,15 @@ impl Dialect for Postgres {
         let values: Vec<&str> = w.details.iter().map(|(_, v)| v.as_str()).collect();
         let rows = sql.query(
             "SELECT CAST(applied AS INT), entries_before, bytes_before, entries_after, bytes_after \
-             FROM privdata_update(?, ?, ?, ?, ?, ?, ?, ?)",
+             FROM privdata_update(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             &[
                 Param::Text(w.host),
                 Param::Text(w.entity),
                 Param::BytesList(&keys),
                 Param::BytesList(&values),
                 Param::Bool(w.delete_existing),
+                Param::Int(w.new_entries),
+                Param::Int(w.new_bytes),
                 Param::Int(w.max_entries),
                 Param::Int(w.max_bytes),
                 Param::Int(w.now),

@@ -208,6 +208,9 @@ pub(crate) struct RoutineUpdate<'a> {
     pub(crate) entity: &'a str,
     pub(crate) details: &'a [crate::store::Pair],
     pub(crate) delete_existing: bool,
+    /// What `details` hold: entries, bytes.
+    pub(crate) new_entries: i64,
+    pub(crate) new_bytes: i64,
     /// The host's quota: entries, bytes.
     pub(crate) max_entries: i64,
     pub(crate) max_bytes: i64,
