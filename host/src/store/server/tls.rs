@@ -4,6 +4,7 @@
 //! name; plaintext is what a loopback address gets by default, and what any
 //! other address gets only when the URL asks for it.
 
+use crate::store::url::percent_decoded;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -38,7 +39,7 @@ pub(crate) fn from_url(url: &str, words: &Words) -> Result<(String, Tls), String
     for param in query.split('&').filter(|p| !p.is_empty()) {
         match param.split_once('=') {
             Some((name, value)) if name == words.mode => mode = Some(value.to_string()),
-            Some((name, value)) if name == words.ca => ca = Some(PathBuf::from(decode(value))),
+            Some((name, value)) if name == words.ca => ca = Some(PathBuf::from(percent_decoded(value))),
             _ => rest.push(param),
         }
     }
@@ -83,7 +84,7 @@ fn hosts(base: &str) -> Vec<String> {
     hosts
         .split(',')
         .map(|host| {
-            let host = decode(host);
+            let host = percent_decoded(host);
             match host.strip_prefix('[') {
                 Some(v6) => v6.split(']').next().unwrap_or("").to_string(),
                 None => host.rsplit_once(':').map_or(host.clone(), |(h, _)| h.to_string()),
@@ -98,27 +99,6 @@ fn local(host: &str) -> bool {
         || host.starts_with('/')
         || host.eq_ignore_ascii_case("localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-/// `%XX` escapes decoded.
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
