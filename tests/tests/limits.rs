@@ -132,6 +132,14 @@ fn usage_counters_survive_every_kind_of_change() {
     a.update(ID1, &[("only", "this")], true).unwrap();
     a.delete(ID2, None).unwrap();
     b.delete(ID1, Some(&["k"])).unwrap();
+    // One-key writes take a path of their own on the servers: what they
+    // leave is checked as well as what they count.
+    assert_eq!(
+        a.get(ID1, None).unwrap(),
+        vec![("only".to_string(), "this".to_string())]
+    );
+    assert_eq!(a.get(ID2, None).unwrap(), vec![]);
+    assert_eq!(b.get(ID1, None).unwrap(), vec![]);
     assert_usage_consistent(&f);
 }
 

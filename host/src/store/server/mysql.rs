@@ -169,6 +169,68 @@ const ROUTINES: &[&str] = &[
     END",
 ];
 
+// The same two routines for a write that names one key (or, deleting,
+// none: the whole entity), the common case: the key and value are plain
+// parameters, with no JSON to take apart. Measured with the server on one
+// CPU, reading the keys out of `JSON_TABLE` cost more than every other
+// statement of the routine together.
+const ONE_KEY_ROUTINES: &[&str] = &[
+    "CREATE PROCEDURE IF NOT EXISTS privdata_update_one(
+        IN h VARBINARY(255), IN e VARBINARY(36), IN k VARBINARY(255), IN v MEDIUMBLOB,
+        IN replace_all BOOLEAN, IN new_e BIGINT, IN new_b BIGINT, IN max_entries BIGINT,
+        IN max_bytes BIGINT, IN now_s BIGINT)
+    MODIFIES SQL DATA
+    BEGIN
+        DECLARE e0, b0, e1, b1, gone_e, gone_b BIGINT;
+        DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+        START TRANSACTION;
+        SELECT entries, bytes INTO e0, b0 FROM host_usage WHERE host = h FOR UPDATE;
+        IF e0 IS NULL THEN
+            INSERT INTO host_usage (host, entries, bytes) VALUES (h, 0, 0)
+                ON DUPLICATE KEY UPDATE entries = entries;
+            SELECT entries, bytes INTO e0, b0 FROM host_usage WHERE host = h FOR UPDATE;
+        END IF;
+        SELECT COUNT(*), COALESCE(SUM(LENGTH(p.\"key\") + LENGTH(p.value)), 0) INTO gone_e, gone_b
+            FROM private_data p WHERE p.host = h AND p.entity_id = e AND (replace_all OR p.\"key\" = k);
+        SET e1 = e0 - gone_e + new_e, b1 = b0 - gone_b + new_b;
+        IF (e1 > max_entries AND e1 > e0) OR (b1 > max_bytes AND b1 > b0) THEN
+            ROLLBACK;
+            SELECT 0, e0, b0, e1, b1;
+        ELSE
+            IF replace_all AND gone_e > 0 THEN
+                DELETE FROM private_data WHERE host = h AND entity_id = e AND \"key\" <> k;
+            END IF;
+            INSERT INTO private_data (host, entity_id, \"key\", value, created_at, updated_at)
+                VALUES (h, e, k, v, now_s, now_s)
+                ON DUPLICATE KEY UPDATE
+                    updated_at = IF(value = VALUES(value), updated_at, VALUES(updated_at)),
+                    value = VALUES(value);
+            IF e1 <> e0 OR b1 <> b0 THEN
+                UPDATE host_usage SET entries = e1, bytes = b1 WHERE host = h;
+            END IF;
+            COMMIT;
+            SELECT 1, e0, b0, e1, b1;
+        END IF;
+    END",
+    "CREATE PROCEDURE IF NOT EXISTS privdata_delete_one(
+        IN h VARBINARY(255), IN e VARBINARY(36), IN k VARBINARY(255))
+    MODIFIES SQL DATA
+    BEGIN
+        DECLARE locked, gone_e, gone_b BIGINT;
+        DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+        START TRANSACTION;
+        SELECT COUNT(*) INTO locked FROM host_usage WHERE host = h FOR UPDATE;
+        SELECT COUNT(*), COALESCE(SUM(LENGTH(\"key\") + LENGTH(value)), 0) INTO gone_e, gone_b
+            FROM private_data WHERE host = h AND entity_id = e AND (k IS NULL OR \"key\" = k);
+        IF gone_e > 0 THEN
+            DELETE FROM private_data WHERE host = h AND entity_id = e AND (k IS NULL OR \"key\" = k);
+            UPDATE host_usage SET entries = GREATEST(entries - gone_e, 0),
+                bytes = GREATEST(bytes - gone_b, 0) WHERE host = h;
+        END IF;
+        COMMIT;
+    END",
+];
+
 /// `s` in lowercase hex, quoted: a JSON string the routines `UNHEX`.
 fn hex(json: &mut String, s: &str) {
     use std::fmt::Write;
@@ -182,7 +244,7 @@ fn hex(json: &mut String, s: &str) {
 impl Dialect for MySql {
     type Conn = mysql::Conn;
     const NAME: &'static str = "mysql";
-    const MIGRATIONS: &'static [&'static [&'static str]] = &[TABLES, ROUTINES];
+    const MIGRATIONS: &'static [&'static [&'static str]] = &[TABLES, ROUTINES, ONE_KEY_ROUTINES];
     // Hex doubles every byte: what fits one statement well under the
     // smallest `max_allowed_packet`.
     const ROUTINE_MAX_BYTES: usize = BATCH_BYTES / 2;
@@ -207,6 +269,24 @@ impl Dialect for MySql {
          FROM private_data WHERE {where}";
 
     fn update_routine(&self, sql: &mut dyn Sql, w: &RoutineUpdate<'_>) -> Result<Vec<Value>, DbError> {
+        if let [(key, value)] = w.details {
+            let rows = sql.query(
+                "CALL privdata_update_one(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                &[
+                    Param::Text(w.host),
+                    Param::Text(w.entity),
+                    Param::Text(key),
+                    Param::Text(value),
+                    Param::Bool(w.delete_existing),
+                    Param::Int(w.new_entries),
+                    Param::Int(w.new_bytes),
+                    Param::Int(w.max_entries),
+                    Param::Int(w.max_bytes),
+                    Param::Int(w.now),
+                ],
+            )?;
+            return Ok(rows.into_iter().next().unwrap_or_default());
+        }
         let mut pairs = String::from("[");
         for (i, (key, value)) in w.details.iter().enumerate() {
             pairs.push_str(if i == 0 { "[" } else { ",[" });
@@ -240,6 +320,18 @@ impl Dialect for MySql {
         entity: &str,
         keys: Option<&[String]>,
     ) -> Result<(), DbError> {
+        if let None | Some([_]) = keys {
+            let key = keys.and_then(<[String]>::first);
+            sql.exec(
+                "CALL privdata_delete_one(?, ?, ?)",
+                &[
+                    Param::Text(host),
+                    Param::Text(entity),
+                    key.map_or(Param::Null, |k| Param::Text(k)),
+                ],
+            )?;
+            return Ok(());
+        }
         let keys = keys.map(|keys| {
             let mut json = String::from("[");
             for (i, key) in keys.iter().enumerate() {
