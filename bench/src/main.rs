@@ -569,37 +569,68 @@ fn durability(dir: &Path, sizes: Sizes) -> Result<Value> {
 }
 
 /// Reads from one thread, then from two at once, through one store: what
-/// a share service's threads get when they read together.
+/// a share service's threads get when they read together. The floor does
+/// the same with plain rusqlite, a connection per thread: how far SQLite
+/// itself goes on this machine.
 fn read_threads(dir: &Path, sizes: Sizes) -> Result<Value> {
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open_with(
-        dir.join("threads.db"),
-        Durability::Normal,
-    )?);
+    let path = dir.join("threads.db");
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open_with(&path, Durability::Normal)?);
     let data = PrivateData::new(storage, "bench@threads", DataLimits::default());
     let ids: Vec<String> = (0..sizes.iterations).map(entity).collect();
     prepare(&data, &ids)?;
-    let per_second = |threads: usize| -> Result<f64> {
-        let mut rounds = Vec::new();
-        for _ in 0..sizes.rounds {
-            let start = Instant::now();
-            std::thread::scope(|s| {
-                let workers: Vec<_> = (0..threads)
-                    .map(|_| s.spawn(|| host_op(&data, "get_one", &ids)))
-                    .collect();
-                workers
-                    .into_iter()
-                    .try_for_each(|w| w.join().expect("a reader panicked"))
-            })?;
-            rounds.push((threads * ids.len()) as f64 / start.elapsed().as_secs_f64());
-        }
-        Ok(median(rounds))
+    let mut floor = SqliteFloor::open(&path)?;
+    floor.prepare(&ids)?;
+    floor.settle()?;
+    let reads = |threads: usize| per_second(threads, ids.len(), sizes, |_| host_op(&data, "get_one", &ids));
+    let floors = [SqliteFloor::open(&path)?, SqliteFloor::open(&path)?].map(std::sync::Mutex::new);
+    let floor_reads = |threads: usize| {
+        per_second(threads, ids.len(), sizes, |thread| {
+            floors[thread]
+                .lock()
+                .expect("a floor reader panicked")
+                .op("get_one", &ids)
+        })
     };
-    let (one, two) = (per_second(1)?, per_second(2)?);
+    let (one, two) = (reads(1)?, reads(2)?);
+    let (floor_one, floor_two) = (floor_reads(1)?, floor_reads(2)?);
     Ok(json!({
         "one_thread_per_s": one.round() as u64,
         "two_threads_per_s": two.round() as u64,
         "ratio": round2(two / one),
+        "floor_one_thread_per_s": floor_one.round() as u64,
+        "floor_two_threads_per_s": floor_two.round() as u64,
+        "floor_ratio": round2(floor_two / floor_one),
     }))
+}
+
+/// Aggregate operations a second of `threads` threads running `work` at
+/// once (given the thread's number; `ops` operations each): the median of
+/// the rounds.
+fn per_second(
+    threads: usize,
+    ops: usize,
+    sizes: Sizes,
+    work: impl Fn(usize) -> Result<()> + Sync,
+) -> Result<f64> {
+    let mut rounds = Vec::new();
+    for _ in 0..sizes.rounds {
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    s.spawn({
+                        let work = &work;
+                        move || work(t)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .try_for_each(|w| w.join().expect("a reader panicked"))
+        })?;
+        rounds.push((threads * ops) as f64 / start.elapsed().as_secs_f64());
+    }
+    Ok(median(rounds))
 }
 
 fn machine() -> Value {
@@ -662,7 +693,8 @@ fn table(r: &Value) -> String {
          cold start, worst example driver: compile {} ms, from cache {} ms\n\
          scale: get_one {} ns with {} entities, {} ns with {} entities (ratio {})\n\
          durability: update_one {} ns with durability=full, {} ns with durability=normal\n\
-         reads (get_one): {} a second from one thread, {} from two (ratio {})\n\
+         reads (get_one): {} a second from one thread, {} from two (ratio {}); \
+         the floor (rusqlite, a connection per thread): {}, {} (ratio {})\n\
          python driver: compile {} ms, from cache {} ms; instantiate {} ns; a whole no-op call {} ns; \
          get_one through the Python SDK {} ns\n",
         r["instantiate_ns"],
@@ -679,6 +711,9 @@ fn table(r: &Value) -> String {
         r["read_threads"]["one_thread_per_s"],
         r["read_threads"]["two_threads_per_s"],
         r["read_threads"]["ratio"],
+        r["read_threads"]["floor_one_thread_per_s"],
+        r["read_threads"]["floor_two_threads_per_s"],
+        r["read_threads"]["floor_ratio"],
         r["python"]["compile_ms"],
         r["python"]["cached_ms"],
         r["python"]["instantiate_ns"],

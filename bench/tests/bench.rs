@@ -81,6 +81,7 @@ fn quick(servers: &[(&str, String)]) {
     assert!(r["durability"]["update_one_full_ns"].as_u64().unwrap() > 0);
     assert!(r["durability"]["update_one_normal_ns"].as_u64().unwrap() > 0);
     assert!(r["read_threads"]["two_threads_per_s"].as_u64().unwrap() > 0);
+    assert!(r["read_threads"]["floor_two_threads_per_s"].as_u64().unwrap() > 0);
 }
 
 /// `--load --quick` on SQLite and `servers`: one row per number of
