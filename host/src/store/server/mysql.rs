@@ -269,47 +269,39 @@ impl Dialect for MySql {
          FROM private_data WHERE {where}";
 
     fn update_routine(&self, sql: &mut dyn Sql, w: &RoutineUpdate<'_>) -> Result<Vec<Value>, DbError> {
-        if let [(key, value)] = w.details {
-            let rows = sql.query(
+        let pairs;
+        let (call, data) = if let [(key, value)] = w.details {
+            (
                 "CALL privdata_update_one(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                &[
-                    Param::Text(w.host),
-                    Param::Text(w.entity),
-                    Param::Text(key),
-                    Param::Text(value),
-                    Param::Bool(w.delete_existing),
-                    Param::Int(w.new_entries),
-                    Param::Int(w.new_bytes),
-                    Param::Int(w.max_entries),
-                    Param::Int(w.max_bytes),
-                    Param::Int(w.now),
-                ],
-            )?;
-            return Ok(rows.into_iter().next().unwrap_or_default());
-        }
-        let mut pairs = String::from("[");
-        for (i, (key, value)) in w.details.iter().enumerate() {
-            pairs.push_str(if i == 0 { "[" } else { ",[" });
-            hex(&mut pairs, key);
-            pairs.push(',');
-            hex(&mut pairs, value);
-            pairs.push(']');
-        }
-        pairs.push(']');
-        let rows = sql.query(
-            "CALL privdata_update(?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            &[
-                Param::Text(w.host),
-                Param::Text(w.entity),
-                Param::Text(&pairs),
-                Param::Bool(w.delete_existing),
-                Param::Int(w.new_entries),
-                Param::Int(w.new_bytes),
-                Param::Int(w.max_entries),
-                Param::Int(w.max_bytes),
-                Param::Int(w.now),
-            ],
-        )?;
+                vec![Param::Text(key), Param::Text(value)],
+            )
+        } else {
+            let mut json = String::from("[");
+            for (i, (key, value)) in w.details.iter().enumerate() {
+                json.push_str(if i == 0 { "[" } else { ",[" });
+                hex(&mut json, key);
+                json.push(',');
+                hex(&mut json, value);
+                json.push(']');
+            }
+            json.push(']');
+            pairs = json;
+            (
+                "CALL privdata_update(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                vec![Param::Text(&pairs)],
+            )
+        };
+        let mut params = vec![Param::Text(w.host), Param::Text(w.entity)];
+        params.extend(data);
+        params.extend([
+            Param::Bool(w.delete_existing),
+            Param::Int(w.new_entries),
+            Param::Int(w.new_bytes),
+            Param::Int(w.max_entries),
+            Param::Int(w.max_bytes),
+            Param::Int(w.now),
+        ]);
+        let rows = sql.query(call, &params)?;
         Ok(rows.into_iter().next().unwrap_or_default())
     }
 
