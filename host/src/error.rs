@@ -60,6 +60,21 @@ pub enum Error {
         /// Why it stopped.
         cause: Box<Error>,
     },
+    /// A purge stopped part-way on a store's refusal or failure: the
+    /// batches before it are purged, the failed batch and those after it are
+    /// untouched.
+    #[error(
+        "{cause}; {entities} entities ({entries} entries) were purged before it, in whole \
+         batches, and nothing after them: fix the cause and run the same purge again"
+    )]
+    PurgeStopped {
+        /// Entities purged before it stopped.
+        entities: u64,
+        /// Their entries.
+        entries: u64,
+        /// Why it stopped.
+        cause: Box<Error>,
+    },
     /// Reading or writing an operator's file failed.
     #[error("{what}: {source}")]
     Io {

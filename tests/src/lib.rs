@@ -160,6 +160,17 @@ impl StoreKind {
         kinds.to_vec()
     }
 
+    /// Stop a check that this store cannot run, with a failure that says
+    /// so: a check that returned early would count as passed. Runs on such
+    /// a store leave the check out by name (`--skip`, as `.ci/test` does),
+    /// so the runner counts it as filtered out.
+    pub fn cannot_run_here(self, why: &str) -> ! {
+        panic!(
+            "this check cannot run on {self:?} ({why}): leave it out of this store's run with \
+             `-- --skip NAME`, as .ci/test does"
+        )
+    }
+
     /// etcd, for the tests that need its cluster (marked `#[ignore]`); a
     /// missing URL fails the test, as in [`StoreKind::servers`].
     pub fn etcd() -> StoreKind {
@@ -507,12 +518,11 @@ impl Fixture {
     }
 
     /// Make the store itself refuse, mid-transaction, any row whose value
-    /// is `boom`.
-    /// Whether the store can: etcd has no triggers, and no call of
+    /// is `boom`. Not on etcd: it has no triggers, and no call of
     /// privdata's on it is more than one transaction to fail midway.
-    pub fn fail_on_boom(&self) -> bool {
+    pub fn fail_on_boom(&self) {
         match self.dir.kind() {
-            StoreKind::Etcd => return false,
+            StoreKind::Etcd => StoreKind::Etcd.cannot_run_here("no triggers to inject a failure with"),
             StoreKind::Sqlite => self
                 .dir
                 .execute(&["CREATE TRIGGER fail_on_boom BEFORE INSERT ON private_data
@@ -531,7 +541,39 @@ impl Fixture {
                  FOR EACH ROW EXECUTE FUNCTION fail_on_boom();",
             ]),
         }
-        true
+    }
+
+    /// Make the store itself refuse, mid-transaction, to delete the rows of
+    /// `entity`. Not on etcd, as [`Fixture::fail_on_boom`].
+    pub fn fail_on_delete_of(&self, entity: &str) {
+        match self.dir.kind() {
+            StoreKind::Etcd => StoreKind::Etcd.cannot_run_here("no triggers to inject a failure with"),
+            StoreKind::Sqlite => self.dir.execute(&[&format!(
+                "CREATE TRIGGER fail_on_delete BEFORE DELETE ON private_data
+                 WHEN OLD.entity_id = '{entity}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
+            )]),
+            StoreKind::Mysql => self.dir.execute(&[&format!(
+                "CREATE TRIGGER fail_on_delete BEFORE DELETE ON private_data FOR EACH ROW
+                 BEGIN IF OLD.entity_id = '{entity}' THEN
+                     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected failure';
+                 END IF; END"
+            )]),
+            StoreKind::Postgres => self.dir.execute(&[&format!(
+                "CREATE FUNCTION fail_on_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN IF OLD.entity_id = '{entity}' THEN RAISE EXCEPTION 'injected failure';
+                 END IF; RETURN OLD; END $$;
+                 CREATE TRIGGER fail_on_delete BEFORE DELETE ON private_data
+                 FOR EACH ROW EXECUTE FUNCTION fail_on_delete();"
+            )]),
+        }
+    }
+
+    /// Take back [`Fixture::fail_on_delete_of`].
+    pub fn stop_failing_deletes(&self) {
+        self.dir.execute(&[match self.dir.kind() {
+            StoreKind::Postgres => "DROP TRIGGER fail_on_delete ON private_data",
+            _ => "DROP TRIGGER fail_on_delete",
+        }]);
     }
 
     /// Hosts whose usage row (what quotas are checked against) differs

@@ -94,7 +94,9 @@ pub fn find(storage: &dyn Storage, host: &str, live: &LiveList) -> Result<Orphan
 
 /// Delete what `orphans` lists, one transaction per batch of 500
 /// entities; returns the entries deleted. With `dry_run`, delete nothing
-/// and return what would be deleted.
+/// and return what would be deleted. A batch that fails deletes nothing;
+/// the error ([`Error::PurgeStopped`]) says how much the batches before it
+/// purged.
 ///
 /// Refused, deleting nothing, when the live list was empty or when every
 /// entity of the host would go: that is what a failed `openstack share
@@ -130,10 +132,17 @@ pub fn purge(
     if dry_run {
         return Ok(orphans.entries());
     }
-    let mut deleted = 0;
+    let (mut entities, mut deleted) = (0, 0);
     for batch in orphans.entities.chunks(BATCH) {
         let ids: Vec<String> = batch.iter().map(|e| e.entity.clone()).collect();
-        deleted += storage.delete_entities(&orphans.host, &ids)?;
+        deleted += storage
+            .delete_entities(&orphans.host, &ids)
+            .map_err(|cause| Error::PurgeStopped {
+                entities,
+                entries: deleted,
+                cause: Box::new(cause),
+            })?;
+        entities += batch.len() as u64;
     }
     Ok(deleted)
 }
