@@ -58,20 +58,25 @@ fn a_panic_is_reported_with_the_drivers_message() {
 fn an_endless_loop_times_out_while_other_backends_keep_working() {
     let f = with_neighbour("loop");
     std::thread::scope(|s| {
-        let spinning = s.spawn(|| {
+        let spinning_call = s.spawn(|| {
             let start = Instant::now();
             let msg = trap_message(&f);
             (msg, start.elapsed(), Instant::now())
         });
         // During the spin, the neighbour serves a whole lifecycle: it starts
-        // once the spin is under way, and ends before the spin does.
-        std::thread::sleep(Duration::from_millis(100));
+        // once the spin is under way (the driver writes /spinning in its
+        // root first), and ends before the spin does.
+        let spinning = f.root("hostile").join("spinning");
+        while !spinning.exists() {
+            assert!(!spinning_call.is_finished(), "the call ended before it spun");
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let good = f.backend("good");
         good.create_share(&share(ID3)).unwrap();
         good.ensure_share(&share(ID3)).unwrap();
         good.delete_share(&share(ID3)).unwrap();
         let served = Instant::now();
-        let (msg, took, spin_ended) = spinning.join().unwrap();
+        let (msg, took, spin_ended) = spinning_call.join().unwrap();
         assert!(msg.contains("timed out") && msg.contains("500ms"), "{msg}");
         assert!(took >= Duration::from_millis(500), "stopped early: {took:?}");
         assert!(

@@ -253,15 +253,29 @@ fn reads_go_on_while_a_write_of_the_same_store_waits() {
     // for it (up to its busy timeout), holding the store's writer.
     let other = Connection::open(&path).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let writer = {
         let store = store.clone();
-        std::thread::spawn(move || store.update("h@b", ID, &pair("new"), false, &Quota::default()))
+        std::thread::spawn(move || {
+            // This thread's id, from /proc/thread-self -> "PID/task/TID".
+            let link = std::fs::read_link("/proc/thread-self").unwrap();
+            tid_tx.send(link.file_name().unwrap().to_owned()).unwrap();
+            store.update("h@b", ID, &pair("new"), false, &Quota::default())
+        })
     };
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    assert!(
-        !writer.is_finished(),
-        "the write should be waiting for the other process"
-    );
+    // The write is under way and waiting: its thread sleeps in SQLite's
+    // busy handler, between tries to take the lock.
+    let tid = tid_rx.recv().unwrap();
+    let task = std::path::Path::new("/proc/self/task").join(tid);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    while !sleeping(&task) {
+        assert!(
+            !writer.is_finished(),
+            "the write did not wait for the other process"
+        );
+        assert!(std::time::Instant::now() < deadline, "the write never waited");
+        std::thread::yield_now();
+    }
 
     // Reads of this store are served meanwhile, with the last commit.
     assert_eq!(
@@ -280,4 +294,13 @@ fn reads_go_on_while_a_write_of_the_same_store_waits() {
         store.get("h@b", ID, None).unwrap(),
         [("k".to_string(), "new".to_string())]
     );
+}
+
+/// Whether the thread at /proc/self/task/TID sleeps on a timer (SQLite's
+/// busy handler sleeps between tries), as the kernel reports it.
+fn sleeping(task: &std::path::Path) -> bool {
+    let wchan = std::fs::read_to_string(task.join("wchan")).unwrap_or_default();
+    // x86_64's nanosleep and clock_nanosleep, where wchan is not kept.
+    let syscall = std::fs::read_to_string(task.join("syscall")).unwrap_or_default();
+    wchan.contains("nanosleep") || matches!(syscall.split(' ').next(), Some("35" | "230"))
 }

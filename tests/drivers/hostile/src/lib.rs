@@ -13,8 +13,8 @@
 //! - `escape`: tries to read and write outside its root; reports each try.
 //! - `flood`: writes one entry per entity until the host refuses; reports how
 //!   many it wrote and the refusal.
-//! - `loop`, `panic`, `alloc`, `recurse`: spin, panic, allocate without end,
-//!   recurse without end.
+//! - `loop`, `panic`, `alloc`, `recurse`: spin (once `/spinning` is written),
+//!   panic, allocate without end, recurse without end.
 //! - `deep`: recurse as deep as the share's name says, then return.
 //! - `reach`: says so on stdout, then tries the network (TCP to the address
 //!   in the share's name, twice; UDP; a name lookup) and the environment;
@@ -169,6 +169,8 @@ impl Driver for Hostile {
                 unreachable!()
             }
             "loop" => {
+                // Tests wait for this file to know the spin is under way.
+                std::fs::write("/spinning", b"")?;
                 let mut n: u64 = 0;
                 loop {
                     n = std::hint::black_box(n.wrapping_add(1));
