@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -54,6 +54,8 @@ struct Array {
 struct Shared {
     array: Mutex<Array>,
     delay: Mutex<Duration>,
+    /// Requests read, answered or not yet.
+    received: AtomicU64,
     vanish: AtomicBool,
     stopped: AtomicBool,
     capacity_gib: u64,
@@ -93,6 +95,7 @@ impl FakeNas {
         let shared = Arc::new(Shared {
             array: Mutex::default(),
             delay: Mutex::new(Duration::ZERO),
+            received: AtomicU64::new(0),
             vanish: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             capacity_gib: 1000,
@@ -173,6 +176,12 @@ impl FakeNas {
             .keys()
             .cloned()
             .collect()
+    }
+
+    /// How many requests it has read, answered or not (a slowed-down one
+    /// counts here while it waits).
+    pub fn received(&self) -> u64 {
+        self.shared.received.load(Ordering::SeqCst)
     }
 
     /// How many requests it has answered.
@@ -256,6 +265,7 @@ fn exchange<S: Read + Write>(stream: S, shared: &Shared) -> std::io::Result<()> 
     }
     let mut body = vec![0; length.min(1 << 20)];
     reader.read_exact(&mut body)?;
+    shared.received.fetch_add(1, Ordering::SeqCst);
     if shared.vanish.load(Ordering::SeqCst) {
         shared.stopped.store(true, Ordering::SeqCst);
         return Ok(()); // dropped: no answer
