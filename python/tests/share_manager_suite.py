@@ -15,8 +15,10 @@ manager (ensure), unmanage and manage a share and a snapshot, and delete
 everything. After each step it checks the status Manila records, the export
 locations, the files under the export path, and the driver's private data as
 privdata.manila.StorageDriver serves it; at the end no private data is left.
-An operation the driver answers "unsupported" must give Manila's behaviour
-for a driver without it; the generic driver must support them all. The
+Each driver states the optional operations it supports: each of them must
+work, and each other one the lifecycle reaches must answer "unsupported" and
+give Manila's behaviour for a driver without it. Both REST drivers (Rust and
+Python) manage a fake array over HTTP. The
 hostile driver, which spins, panics or allocates without end in
 create-share, gives that share the error status, and the manager goes on; a
 misconfigured backend fails the driver's setup, saying why.
@@ -55,18 +57,36 @@ CONF = cfg.CONF
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DRIVERS = os.environ.get("PRIVDATA_DRIVERS") or os.path.join(REPO, "target", "drivers")
 BACKEND = "wasm"  # the backend's section of manila.conf, and its service name
-EXPECTED = 10
+EXPECTED = 12
 # The operations each driver answered unsupported, for the summary.
 UNSUPPORTED = {}
 
 
+# The operations of the contract a driver may leave out.
+OPTIONAL = frozenset(
+    {
+        "get_stats",
+        "update_access",
+        "extend_share",
+        "shrink_share",
+        "create_snapshot",
+        "create_share_from_snapshot",
+        "revert_to_snapshot",
+        "manage_existing_snapshot",
+        "unmanage_snapshot",
+    }
+)
+
+
 class Recorder:
     """Stands in for the driver's privdata.Backend: forwards every call and
-    notes the operations the component answered unsupported."""
+    notes the operations called and those the component answered
+    unsupported."""
 
-    def __init__(self, backend, unsupported):
+    def __init__(self, backend, unsupported, called):
         self._backend = backend
         self.unsupported = unsupported
+        self.called = called
 
     def __getattr__(self, name):
         attr = getattr(self._backend, name)
@@ -74,6 +94,7 @@ class Recorder:
             return attr
 
         def call(*args):
+            self.called.add(name)
             try:
                 return attr(*args)
             except privdata.DriverUnsupported:
@@ -87,6 +108,9 @@ class WasmBackendTestCase(test.TestCase):
     """A manila-share backend whose driver is the component `component`."""
 
     component = None
+    # The optional operations the driver supports: each must work, and each
+    # other one the lifecycle reaches must answer unsupported.
+    supports = frozenset()
     options = {}
     timeout = 10.0
     max_memory_mib = 64
@@ -148,6 +172,8 @@ class WasmBackendTestCase(test.TestCase):
             },
         )
         self.unsupported_operations = UNSUPPORTED.setdefault(self.component, set())
+        # Every operation called, across restarts of the manager.
+        self.called_operations = set()
         self.manager = self.start_manager()
 
     def start_manager(self):
@@ -158,7 +184,7 @@ class WasmBackendTestCase(test.TestCase):
         self.assertTrue(manager.driver.initialized)
         self.assertIsInstance(manager.driver, privdata.manila.WasmShareDriver)
         self.assertEqual(manager.driver.backend.host, manager.host, "private data bound to the manager's host")
-        self.recorder = Recorder(manager.driver.backend, self.unsupported_operations)
+        self.recorder = Recorder(manager.driver.backend, self.unsupported_operations, self.called_operations)
         manager.driver.backend = self.recorder
         return manager
 
@@ -202,11 +228,11 @@ class WasmBackendTestCase(test.TestCase):
             return f.read()
 
     def unsupported(self, operation):
-        """Whether the driver answered `operation` unsupported; only drivers
-        that need not support everything may."""
+        """Whether the driver answered `operation` unsupported; a failure
+        when the driver is meant to support it."""
         if operation not in self.recorder.unsupported:
             return False
-        self.assertFalse(getattr(self, "supports_everything", False), "the driver must support %s" % operation)
+        self.assertNotIn(operation, self.supports, "the driver must support %s" % operation)
         return True
 
     # Manila's requests, as its API makes them.
@@ -394,6 +420,10 @@ class Lifecycle:
         # Without update_access, Manila cannot remove the rule: only a forced delete goes on.
         self.delete_share(share, force=not access_works)
         self.assertEqual(privdata.Store(self.url).hosts(), [], "no host holds private data")
+        # Every optional operation reached answered as the driver's list
+        # says: those it supports worked, the others answered unsupported.
+        reached = self.recorder.called & OPTIONAL
+        self.assertEqual(self.recorder.unsupported & reached, reached - self.supports)
 
     def snapshot_clone(self, share, snapshot):
         """A share made from `snapshot` holds its data; it is deleted again."""
@@ -476,17 +506,28 @@ class Lifecycle:
 
 class GenericDriverTest(Lifecycle, WasmBackendTestCase):
     component = "generic_driver.wasm"
-    supports_everything = True
+    supports = OPTIONAL
     manages_by_export_path = True
 
 
 class ShortNamesDriverTest(Lifecycle, WasmBackendTestCase):
     component = "short_names_driver.wasm"
+    supports = frozenset(
+        {
+            "get_stats",
+            "extend_share",
+            "shrink_share",
+            "create_snapshot",
+            "manage_existing_snapshot",
+            "unmanage_snapshot",
+        }
+    )
     manages_by_export_path = True
 
 
 class CachingDriverTest(Lifecycle, WasmBackendTestCase):
     component = "caching_driver.wasm"
+    supports = frozenset({"get_stats", "extend_share", "shrink_share"})
     admin_exports = True
     # It names a share's directory by the share's id, and Manila gives a
     # managed share a new one: it refuses to adopt any other id.
@@ -497,6 +538,16 @@ class PythonGenericDriverTest(Lifecycle, WasmBackendTestCase):
     """The generic driver's use case written in Python (componentize-py)."""
 
     component = "python_generic_driver.wasm"
+    supports = frozenset(
+        {
+            "get_stats",
+            "extend_share",
+            "shrink_share",
+            "create_snapshot",
+            "create_share_from_snapshot",
+            "revert_to_snapshot",
+        }
+    )
     manages_by_export_path = True
 
 
@@ -593,11 +644,9 @@ class FakeArray:
         self.process.stdout.close()
 
 
-class RestDriverTest(WasmBackendTestCase):
-    """The REST driver manages an array over HTTP, which it reaches only
+class RestDriver:
+    """A REST driver manages an array over HTTP, which it reaches only
     because the backend lists it in privdata_allowed_outbound."""
-
-    component = "rest_driver.wasm"
 
     def setUp(self):
         self.array = FakeArray()
@@ -634,6 +683,16 @@ class RestDriverTest(WasmBackendTestCase):
         self.assertIn('allowed_outbound = ["http://127.0.0.1:9"]', str(caught.exception))
         self.assertEqual(self.status(share), constants.STATUS_ERROR)
         self.assertEqual(self.array.requests, before, "nothing reached the array")
+
+
+class RestDriverTest(RestDriver, WasmBackendTestCase):
+    component = "rest_driver.wasm"
+
+
+class PythonRestDriverTest(RestDriver, WasmBackendTestCase):
+    """The REST driver written in Python (manila_driver.http)."""
+
+    component = "python_rest_driver.wasm"
 
 
 def main():
