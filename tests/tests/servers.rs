@@ -162,6 +162,18 @@ impl Raw {
         }
     }
 
+    fn text(&mut self, sql: &str) -> String {
+        match self {
+            Raw::Mysql(c) => mysql::prelude::Queryable::query_first::<Option<String>, _>(c, sql)
+                .map(|t| t.flatten().unwrap_or_default())
+                .unwrap_or_else(|e| e.to_string()),
+            Raw::Postgres(c) => c
+                .query_one(sql, &[])
+                .map(|r| r.get::<_, Option<String>>(0).unwrap_or_default())
+                .unwrap_or_else(|e| e.to_string()),
+        }
+    }
+
     fn count(&mut self, sql: &str) -> i64 {
         match self {
             Raw::Mysql(c) => mysql::prelude::Queryable::query_first::<i64, _>(c, sql)
@@ -264,10 +276,22 @@ fn wait_until_the_call_holds_the_usage_row(kind: StoreKind, url: &str) {
         }
     };
     while !held(&mut watcher) {
-        assert!(
-            Instant::now() < deadline,
-            "{kind:?}: the call never took the usage row"
-        );
+        if Instant::now() > deadline {
+            // What the sessions of this database were doing: where the
+            // call waits, if not on the row.
+            let sessions = match kind {
+                StoreKind::Mysql => {
+                    "SELECT GROUP_CONCAT(CONCAT_WS(' | ', id, command, time, state, info) \
+                     SEPARATOR '\n') FROM information_schema.processlist WHERE db = DATABASE()"
+                }
+                _ => {
+                    "SELECT string_agg(concat_ws(' | ', pid, state, wait_event_type, wait_event, query), \
+                     E'\n') FROM pg_stat_activity WHERE datname = current_database()"
+                }
+            };
+            let sessions = watcher.text(sessions);
+            panic!("{kind:?}: the call never took the usage row; the sessions:\n{sessions}");
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
