@@ -133,6 +133,7 @@ struct LimitsSection {
 
     timeout_secs: Option<f64>,
     max_memory_mib: Option<usize>,
+    max_resources: Option<usize>,
 
     max_connections: Option<u32>,
     max_network_bytes: Option<u64>,
@@ -313,6 +314,12 @@ impl Config {
                     return Err(bad(format!("limits.max_memory_mib = {mib}; use 1 to {most}")));
                 }
                 sandbox_limits.max_memory_bytes = mib << 20;
+            }
+            if let Some(max) = b.limits.max_resources {
+                if !(16..=1_000_000).contains(&max) {
+                    return Err(bad(format!("limits.max_resources = {max}; use 16 to 1000000")));
+                }
+                sandbox_limits.max_resources = max;
             }
             let host = b.host.unwrap_or_else(|| format!("{hostname}@{name}"));
             crate::validate::host(&host).map_err(|e| bad(e.to_string()))?;

@@ -7,14 +7,15 @@
 //! (and the TLS session, verified against the backend's CA) only to a listed
 //! `http://` or `https://` endpoint. Raw TCP goes through `wasi:sockets`,
 //! only to a listed `tcp://` endpoint. UDP and name lookups are refused.
-//! Every wait on the network ends at the operation's time limit.
+//! Every wait on the network ends at the operation's time limit, and what a
+//! driver makes the host hold for the network (sockets, connections, bytes)
+//! counts against the operation's limits (`meter.rs`).
 
 use crate::error::{Error, Result};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Instant;
 
 /// How a listed endpoint is reached.
@@ -120,9 +121,13 @@ impl Endpoint {
 /// Per-operation limits on the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetworkLimits {
-    /// Connections (HTTP requests and TCP connects) one operation may open.
+    /// Connections and sockets one operation may open: each HTTP request,
+    /// and each TCP socket it creates, bound, connected or neither.
     pub max_connections: u32,
-    /// Bytes one operation may send and receive in HTTP bodies.
+    /// Bytes one operation may move: what it hands the host to send (HTTP
+    /// header fields and request lines when it makes them, HTTP bodies and
+    /// TCP writes when it writes them, sent or not) and what it receives
+    /// (HTTP heads and bodies as they arrive, TCP reads).
     pub max_bytes: u64,
 }
 
@@ -223,25 +228,6 @@ fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
     })
 }
 
-/// What one operation has used of its limits.
-#[derive(Debug, Default)]
-pub(crate) struct Usage {
-    connections: AtomicU32,
-    bytes: AtomicU64,
-}
-
-impl Usage {
-    /// Count one more connection; false when over the limit.
-    pub(crate) fn connect(&self, limits: &NetworkLimits) -> bool {
-        self.connections.fetch_add(1, Ordering::Relaxed) < limits.max_connections
-    }
-
-    /// Count `n` more bytes; false when over the limit.
-    fn transfer(&self, n: u64, limits: &NetworkLimits) -> bool {
-        self.bytes.fetch_add(n, Ordering::Relaxed) + n <= limits.max_bytes
-    }
-}
-
 /// The network of one operation: the backend's allow-list, the operation's
 /// deadline and what it has used so far.
 #[derive(Clone)]
@@ -254,9 +240,25 @@ pub(crate) struct Outbound {
     pub(crate) usage: Arc<Usage>,
 }
 
+impl Outbound {
+    /// The operation's byte budget, for a stream or a hook to count with.
+    pub(crate) fn meter(&self) -> Meter {
+        Meter {
+            backend: self.backend.clone(),
+            usage: Arc::clone(&self.usage),
+            limits: self.network.limits,
+        }
+    }
+}
+
+mod handover;
 mod http;
+mod meter;
 pub(crate) mod tcp;
 pub(crate) mod wait;
+
+pub(crate) use handover::add_to_linker as add_handover_to_linker;
+pub(crate) use meter::{Meter, Usage};
 
 #[cfg(test)]
 mod tests {

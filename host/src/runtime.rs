@@ -69,6 +69,7 @@ impl Runtime {
         link(wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker))?;
         link(crate::network::wait::add_to_linker(&mut linker))?;
         link(crate::network::tcp::add_to_linker(&mut linker))?;
+        link(crate::network::add_handover_to_linker(&mut linker))?;
         link(Driver::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s))?;
         link(v0_1::Driver::add_to_linker::<State, HasSelf<State>>(
             &mut linker,

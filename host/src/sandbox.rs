@@ -6,12 +6,11 @@ use crate::bindings::WitDriverError;
 use crate::contract::{Call, Driver, DriverPre};
 use crate::data::PrivateData;
 use crate::error::{DriverError, Error, Result};
-use crate::network::tcp::TcpStreams;
 use crate::network::{Network, Outbound};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{ResourceTable, ResourceTableError};
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::sockets::SocketAddrUse;
@@ -27,15 +26,23 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 const MAX_CORE_INSTANCES: usize = 32;
 /// How much a driver may print per operation before its output is cut.
 const OUTPUT_CAPACITY: usize = 64 * 1024;
+/// The largest header fields resource (names, values, and the map's own
+/// bookkeeping) a driver may make; what it puts in counts against its
+/// network bytes too.
+const FIELD_SIZE_LIMIT: usize = 64 * 1024;
 
 /// Per-backend limits on what a driver instance may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SandboxLimits {
-    /// Wall-clock CPU time one operation may run, counting the private-data
-    /// calls it makes.
+    /// Wall-clock time one operation may take, waits on the network and
+    /// the private-data calls it makes included.
     pub timeout: Duration,
     /// Linear memory one instance may grow to, in bytes.
     pub max_memory_bytes: usize,
+    /// Host resources one instance may hold at once: open files and
+    /// directories, streams, pollables, sockets, HTTP requests, responses,
+    /// bodies and header fields.
+    pub max_resources: usize,
 }
 
 impl Default for SandboxLimits {
@@ -43,9 +50,13 @@ impl Default for SandboxLimits {
         SandboxLimits {
             timeout: Duration::from_secs(10),
             max_memory_bytes: 64 << 20,
+            max_resources: DEFAULT_MAX_RESOURCES,
         }
     }
 }
+
+/// The default of [`SandboxLimits::max_resources`].
+pub const DEFAULT_MAX_RESOURCES: usize = 256;
 
 /// What one driver instance is bound to: its backend, its data, its root.
 #[derive(Debug, Clone)]
@@ -72,15 +83,19 @@ pub(crate) struct State {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     outbound: Outbound,
-    tcp: TcpStreams,
     table: ResourceTable,
     limits: StoreLimits,
 }
 
 impl State {
-    /// The operation's network, its TCP connections, and the resources.
-    pub(crate) fn network_parts(&mut self) -> (&Outbound, &mut TcpStreams, &mut ResourceTable) {
-        (&self.outbound, &mut self.tcp, &mut self.table)
+    /// The operation's network: its allow-list, deadline and usage.
+    pub(crate) fn outbound(&self) -> &Outbound {
+        &self.outbound
+    }
+
+    /// The host resources the driver holds.
+    pub(crate) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
     }
 }
 
@@ -191,7 +206,9 @@ impl DriverComponent {
                                 tcp.network.describe()
                             );
                         }
-                        listed && tcp.usage.connect(&tcp.network.limits)
+                        // The socket counted against max_connections when
+                        // it was made (network/tcp.rs).
+                        listed
                     }
                     SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
                     _ => false,
@@ -201,14 +218,17 @@ impl DriverComponent {
         } else {
             wasi.allow_tcp(false);
         }
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(sandbox.limits.max_resources);
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(FIELD_SIZE_LIMIT);
         let state = State {
             backend: sandbox.backend.clone(),
             private_data: sandbox.private_data.clone(),
             wasi: wasi.build(),
-            http: WasiHttpCtx::new(),
+            http,
             outbound,
-            tcp: TcpStreams::default(),
-            table: ResourceTable::new(),
+            table,
             limits: StoreLimitsBuilder::new()
                 .memory_size(sandbox.limits.max_memory_bytes)
                 .instances(MAX_CORE_INSTANCES)
@@ -340,7 +360,21 @@ fn describe_trap(err: &wasmtime::Error, limits: &SandboxLimits, stderr: &MemoryO
         Some(Trap::StackOverflow) => "stack overflow: the driver recursed too deeply".to_string(),
         Some(Trap::UnreachableCodeReached) => "the driver aborted (panic or out of memory)".into(),
         Some(trap) => format!("trap: {trap}"),
-        None => format!("{err:#}"),
+        None if err.chain().any(|e| {
+            matches!(
+                e.downcast_ref::<ResourceTableError>(),
+                Some(ResourceTableError::Full)
+            )
+        }) =>
+        {
+            format!(
+                "the driver holds more host resources (files, streams, sockets, HTTP requests, \
+                 fields, ...) than its limit of {} (limits.max_resources)",
+                limits.max_resources
+            )
+        }
+        // The host's own reason, without the wasm backtrace around it.
+        None => err.root_cause().to_string(),
     };
     let stderr = stderr.contents();
     let stderr = String::from_utf8_lossy(&stderr);

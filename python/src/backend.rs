@@ -265,6 +265,7 @@ impl Backend {
             limits: SandboxLimits {
                 timeout: Duration::from_secs_f64(timeout),
                 max_memory_bytes: max_memory_mib << 20,
+                ..SandboxLimits::default()
             },
             network,
         };

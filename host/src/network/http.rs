@@ -1,9 +1,11 @@
 //! `wasi:http/outgoing-handler` for drivers: the host sends a driver's
 //! request only to an endpoint on its backend's list, verifies TLS against
-//! the backend's CA, and bounds connecting, waiting and reading by the
-//! operation's deadline and byte limit.
+//! the backend's CA, bounds connecting, waiting and reading by the
+//! operation's deadline, and counts what the connection receives against
+//! its byte limit (what the driver sends was counted when it handed it
+//! over: `handover.rs`).
 
-use super::{NetworkLimits, Outbound, Scheme, Usage};
+use super::{Meter, Outbound, Scheme};
 use bytes::Bytes;
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
@@ -55,6 +57,16 @@ impl WasiHttpHooks for Outbound {
 
     fn p2_error_from_hyper(&mut self, err: &hyper::Error) -> ErrorCode {
         tracing::warn!(backend = %self.backend, error = %err, "driver's HTTP exchange failed");
+        let mut cause = std::error::Error::source(err);
+        while let Some(e) = cause {
+            if let Some(OverLimit(message)) = e
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref().and_then(|inner| inner.downcast_ref::<OverLimit>()))
+            {
+                return ErrorCode::InternalError(Some(message.clone()));
+            }
+            cause = e.source();
+        }
         if err.is_timeout() {
             ErrorCode::ConnectionReadTimeout
         } else if err.is_incomplete_message() || err.is_closed() {
@@ -134,7 +146,7 @@ impl Outbound {
         let mut body = Some(body);
         let result = self.exchange(parts, &mut body, options).await;
         if let (Err(_), Some(body)) = (&result, body) {
-            drop(Counted::new(body, &self, None)); // drains it: see its `Drop`
+            drop(Bounded::new(body, &self, None)); // drains it: see its `Drop`
         }
         result
     }
@@ -185,6 +197,10 @@ impl Outbound {
             )
             .await?
             .map_err(HttpError::Connect)?;
+        let stream = Received {
+            inner: stream,
+            meter: self.meter(),
+        };
         let stream: Box<dyn Stream> = match (scheme, &self.network.tls) {
             (Scheme::Https, Some(tls)) => {
                 let name = rustls::pki_types::ServerName::try_from(host.clone())
@@ -217,7 +233,7 @@ impl Outbound {
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         parts.uri = http::Uri::try_from(path).map_err(|_| HttpError::HttpRequestUriInvalid)?;
         let body = body.take().expect("the body is sent once");
-        let request = http::Request::from_parts(parts, Counted::new(body, self, None).boxed_unsync());
+        let request = http::Request::from_parts(parts, Bounded::new(body, self, None).boxed_unsync());
 
         let first_byte = self.time_left(options.first_byte_timeout)?;
         let response = self
@@ -231,7 +247,7 @@ impl Outbound {
             .map_err(HttpError::Hyper)?;
         let between = options.between_bytes_timeout;
         let response = response.map(|body| {
-            Counted::new(
+            Bounded::new(
                 body.map_err(HttpError::Hyper),
                 self,
                 Some(between.unwrap_or(Duration::MAX)),
@@ -243,34 +259,31 @@ impl Outbound {
     }
 }
 
-/// A body whose bytes count against the operation's limit, and which (for a
-/// response) fails when no bytes come for `between` or the deadline passes.
+/// A body bounded in time: a response fails when no bytes come for
+/// `between` or the deadline passes.
 ///
 /// A request body dropped before its end (the array answered early, or the
 /// request failed) is drained in the background until the driver finishes
 /// it or the deadline passes: otherwise the driver's next write would fail
-/// with a closed stream, hiding the answer or the reason.
-struct Counted<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> {
+/// with a closed stream, hiding the answer or the reason. (What the driver
+/// writes to it is counted as it writes: `handover.rs`.)
+struct Bounded<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> {
     inner: Option<B>,
-    usage: Arc<Usage>,
-    limits: NetworkLimits,
     deadline: Instant,
     between: Option<Duration>,
     timer: Pin<Box<tokio::time::Sleep>>,
 }
 
-impl<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> Counted<B> {
+impl<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> Bounded<B> {
     fn new(inner: B, outbound: &Outbound, between: Option<Duration>) -> Self {
-        let mut counted = Counted {
+        let mut bounded = Bounded {
             inner: Some(inner),
-            usage: Arc::clone(&outbound.usage),
-            limits: outbound.network.limits,
             deadline: outbound.deadline,
             between,
             timer: Box::pin(tokio::time::sleep_until(outbound.deadline.into())),
         };
-        counted.rearm();
-        counted
+        bounded.rearm();
+        bounded
     }
 
     fn rearm(&mut self) {
@@ -284,7 +297,7 @@ impl<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> Counted<
     }
 }
 
-impl<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> Drop for Counted<B> {
+impl<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> Drop for Bounded<B> {
     fn drop(&mut self) {
         let Some(mut inner) = self.inner.take() else {
             return;
@@ -295,20 +308,12 @@ impl<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> Drop for
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let (usage, limits) = (Arc::clone(&self.usage), self.limits);
-        let drain = async move {
-            while let Some(Ok(frame)) = inner.frame().await {
-                let n = frame.data_ref().map_or(0, |d| d.len() as u64);
-                if !usage.transfer(n, &limits) {
-                    break;
-                }
-            }
-        };
+        let drain = async move { while let Some(Ok(_)) = inner.frame().await {} };
         runtime.spawn(tokio::time::timeout_at(self.deadline.into(), drain));
     }
 }
 
-impl<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> Body for Counted<B> {
+impl<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> Body for Bounded<B> {
     type Data = Bytes;
     type Error = HttpError;
 
@@ -321,15 +326,6 @@ impl<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> Body for
         };
         match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
-                let n = frame.data_ref().map_or(0, |d| d.len() as u64);
-                if !self.usage.transfer(n, &self.limits) {
-                    let limit = Some(self.limits.max_bytes);
-                    return Poll::Ready(Some(Err(if self.between.is_some() {
-                        HttpError::HttpResponseBodySize(limit)
-                    } else {
-                        HttpError::HttpRequestBodySize(limit)
-                    })));
-                }
                 self.rearm();
                 Poll::Ready(Some(Ok(frame)))
             }
@@ -348,5 +344,60 @@ impl<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> Body for
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.as_ref().map(Body::size_hint).unwrap_or_default()
+    }
+}
+
+/// A request's connection, counting every byte it receives (heads,
+/// bodies, TLS records) against the operation's limit.
+struct Received<S> {
+    inner: S,
+    meter: Meter,
+}
+
+/// The error a connection's read fails with past the limit: the driver is
+/// told the reason (see `p2_error_from_hyper`).
+#[derive(Debug)]
+struct OverLimit(String);
+
+impl std::fmt::Display for OverLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for OverLimit {}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Received<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
+        let n = buf.filled().len() - before;
+        Poll::Ready(
+            self.meter
+                .count(n)
+                .map_err(|message| std::io::Error::other(OverLimit(message))),
+        )
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Received<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

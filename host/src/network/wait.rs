@@ -5,17 +5,18 @@
 //! waits (`poll`, `pollable.block`, and the streams' `blocking-*` methods)
 //! is defined again here over wasmtime-wasi's own, bounded by the
 //! operation's deadline: past it, the driver traps as timed out, like a
-//! driver that loops. What the blocking stream calls move on a TCP
-//! connection counts against the network limit (see `tcp.rs`).
+//! driver that loops. (What the streams move is counted by the streams
+//! themselves: see `meter.rs`.)
 
-use super::tcp;
 use crate::sandbox::State;
 use std::future::Future;
 use std::time::Instant;
-use wasmtime::component::{Linker, Resource};
+use wasmtime::component::{Linker, Resource, ResourceTable};
 use wasmtime::{StoreContextMut, Trap};
 use wasmtime_wasi_io::bindings::wasi::io::poll::{Host as _, HostPollable as _};
-use wasmtime_wasi_io::bindings::wasi::io::streams::{HostInputStream as _, HostOutputStream as _};
+use wasmtime_wasi_io::bindings::wasi::io::streams::{
+    HostInputStream as _, HostOutputStream as _, StreamError,
+};
 use wasmtime_wasi_io::poll::DynPollable;
 use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream};
 
@@ -32,15 +33,17 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     poll.func_wrap(
         "poll",
         |mut store: StoreContextMut<'_, State>, (pollables,): (Vec<Resource<DynPollable>>,)| {
-            let (outbound, _, table) = store.data_mut().network_parts();
-            Ok((until(outbound.deadline, table.poll(pollables))??,))
+            let state = store.data_mut();
+            let deadline = state.outbound().deadline;
+            Ok((until(deadline, state.table().poll(pollables))??,))
         },
     )?;
     poll.func_wrap(
         "[method]pollable.block",
         |mut store: StoreContextMut<'_, State>, (pollable,): (Resource<DynPollable>,)| {
-            let (outbound, _, table) = store.data_mut().network_parts();
-            until(outbound.deadline, table.block(pollable))??;
+            let state = store.data_mut();
+            let deadline = state.outbound().deadline;
+            until(deadline, state.table().block(pollable))??;
             Ok(())
         },
     )?;
@@ -48,69 +51,75 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     streams.func_wrap(
         "[method]input-stream.blocking-read",
         |mut store: StoreContextMut<'_, State>, (stream, len): (Resource<DynInputStream>, u64)| {
-            let (rep, state) = (stream.rep(), store.data_mut());
-            let (outbound, _, table) = state.network_parts();
-            let result = until(outbound.deadline, table.blocking_read(stream, len))?;
-            tcp::count(state, rep, result.as_ref().map_or(0, Vec::len))?;
-            Ok((tcp::to_wit(state.network_parts().2, result)?,))
+            let state = store.data_mut();
+            let deadline = state.outbound().deadline;
+            let result = until(deadline, state.table().blocking_read(stream, len))?;
+            Ok((to_wit(state.table(), result)?,))
         },
     )?;
     streams.func_wrap(
         "[method]input-stream.blocking-skip",
         |mut store: StoreContextMut<'_, State>, (stream, len): (Resource<DynInputStream>, u64)| {
-            let (rep, state) = (stream.rep(), store.data_mut());
-            let (outbound, _, table) = state.network_parts();
-            let result = until(outbound.deadline, table.blocking_skip(stream, len))?;
-            tcp::count(state, rep, result.as_ref().map_or(0, |n| *n as usize))?;
-            Ok((tcp::to_wit(state.network_parts().2, result)?,))
+            let state = store.data_mut();
+            let deadline = state.outbound().deadline;
+            let result = until(deadline, state.table().blocking_skip(stream, len))?;
+            Ok((to_wit(state.table(), result)?,))
         },
     )?;
     streams.func_wrap(
         "[method]output-stream.blocking-write-and-flush",
         |mut store: StoreContextMut<'_, State>, (stream, bytes): (Resource<DynOutputStream>, Vec<u8>)| {
             let state = store.data_mut();
-            tcp::count(state, stream.rep(), bytes.len())?;
-            let (outbound, _, table) = state.network_parts();
-            let result = until(outbound.deadline, table.blocking_write_and_flush(stream, bytes))?;
-            Ok((tcp::to_wit(table, result)?,))
+            let deadline = state.outbound().deadline;
+            let result = until(deadline, state.table().blocking_write_and_flush(stream, bytes))?;
+            Ok((to_wit(state.table(), result)?,))
         },
     )?;
     streams.func_wrap(
         "[method]output-stream.blocking-write-zeroes-and-flush",
         |mut store: StoreContextMut<'_, State>, (stream, len): (Resource<DynOutputStream>, u64)| {
             let state = store.data_mut();
-            tcp::count(state, stream.rep(), usize::try_from(len).unwrap_or(usize::MAX))?;
-            let (outbound, _, table) = state.network_parts();
+            let deadline = state.outbound().deadline;
             let result = until(
-                outbound.deadline,
-                table.blocking_write_zeroes_and_flush(stream, len),
+                deadline,
+                state.table().blocking_write_zeroes_and_flush(stream, len),
             )?;
-            Ok((tcp::to_wit(table, result)?,))
+            Ok((to_wit(state.table(), result)?,))
         },
     )?;
     streams.func_wrap(
         "[method]output-stream.blocking-flush",
         |mut store: StoreContextMut<'_, State>, (stream,): (Resource<DynOutputStream>,)| {
-            let (outbound, _, table) = store.data_mut().network_parts();
-            let result = until(outbound.deadline, table.blocking_flush(stream))?;
-            Ok((tcp::to_wit(table, result)?,))
+            let state = store.data_mut();
+            let deadline = state.outbound().deadline;
+            let result = until(deadline, state.table().blocking_flush(stream))?;
+            Ok((to_wit(state.table(), result)?,))
         },
     )?;
     streams.func_wrap(
         "[method]output-stream.blocking-splice",
         |mut store: StoreContextMut<'_, State>,
          (dest, src, len): (Resource<DynOutputStream>, Resource<DynInputStream>, u64)| {
-            let (dest_rep, src_rep, state) = (dest.rep(), src.rep(), store.data_mut());
-            let (outbound, _, table) = state.network_parts();
-            let result = until(outbound.deadline, table.blocking_splice(dest, src, len))?;
-            let n = result.as_ref().map_or(0, |n| *n as usize);
-            tcp::count(state, src_rep, n)?;
-            tcp::count(state, dest_rep, n)?;
-            Ok((tcp::to_wit(state.network_parts().2, result)?,))
+            let state = store.data_mut();
+            let deadline = state.outbound().deadline;
+            let result = until(deadline, state.table().blocking_splice(dest, src, len))?;
+            Ok((to_wit(state.table(), result)?,))
         },
     )?;
     linker.allow_shadowing(false);
     Ok(())
+}
+
+/// A stream call's result as the guest sees it.
+fn to_wit<T>(
+    table: &mut ResourceTable,
+    result: wasmtime_wasi_io::streams::StreamResult<T>,
+) -> wasmtime::Result<Result<T, StreamError>> {
+    use wasmtime_wasi_io::bindings::wasi::io::streams::Host as _;
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(e) => Ok(Err(table.convert_stream_error(e)?)),
+    }
 }
 
 /// `f`'s output, or a timeout trap when `deadline` comes first.
