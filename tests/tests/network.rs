@@ -304,20 +304,33 @@ fn tls_is_verified_against_the_backends_ca() {
 #[test]
 fn bytes_per_operation_are_capped() {
     let nas = FakeNas::http().unwrap();
-    let f = Fixture::new([BackendSpec::new("rest", drivers::REST)
-        .option("api_url", &nas.url())
-        .option("api_token", fake_nas::TOKEN)
-        .network(
-            &[&nas.url()],
-            None,
-            NetworkLimits {
-                max_bytes: 16,
-                ..NetworkLimits::default()
-            },
-        )]);
-    // The capacity answer is longer than 16 bytes.
-    let err = f.backend("rest").get_stats().unwrap_err();
-    assert!(backend_error(&err).to_lowercase().contains("body"), "{err}");
+    let capped = |max_bytes: u64| {
+        let f = Fixture::new([BackendSpec::new("rest", drivers::REST)
+            .option("api_url", &nas.url())
+            .option("api_token", fake_nas::TOKEN)
+            .network(
+                &[&nas.url()],
+                None,
+                NetworkLimits {
+                    max_bytes,
+                    ..NetworkLimits::default()
+                },
+            )]);
+        f.backend("rest").get_stats()
+    };
+    let over = |max: u64| format!("may move at most {max} bytes on the network (limits.max_network_bytes)");
+    // The request's head does not fit: the driver is stopped when it makes
+    // it, before anything is sent.
+    let err = capped(16).unwrap_err();
+    assert!(
+        matches!(&err, Error::DriverTrap { message, .. } if message.contains(&over(16))),
+        "{err:?}"
+    );
+    assert_eq!(nas.requests(), 0);
+    // The head fits, the answer does not: the driver is told why.
+    let err = capped(128).unwrap_err();
+    assert!(backend_error(&err).contains(&over(128)), "{err}");
+    capped(4096).unwrap();
 }
 
 #[test]

@@ -220,7 +220,7 @@ fn run<'a>(ops: &[Op], api: &dyn Fn(usize) -> Box<dyn Api + 'a>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(200), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(200), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn the_store_behaves_like_the_model(ops in prop::collection::vec(op(), 1..40)) {
@@ -230,7 +230,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(200) / 16, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(200) / 16, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn a_guest_sees_the_same_as_the_model(ops in prop::collection::vec(op(), 1..20)) {

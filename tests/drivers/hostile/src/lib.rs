@@ -22,6 +22,11 @@
 //! - `pull`: reads everything the address in the share's name sends.
 //! - `hang`: connects to the address in the share's name and waits to read
 //!   a byte that never comes.
+//! - `zeroes`, `bodies`, `reuse`, `heads`, `hoard`, `table`, `script`: try
+//!   to make the host hold more than the backend's limits allow, with raw
+//!   WASI calls (`resources.rs`); the share's name holds the arguments.
+
+mod resources;
 
 use manila_driver_sdk::bindings::manila::driver::private_data as raw;
 use manila_driver_sdk::{Driver, DriverError, ExportLocation, Options, PrivateStorage, Share};
@@ -204,6 +209,22 @@ impl Driver for Hostile {
                 let mut byte = [0u8; 1];
                 let n = stream.read(&mut byte)?;
                 Ok(vec![location(format!("read {n} bytes"))])
+            }
+            // Host resources (resources.rs); the share's name holds the
+            // arguments, split by spaces.
+            "zeroes" => Ok(vec![location(resources::zeroes(&share.name))]),
+            "hoard" => Ok(vec![location(resources::hoard())]),
+            "table" => Ok(vec![location(resources::table())]),
+            "bodies" | "heads" | "reuse" | "script" => {
+                let args: Vec<&str> = share.name.split(' ').collect();
+                let number = |i: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(0);
+                let arg = |i: usize| args.get(i).copied().unwrap_or_default();
+                Ok(vec![location(match self.mode.as_str() {
+                    "bodies" => resources::bodies(number(0), number(1)),
+                    "heads" => resources::heads(arg(0), number(1), number(2), number(3)),
+                    "reuse" => resources::reuse(arg(0), number(1), arg(2) == "send"),
+                    _ => resources::script(arg(0), arg(1), arg(2)),
+                })])
             }
             other => Err(DriverError::Invalid(format!("unknown mode {other:?}"))),
         }
