@@ -32,14 +32,14 @@
 //! ca_file = "/etc/privdata/alpha-ca.pem"
 //! ```
 
-use crate::data::DataLimits;
 use crate::error::{Error, Result};
-use crate::network::{Endpoint, Network, NetworkLimits};
-use crate::sandbox::SandboxLimits;
-use crate::store::{Durability, StorageOptions, StorageUrl};
+use privdata_runtime::network::{Endpoint, Network, NetworkLimits};
+use privdata_runtime::{Backend, DriverComponent, Sandbox, SandboxLimits};
+use privdata_store::{DataLimits, Durability, PrivateData, Storage, StorageOptions, StorageUrl};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A parsed configuration with every path made absolute. Its `Debug`
@@ -153,6 +153,24 @@ impl HostLimits {
     }
 }
 
+impl BackendConfig {
+    /// The backend this section describes, named `name`, running `driver`
+    /// over `storage`.
+    pub fn backend(&self, name: &str, driver: DriverComponent, storage: Arc<dyn Storage>) -> Backend {
+        Backend::new(
+            driver,
+            Sandbox {
+                backend: name.to_string(),
+                private_data: PrivateData::new(storage, &self.host, self.data_limits),
+                root: self.root.clone(),
+                options: self.options.clone().into_iter().collect(),
+                limits: self.sandbox_limits,
+                network: self.network.clone(),
+            },
+        )
+    }
+}
+
 impl Config {
     /// Read and check the configuration file at `path`: the store and at
     /// least one backend.
@@ -245,7 +263,7 @@ impl Config {
             .map_err(|e| format!("[storage] url: {e}"))?
             .relative_to(base);
         let max_stack_bytes = match file.max_stack_kib {
-            None => crate::runtime::DEFAULT_MAX_STACK,
+            None => privdata_runtime::DEFAULT_MAX_STACK,
             Some(kib) if (64..=16 * 1024).contains(&kib) => kib << 10,
             Some(kib) => return Err(format!("max_stack_kib = {kib}; use 64 to 16384")),
         };
@@ -309,7 +327,7 @@ impl Config {
                 sandbox_limits.timeout = Duration::from_secs_f64(secs);
             }
             if let Some(mib) = b.limits.max_memory_mib {
-                let most = crate::runtime::MAX_MEMORY_LIMIT >> 20;
+                let most = privdata_runtime::MAX_MEMORY_LIMIT >> 20;
                 if !(1..=most).contains(&mib) {
                     return Err(bad(format!("limits.max_memory_mib = {mib}; use 1 to {most}")));
                 }
@@ -322,7 +340,7 @@ impl Config {
                 sandbox_limits.max_resources = max;
             }
             let host = b.host.unwrap_or_else(|| format!("{hostname}@{name}"));
-            crate::validate::host(&host).map_err(|e| bad(e.to_string()))?;
+            privdata_store::validate::host(&host).map_err(|e| bad(e.to_string()))?;
             backends.insert(
                 name,
                 BackendConfig {
@@ -385,7 +403,11 @@ fn network(b: &BackendSection, absolute: &dyn Fn(&Path) -> PathBuf) -> std::resu
         limits.max_bytes = max;
     }
     let ca_file = b.ca_file.as_deref().map(absolute);
-    if ca_file.is_some() && !allowed.iter().any(|e| e.scheme == crate::network::Scheme::Https) {
+    if ca_file.is_some()
+        && !allowed
+            .iter()
+            .any(|e| e.scheme == privdata_runtime::network::Scheme::Https)
+    {
         return Err("ca_file is set but allowed_outbound lists no https:// endpoint to use it for".into());
     }
     Network::new(allowed, ca_file.as_deref(), limits).map_err(|e| e.to_string())

@@ -1,4 +1,8 @@
-//! Host for sandboxed OpenStack Manila share drivers, with private data.
+//! Host for sandboxed OpenStack Manila share drivers, with private data:
+//! the configuration ([`Config`]), the backends it describes started over
+//! one store ([`Manager`]), and what operators run against a store
+//! ([`ops`]). The store and the runtime are crates of their own,
+//! re-exported here: [`store`] and [`runtime`].
 //!
 //! Drivers are WebAssembly components (the `manila:driver` world in `wit/`).
 //! Each backend's driver runs in its own sandbox, bound to its backend host:
@@ -28,31 +32,19 @@
 //! ```
 #![deny(missing_docs)]
 
-mod bindings;
-mod cache;
 pub mod config;
-mod contract;
-mod data;
-pub mod error;
 pub mod manager;
-pub mod network;
-mod private_data;
-pub mod runtime;
-mod sandbox;
-pub mod store;
-mod tls;
-pub mod tools;
-pub mod validate;
+pub mod ops;
 
-pub use bindings::{
-    AccessLevel, AccessRule, AccessType, BackendStats, ExportLocation, Pool, RuleResult, RuleState, Share,
-    Snapshot,
-};
+pub use privdata_runtime as runtime;
+pub use privdata_store as store;
+
 pub use config::{Config, HostLimits};
-pub use data::{DataLimits, PrivateData};
-pub use error::{DriverError, Error, Result};
-pub use manager::{Backend, Manager};
-pub use network::{Endpoint, Network, NetworkLimits};
-pub use runtime::Runtime;
-pub use sandbox::{DriverComponent, DriverInstance, Sandbox, SandboxLimits};
-pub use store::Storage;
+pub use manager::Manager;
+pub use privdata_runtime::{
+    AccessLevel, AccessRule, AccessType, Backend, BackendStats, DriverComponent, DriverInstance, Endpoint,
+    ExportLocation, Network, NetworkLimits, Pool, RuleResult, RuleState, Runtime, Sandbox, SandboxLimits,
+    Share, Snapshot,
+};
+pub use privdata_store::error::{self, DriverError, Error, Result};
+pub use privdata_store::{DataLimits, PrivateData, Storage, validate};

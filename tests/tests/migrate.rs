@@ -3,8 +3,8 @@
 //! ends in the same place, writing only what differs.
 
 use conformance::*;
+use privdata_host::ops::migrate::{Progress, Report, migrate, summarize};
 use privdata_host::store::{self, Entry, Quota};
-use privdata_host::tools::migrate::{Progress, Report, migrate, summarize};
 use privdata_host::{HostLimits, Storage};
 use std::sync::Arc;
 

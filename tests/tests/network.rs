@@ -378,7 +378,7 @@ fn check_driver_passes_the_rest_driver_against_its_array() {
         NetworkLimits::default(),
     )
     .unwrap();
-    let report = privdata_host::tools::check::check_driver(
+    let report = privdata_host::ops::check::check_driver(
         std::path::Path::new(drivers::REST),
         pairs(&[("api_url", &nas.url()), ("api_token", fake_nas::TOKEN)]),
         &network,

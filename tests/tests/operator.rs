@@ -6,11 +6,11 @@
 
 use conformance::*;
 use privdata_host::config::{BackendConfig, HostLimits};
+use privdata_host::ops::orphans::{self, LiveList};
 use privdata_host::store::{self, Entry, Quota, StorageOptions};
-use privdata_host::tools::orphans::{self, LiveList};
 use privdata_host::{
     Config, DataLimits, Error, PrivateData, Storage,
-    tools::{rename, transfer},
+    ops::{rename, transfer},
 };
 use std::sync::Arc;
 
@@ -363,7 +363,7 @@ fn migrate_checks_the_source_against_the_limits_before_writing_anything() {
     from.put(&[small, big], &|_| Quota::UNLIMITED).unwrap();
     let target = Scratch::new();
     let to = open(&target);
-    let err = privdata_host::tools::migrate::migrate(
+    let err = privdata_host::ops::migrate::migrate(
         from.as_ref(),
         to.as_ref(),
         None,
@@ -381,7 +381,7 @@ fn migrate_checks_the_source_against_the_limits_before_writing_anything() {
     };
     let mut few = roomy;
     few.quota.max_entries = 1;
-    let err = privdata_host::tools::migrate::migrate(
+    let err = privdata_host::ops::migrate::migrate(
         from.as_ref(),
         to.as_ref(),
         None,
@@ -395,7 +395,7 @@ fn migrate_checks_the_source_against_the_limits_before_writing_anything() {
     if target.kind() == StoreKind::Sqlite {
         // The servers' default packet limits are below 2 MB rows; SQLite
         // shows the limits let through what they allow.
-        let report = privdata_host::tools::migrate::migrate(
+        let report = privdata_host::ops::migrate::migrate(
             from.as_ref(),
             to.as_ref(),
             None,

@@ -293,13 +293,21 @@ fn request_bodies_never_sent_cannot_grow_the_host_past_the_limits() {
     neighbour_served(&f);
 }
 
+/// `PROPTEST_CASES`, or `default`.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// One letter of the hostile driver's `script` mode.
 fn op() -> impl Strategy<Value = char> {
     prop::sample::select(vec!['c', 'b', 'w', 'z', 'Z', 'r', 'd', 'f', 'q', 'h', 'p', 'm'])
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(48), failure_persistence: None, ..ProptestConfig::default() })]
 
     /// Random sequences of WASI network and resource calls against small
     /// limits: the host never panics, its peak memory stays within the

@@ -2,8 +2,8 @@
 //! drivers (and old drivers still working), orphan purge, audit journal.
 
 use conformance::*;
+use privdata_host::ops::orphans;
 use privdata_host::store::{HistoryFilter, StorageOptions};
-use privdata_host::tools::orphans;
 use privdata_host::{DriverError, Error, Manager};
 
 /// A manager over a store that keeps the audit journal. Not on etcd, which

@@ -1,10 +1,10 @@
 //! A driver built against `manila:driver@0.1.1` (the host's copy in
-//! `host/wit-0.1/`), answering what it lacks as the 0.1 SDK did: the host
+//! `runtime/wit-0.1/`), answering what it lacks as the 0.1 SDK did: the host
 //! must keep running it unchanged, call it `unsupported` for what 0.2
 //! added, and read the 0.1 SDK's "does not support" answers as such.
 #![allow(unsafe_code, missing_docs)]
 
-wit_bindgen::generate!({ path: "../../../host/wit-0.1", world: "driver" });
+wit_bindgen::generate!({ path: "../../../runtime/wit-0.1", world: "driver" });
 
 use exports::manila::driver::share_driver::{DriverError, ExportLocation, Guest, Share, Snapshot};
 use manila::driver::private_data as pd;

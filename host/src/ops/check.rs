@@ -1,0 +1,554 @@
+//! The driver conformance kit behind `privdata check-driver`: any driver
+//! through the standard lifecycle on a scratch backend and store, with each
+//! step reported and every violation named.
+
+use crate::{
+    AccessLevel, AccessRule, AccessType, Backend, DriverError, Error, ExportLocation, Runtime, Sandbox,
+    SandboxLimits, Share, Snapshot,
+};
+use privdata_runtime::network::Network;
+use privdata_store as store;
+use privdata_store::{DataLimits, PrivateData};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// How one step went.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// It did what the contract asks.
+    Ok,
+    /// The driver says it does not support the operation: allowed.
+    Unsupported,
+    /// Not run, for the reason given.
+    Skipped,
+    /// A violation.
+    Fail,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Step {
+    /// What was checked.
+    pub name: String,
+    /// How it went.
+    pub outcome: Outcome,
+    /// Details.
+    pub detail: String,
+}
+
+/// The whole report; the driver passes when no step failed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    /// Every step, in order.
+    pub steps: Vec<Step>,
+}
+
+impl Report {
+    /// Whether no step failed.
+    pub fn passed(&self) -> bool {
+        !self.steps.iter().any(|s| s.outcome == Outcome::Fail)
+    }
+
+    fn push(&mut self, name: &str, outcome: Outcome, detail: impl Into<String>) {
+        self.steps.push(Step {
+            name: name.into(),
+            outcome,
+            detail: detail.into(),
+        });
+    }
+
+    /// Record an operation's result; `Ok` carries the detail to show.
+    fn record<T>(
+        &mut self,
+        name: &str,
+        result: Result<T, Error>,
+        detail: impl FnOnce(&T) -> String,
+    ) -> Option<T> {
+        match result {
+            Ok(value) => {
+                let d = detail(&value);
+                self.push(name, Outcome::Ok, d);
+                Some(value)
+            }
+            Err(Error::Driver {
+                error: DriverError::Unsupported(m),
+                ..
+            }) => {
+                self.push(name, Outcome::Unsupported, m);
+                None
+            }
+            Err(Error::DriverTrap { message, .. }) => {
+                self.push(name, Outcome::Fail, format!("the driver trapped: {message}"));
+                None
+            }
+            Err(Error::Driver {
+                error: DriverError::PrivateData(m),
+                ..
+            }) => {
+                self.push(
+                    name,
+                    Outcome::Fail,
+                    format!("a private-data call was refused (over the limits or invalid): {m}"),
+                );
+                None
+            }
+            Err(e) => {
+                self.push(name, Outcome::Fail, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// A violation if `entity` still has private data after `after`.
+    fn expect_no_data(&mut self, data: &PrivateData, entity: &str, after: &str) {
+        match data.get(entity, None) {
+            Ok(left) if left.is_empty() => {
+                self.push(&format!("no private data after {after}"), Outcome::Ok, "")
+            }
+            Ok(left) => {
+                let keys: Vec<&str> = left.iter().map(|(k, _)| k.as_str()).collect();
+                self.push(
+                    &format!("no private data after {after}"),
+                    Outcome::Fail,
+                    format!("private data left behind: {entity} keeps {}", keys.join(", ")),
+                );
+            }
+            Err(e) => self.push(
+                &format!("no private data after {after}"),
+                Outcome::Fail,
+                e.to_string(),
+            ),
+        }
+    }
+}
+
+const SHARE: &str = "5c3e1f7a-2b4d-4c6e-8f10-a1b2c3d4e5f6";
+const ADOPTED: &str = "6d4f2a8b-3c5e-4d7f-9a21-b2c3d4e5f607";
+const SNAPSHOT: &str = "7e5a3b9c-4d6f-4e8a-8b32-c3d4e5f60718";
+const CLONE: &str = "8f6b4cad-5e7a-4f9b-9c43-d4e5f6071829";
+/// The file the kit writes into the share, when it can see the share's
+/// directory in the root, to check that revert brings its content back.
+const MARKER: &str = "privdata-check-marker";
+
+/// The share's directory in the root, if an export location's path (after
+/// `host:`) names one there: where the kit can check a revert.
+fn share_dir(root: &Path, exports: &[ExportLocation]) -> Option<PathBuf> {
+    exports.iter().find_map(|e| {
+        let path = e.path.rsplit_once(':').map_or(e.path.as_str(), |(_, p)| p);
+        let dir = root.join(path.trim_start_matches('/'));
+        (!path.is_empty() && !path.contains("..") && dir.is_dir()).then_some(dir)
+    })
+}
+
+/// The values the driver keeps about `entity`: the names it may know the
+/// backend object by.
+fn kept_values(data: &PrivateData, entity: &str) -> Vec<String> {
+    data.get(entity, None)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect()
+}
+
+/// After an unmanage, adopt the same backend object again under `step`,
+/// trying each name the driver kept and then `old_id`: the kit cannot know
+/// the backend's name. Whether it was adopted; a trap is a violation, and
+/// a driver that answers `unsupported` to every name does not support it.
+fn adopt<T>(
+    report: &mut Report,
+    step: &str,
+    what: &str,
+    kept: &[String],
+    old_id: &str,
+    try_name: impl Fn(&str) -> Result<T, Error>,
+    detail: impl Fn(&T) -> String,
+) -> bool {
+    let mut tried = Vec::new();
+    let mut all_unsupported = true;
+    for name in kept.iter().map(String::as_str).chain([old_id]) {
+        match try_name(name) {
+            Ok(adopted) => {
+                report.push(
+                    step,
+                    Outcome::Ok,
+                    format!("adopted {name:?}: {}", detail(&adopted)),
+                );
+                return true;
+            }
+            Err(Error::DriverTrap { message, .. }) => {
+                report.push(step, Outcome::Fail, format!("the driver trapped: {message}"));
+                return false;
+            }
+            Err(e) => {
+                all_unsupported &= is_unsupported(&e);
+                tried.push(format!("{name:?}: {e}"));
+            }
+        }
+    }
+    let outcome = if all_unsupported {
+        Outcome::Unsupported
+    } else {
+        Outcome::Skipped
+    };
+    report.push(
+        step,
+        outcome,
+        format!("no name the driver kept adopts the {what} ({})", tried.join("; ")),
+    );
+    false
+}
+
+fn is_unsupported(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Driver {
+            error: DriverError::Unsupported(_),
+            ..
+        }
+    )
+}
+
+fn rule(id: &str, to: &str, level: AccessLevel) -> AccessRule {
+    AccessRule {
+        id: id.into(),
+        access_type: AccessType::Ip,
+        access_to: to.into(),
+        access_level: level,
+    }
+}
+
+/// Allow two rules, then deny one: each call must answer for exactly the
+/// rules of the full list it was given.
+fn check_access(report: &mut Report, backend: &Backend, share: &Share) {
+    let rw = rule(
+        "0a1b2c3d-0000-4000-8000-000000000001",
+        "10.0.0.0/24",
+        AccessLevel::Rw,
+    );
+    let ro = rule(
+        "0a1b2c3d-0000-4000-8000-000000000002",
+        "10.0.1.7",
+        AccessLevel::Ro,
+    );
+    // (step, the full list, rules to add, rules to delete)
+    let steps = [
+        (
+            "update-access: allow",
+            vec![rw.clone(), ro.clone()],
+            vec![rw.clone(), ro.clone()],
+            vec![],
+        ),
+        ("update-access: deny", vec![ro.clone()], vec![], vec![rw.clone()]),
+        ("update-access: deny all", vec![], vec![], vec![ro.clone()]),
+    ];
+    for (name, all, add, delete) in steps {
+        let Some(states) = report.record(name, backend.update_access(share, &all, &add, &delete), |s| {
+            format!("{} rule(s) answered", s.len())
+        }) else {
+            return;
+        };
+        let mut answered: Vec<&str> = states.iter().map(|s| s.id.as_str()).collect();
+        let mut asked: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
+        answered.sort();
+        asked.sort();
+        if answered != asked {
+            report.push(
+                name,
+                Outcome::Fail,
+                format!("answered for rules {answered:?}, was given {asked:?}"),
+            );
+        }
+    }
+}
+
+/// Run `driver` through the lifecycle with `options`, in a scratch
+/// directory that is removed afterwards.
+pub fn check_driver(
+    driver: &Path,
+    options: Vec<(String, String)>,
+    network: &Network,
+) -> Result<Report, Error> {
+    let scratch = tempfile::tempdir().map_err(|e| Error::Io {
+        what: "cannot create a scratch directory".into(),
+        source: e,
+    })?;
+    let root = scratch.path().join("root");
+    let outside = scratch.path().join("outside");
+    for dir in [&root, &outside] {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Io {
+            what: format!("cannot create {}", dir.display()),
+            source: e,
+        })?;
+    }
+    std::fs::write(outside.join("canary"), b"untouched").map_err(|e| Error::Io {
+        what: "cannot write the canary file".into(),
+        source: e,
+    })?;
+    let storage = store::open(&format!("sqlite://{}", scratch.path().join("store.db").display()))?;
+    let data = PrivateData::new(storage.clone(), "check@scratch", DataLimits::default());
+    let mut report = Report { steps: Vec::new() };
+
+    let start = Instant::now();
+    let component = match Runtime::new()?.load(driver) {
+        Ok(c) => {
+            report.push(
+                "load",
+                Outcome::Ok,
+                format!("compiled in {} ms", start.elapsed().as_millis()),
+            );
+            c
+        }
+        Err(e) => {
+            report.push("load", Outcome::Fail, e.to_string());
+            return Ok(report);
+        }
+    };
+    let backend = Backend::new(
+        component,
+        Sandbox {
+            backend: "check".into(),
+            private_data: data.clone(),
+            root: root.clone(),
+            options,
+            limits: SandboxLimits::default(),
+            network: network.clone(),
+        },
+    );
+    let share = |id: &str| Share {
+        id: id.into(),
+        name: "conformance".into(),
+        size_gib: 1,
+        protocol: "NFS".into(),
+    };
+    let exports_of = |op: &'static str, id: &str| match op {
+        "create-share" => backend.create_share(&share(id)),
+        _ => backend.ensure_share(&share(id)),
+    };
+
+    let created = report.record("create-share", exports_of("create-share", SHARE), |e| {
+        format!("{} export location(s)", e.len())
+    });
+    let Some(created) = created else {
+        report.push("the rest", Outcome::Skipped, "create-share did not succeed");
+        return Ok(finish(report, &data, &outside));
+    };
+    if created.is_empty() {
+        report.push(
+            "export locations",
+            Outcome::Fail,
+            "create-share returned no export location",
+        );
+    }
+    if data.get(SHARE, None).map(|p| p.is_empty()).unwrap_or(true) {
+        report.push(
+            "private data",
+            Outcome::Ok,
+            "create-share kept no private data (allowed)",
+        );
+    }
+    if let Some(ensured) = report.record("ensure-share", exports_of("ensure-share", SHARE), |e| {
+        format!("{} export location(s)", e.len())
+    }) && ensured != created
+    {
+        report.push(
+            "ensure-share",
+            Outcome::Ok,
+            "note: export locations differ from create-share's",
+        );
+    }
+    let mut s = share(SHARE);
+    report.record("extend-share", backend.extend_share(&s, 2), |_| "to 2 GiB".into());
+    s.size_gib = 2;
+    report.record("shrink-share", backend.shrink_share(&s, 1), |_| "to 1 GiB".into());
+    s.size_gib = 1;
+    check_access(&mut report, &backend, &s);
+    check_snapshots(&mut report, &backend, &data, &root, &created);
+
+    // Unmanage, then adopt the same backend object under a new id, by any
+    // name the driver kept (or the old id): the kit cannot know the name.
+    let kept = kept_values(&data, SHARE);
+    let mut to_delete = SHARE;
+    if report
+        .record("unmanage", backend.unmanage(&s), |_| String::new())
+        .is_some()
+    {
+        report.expect_no_data(&data, SHARE, "unmanage");
+        let adopted = share(ADOPTED);
+        if adopt(
+            &mut report,
+            "manage-existing",
+            "share",
+            &kept,
+            SHARE,
+            |name| backend.manage_existing(&adopted, name),
+            |(size, exports)| format!("{size} GiB, {} export location(s)", exports.len()),
+        ) {
+            to_delete = ADOPTED;
+        }
+    }
+
+    let victim = share(to_delete);
+    if report
+        .record("delete-share", backend.delete_share(&victim), |_| String::new())
+        .is_some()
+    {
+        report.expect_no_data(&data, to_delete, "delete-share");
+    }
+    if let Some(stats) = report.record("get-stats", backend.get_stats(), |s| {
+        format!(
+            "{:?}: total {:?} GiB, free {:?} GiB, {} pool(s)",
+            s.protocols,
+            s.total_capacity_gib,
+            s.free_capacity_gib,
+            s.pools.len()
+        )
+    }) && let (Some(total), Some(free)) = (stats.total_capacity_gib, stats.free_capacity_gib)
+        && free > total
+    {
+        report.push(
+            "get-stats",
+            Outcome::Fail,
+            format!("free {free} GiB exceeds total {total} GiB"),
+        );
+    }
+    Ok(finish(report, &data, &outside))
+}
+
+/// Snapshot, revert (checking the content came back where the kit can see
+/// the share), a share from the snapshot and its deletion, unmanage and
+/// manage of the snapshot, and its deletion.
+fn check_snapshots(
+    report: &mut Report,
+    backend: &Backend,
+    data: &PrivateData,
+    root: &Path,
+    exports: &[ExportLocation],
+) {
+    let snap = Snapshot {
+        id: SNAPSHOT.into(),
+        share_id: SHARE.into(),
+        size_gib: 1,
+    };
+    let marker = share_dir(root, exports).map(|d| d.join(MARKER));
+    if let Some(m) = &marker
+        && std::fs::write(m, b"before").is_err()
+    {
+        report.push(
+            "revert-to-snapshot",
+            Outcome::Skipped,
+            "cannot write into the share",
+        );
+    }
+    let snapped = report.record("create-snapshot", backend.create_snapshot(&snap), |_| {
+        String::new()
+    });
+    if snapped.is_none() {
+        return;
+    }
+    if let Some(m) = &marker {
+        let _ = std::fs::write(m, b"after");
+    }
+    if report
+        .record("revert-to-snapshot", backend.revert_to_snapshot(&snap), |_| {
+            String::new()
+        })
+        .is_some()
+    {
+        match &marker {
+            Some(m) if std::fs::read(m).is_ok_and(|c| c == b"before") => {
+                report.push("revert restores the data", Outcome::Ok, "")
+            }
+            Some(m) => report.push(
+                "revert restores the data",
+                Outcome::Fail,
+                format!("{} does not hold what it held at the snapshot", m.display()),
+            ),
+            None => report.push(
+                "revert restores the data",
+                Outcome::Skipped,
+                "no export location names a directory in the root to check",
+            ),
+        }
+    }
+    if let Some(m) = &marker {
+        let _ = std::fs::remove_file(m);
+    }
+
+    let clone = Share {
+        id: CLONE.into(),
+        name: "conformance clone".into(),
+        size_gib: 1,
+        protocol: "NFS".into(),
+    };
+    if report
+        .record(
+            "create-share-from-snapshot",
+            backend.create_share_from_snapshot(&clone, &snap),
+            |e| format!("{} export location(s)", e.len()),
+        )
+        .is_some()
+        && report
+            .record(
+                "delete-share (from snapshot)",
+                backend.delete_share(&clone),
+                |_| String::new(),
+            )
+            .is_some()
+    {
+        report.expect_no_data(data, CLONE, "deleting the share made from the snapshot");
+    }
+
+    let kept = kept_values(data, SNAPSHOT);
+    if report
+        .record("unmanage-snapshot", backend.unmanage_snapshot(&snap), |_| {
+            String::new()
+        })
+        .is_some()
+    {
+        report.expect_no_data(data, SNAPSHOT, "unmanage-snapshot");
+        adopt(
+            report,
+            "manage-existing-snapshot",
+            "snapshot",
+            &kept,
+            SNAPSHOT,
+            |name| backend.manage_existing_snapshot(&snap, name),
+            |size| format!("{size} GiB"),
+        );
+    }
+    if report
+        .record("delete-snapshot", backend.delete_snapshot(&snap), |_| {
+            String::new()
+        })
+        .is_some()
+    {
+        report.expect_no_data(data, SNAPSHOT, "delete-snapshot");
+    }
+}
+
+/// The checks after the lifecycle: nothing left in the store, nothing
+/// touched outside the root.
+fn finish(mut report: Report, data: &PrivateData, outside: &Path) -> Report {
+    match data.entities(None, 1000) {
+        Ok((ids, _)) if ids.is_empty() => report.push("no orphans", Outcome::Ok, ""),
+        Ok((ids, _)) => report.push(
+            "no orphans",
+            Outcome::Fail,
+            format!("private data left for {} entities: {}", ids.len(), ids.join(", ")),
+        ),
+        Err(e) => report.push("no orphans", Outcome::Fail, e.to_string()),
+    }
+    let untouched = std::fs::read_dir(outside).map(|d| d.count()).unwrap_or(0) == 1
+        && std::fs::read(outside.join("canary")).is_ok_and(|c| c == b"untouched");
+    if untouched {
+        report.push("sandbox", Outcome::Ok, "nothing outside the root was touched");
+    } else {
+        report.push(
+            "sandbox",
+            Outcome::Fail,
+            "files outside the driver's root changed",
+        );
+    }
+    report
+}
