@@ -9,7 +9,6 @@ use crate::bindings::{self, v0_1};
 use crate::bindings::{
     AccessRule, BackendStats, ExportLocation, RuleResult, Share, Snapshot, WitDriverError,
 };
-use crate::sandbox::State;
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
 
@@ -17,11 +16,19 @@ use wasmtime::component::InstancePre;
 /// driver's own typed result.
 pub(crate) type Call<R> = wasmtime::Result<Result<R, WitDriverError>>;
 
-/// A driver compiled and linked, ready to instantiate.
-#[derive(Clone)]
-pub(crate) enum DriverPre {
-    Current(bindings::DriverPre<State>),
-    V0_1(v0_1::DriverPre<State>),
+/// A driver compiled and linked for stores of `T`, ready to instantiate.
+pub(crate) enum DriverPre<T: 'static> {
+    Current(bindings::DriverPre<T>),
+    V0_1(v0_1::DriverPre<T>),
+}
+
+impl<T> Clone for DriverPre<T> {
+    fn clone(&self) -> Self {
+        match self {
+            DriverPre::Current(p) => DriverPre::Current(p.clone()),
+            DriverPre::V0_1(p) => DriverPre::V0_1(p.clone()),
+        }
+    }
 }
 
 /// One instance's exports.
@@ -30,10 +37,10 @@ pub(crate) enum Driver {
     V0_1(v0_1::Driver),
 }
 
-impl DriverPre {
+impl<T> DriverPre<T> {
     /// The contract `pre` exports, newest first; the error says what the
     /// host looked for.
-    pub(crate) fn new(pre: InstancePre<State>) -> Result<Self, String> {
+    pub(crate) fn new(pre: InstancePre<T>) -> Result<Self, String> {
         let current = match bindings::DriverPre::new(pre.clone()) {
             Ok(p) => return Ok(DriverPre::Current(p)),
             Err(e) => e,
@@ -53,7 +60,7 @@ impl DriverPre {
         }
     }
 
-    pub(crate) fn instantiate(&self, store: &mut Store<State>) -> wasmtime::Result<Driver> {
+    pub(crate) fn instantiate(&self, store: &mut Store<T>) -> wasmtime::Result<Driver> {
         Ok(match self {
             DriverPre::Current(p) => Driver::Current(p.instantiate(store)?),
             DriverPre::V0_1(p) => Driver::V0_1(p.instantiate(store)?),
@@ -71,7 +78,7 @@ impl DriverPre {
 
 /// The operations of both contracts, in the order of `wit/share-driver.wit`.
 impl Driver {
-    pub(crate) fn setup(&self, store: &mut Store<State>, options: &[(String, String)]) -> Call<()> {
+    pub(crate) fn setup<T>(&self, store: &mut Store<T>, options: &[(String, String)]) -> Call<()> {
         match self {
             Driver::Current(d) => d.manila_driver_share_driver().call_setup(store, options),
             Driver::V0_1(d) => Ok(d
@@ -81,7 +88,7 @@ impl Driver {
         }
     }
 
-    pub(crate) fn create_share(&self, store: &mut Store<State>, share: &Share) -> Call<Vec<ExportLocation>> {
+    pub(crate) fn create_share<T>(&self, store: &mut Store<T>, share: &Share) -> Call<Vec<ExportLocation>> {
         match self {
             Driver::Current(d) => d.manila_driver_share_driver().call_create_share(store, share),
             Driver::V0_1(d) => Ok(d
@@ -92,7 +99,7 @@ impl Driver {
         }
     }
 
-    pub(crate) fn delete_share(&self, store: &mut Store<State>, share: &Share) -> Call<()> {
+    pub(crate) fn delete_share<T>(&self, store: &mut Store<T>, share: &Share) -> Call<()> {
         match self {
             Driver::Current(d) => d.manila_driver_share_driver().call_delete_share(store, share),
             Driver::V0_1(d) => Ok(d
@@ -102,12 +109,7 @@ impl Driver {
         }
     }
 
-    pub(crate) fn extend_share(
-        &self,
-        store: &mut Store<State>,
-        share: &Share,
-        new_size_gib: u64,
-    ) -> Call<()> {
+    pub(crate) fn extend_share<T>(&self, store: &mut Store<T>, share: &Share, new_size_gib: u64) -> Call<()> {
         match self {
             Driver::Current(d) => {
                 d.manila_driver_share_driver()
@@ -120,7 +122,7 @@ impl Driver {
         }
     }
 
-    pub(crate) fn ensure_share(&self, store: &mut Store<State>, share: &Share) -> Call<Vec<ExportLocation>> {
+    pub(crate) fn ensure_share<T>(&self, store: &mut Store<T>, share: &Share) -> Call<Vec<ExportLocation>> {
         match self {
             Driver::Current(d) => d.manila_driver_share_driver().call_ensure_share(store, share),
             Driver::V0_1(d) => Ok(d
@@ -131,7 +133,7 @@ impl Driver {
         }
     }
 
-    pub(crate) fn create_snapshot(&self, store: &mut Store<State>, snapshot: &Snapshot) -> Call<()> {
+    pub(crate) fn create_snapshot<T>(&self, store: &mut Store<T>, snapshot: &Snapshot) -> Call<()> {
         match self {
             Driver::Current(d) => d
                 .manila_driver_share_driver()
@@ -143,7 +145,7 @@ impl Driver {
         }
     }
 
-    pub(crate) fn delete_snapshot(&self, store: &mut Store<State>, snapshot: &Snapshot) -> Call<()> {
+    pub(crate) fn delete_snapshot<T>(&self, store: &mut Store<T>, snapshot: &Snapshot) -> Call<()> {
         match self {
             Driver::Current(d) => d
                 .manila_driver_share_driver()
@@ -155,9 +157,9 @@ impl Driver {
         }
     }
 
-    pub(crate) fn manage_existing(
+    pub(crate) fn manage_existing<T>(
         &self,
-        store: &mut Store<State>,
+        store: &mut Store<T>,
         share: &Share,
         backend_name: &str,
     ) -> Call<(u64, Vec<ExportLocation>)> {
@@ -174,7 +176,7 @@ impl Driver {
         }
     }
 
-    pub(crate) fn unmanage(&self, store: &mut Store<State>, share: &Share) -> Call<()> {
+    pub(crate) fn unmanage<T>(&self, store: &mut Store<T>, share: &Share) -> Call<()> {
         match self {
             Driver::Current(d) => d.manila_driver_share_driver().call_unmanage(store, share),
             Driver::V0_1(d) => Ok(d
@@ -184,12 +186,7 @@ impl Driver {
         }
     }
 
-    pub(crate) fn shrink_share(
-        &self,
-        store: &mut Store<State>,
-        share: &Share,
-        new_size_gib: u64,
-    ) -> Call<()> {
+    pub(crate) fn shrink_share<T>(&self, store: &mut Store<T>, share: &Share, new_size_gib: u64) -> Call<()> {
         match self {
             Driver::Current(d) => {
                 d.manila_driver_share_driver()
@@ -199,9 +196,9 @@ impl Driver {
         }
     }
 
-    pub(crate) fn create_share_from_snapshot(
+    pub(crate) fn create_share_from_snapshot<T>(
         &self,
-        store: &mut Store<State>,
+        store: &mut Store<T>,
         share: &Share,
         snapshot: &Snapshot,
     ) -> Call<Vec<ExportLocation>> {
@@ -213,7 +210,7 @@ impl Driver {
         }
     }
 
-    pub(crate) fn revert_to_snapshot(&self, store: &mut Store<State>, snapshot: &Snapshot) -> Call<()> {
+    pub(crate) fn revert_to_snapshot<T>(&self, store: &mut Store<T>, snapshot: &Snapshot) -> Call<()> {
         match self {
             Driver::Current(d) => d
                 .manila_driver_share_driver()
@@ -222,9 +219,9 @@ impl Driver {
         }
     }
 
-    pub(crate) fn update_access(
+    pub(crate) fn update_access<T>(
         &self,
-        store: &mut Store<State>,
+        store: &mut Store<T>,
         share: &Share,
         access_rules: &[AccessRule],
         add_rules: &[AccessRule],
@@ -242,9 +239,9 @@ impl Driver {
         }
     }
 
-    pub(crate) fn manage_existing_snapshot(
+    pub(crate) fn manage_existing_snapshot<T>(
         &self,
-        store: &mut Store<State>,
+        store: &mut Store<T>,
         snapshot: &Snapshot,
         backend_name: &str,
     ) -> Call<u64> {
@@ -257,7 +254,7 @@ impl Driver {
         }
     }
 
-    pub(crate) fn unmanage_snapshot(&self, store: &mut Store<State>, snapshot: &Snapshot) -> Call<()> {
+    pub(crate) fn unmanage_snapshot<T>(&self, store: &mut Store<T>, snapshot: &Snapshot) -> Call<()> {
         match self {
             Driver::Current(d) => d
                 .manila_driver_share_driver()
@@ -266,7 +263,7 @@ impl Driver {
         }
     }
 
-    pub(crate) fn get_stats(&self, store: &mut Store<State>) -> Call<BackendStats> {
+    pub(crate) fn get_stats<T>(&self, store: &mut Store<T>) -> Call<BackendStats> {
         match self {
             Driver::Current(d) => d.manila_driver_share_driver().call_get_stats(store),
             Driver::V0_1(_) => Ok(Err(added_in_0_2("get-stats"))),

@@ -2,12 +2,11 @@
 //! thread that counts CPU time in epochs, and drivers compiled (or loaded
 //! from the cache) once.
 
-use crate::bindings::{Driver, v0_1};
 use crate::contract::DriverPre;
 use crate::error::{Error, Result};
-use crate::sandbox::{DriverComponent, EPOCH_TICK, State};
+use crate::sandbox::{DriverComponent, DriverLinker, EPOCH_TICK};
 use std::path::{Path, PathBuf};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::Component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// The deepest wasm stack a driver may use, unless configured otherwise.
@@ -21,7 +20,7 @@ const POOL_INSTANCES: u32 = 256;
 #[derive(Clone)]
 pub struct Runtime {
     engine: Engine,
-    linker: std::sync::Arc<Linker<State>>,
+    linker: std::sync::Arc<DriverLinker>,
     cache_dir: Option<PathBuf>,
 }
 
@@ -63,18 +62,7 @@ impl Runtime {
         config.epoch_interruption(true);
         config.max_wasm_stack(max_stack_bytes);
         let engine = Engine::new(&config).map_err(|e| Error::Engine(format!("wasmtime: {e:#}")))?;
-        let mut linker = Linker::new(&engine);
-        let link = |r: wasmtime::Result<()>| r.map_err(|e| Error::Engine(format!("linker: {e:#}")));
-        link(wasmtime_wasi::p2::add_to_linker_sync(&mut linker))?;
-        link(wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker))?;
-        link(crate::network::wait::add_to_linker(&mut linker))?;
-        link(crate::network::tcp::add_to_linker(&mut linker))?;
-        link(crate::network::add_handover_to_linker(&mut linker))?;
-        link(Driver::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s))?;
-        link(v0_1::Driver::add_to_linker::<State, HasSelf<State>>(
-            &mut linker,
-            |s| s,
-        ))?;
+        let linker = crate::sandbox::linker(&engine).map_err(|e| Error::Engine(format!("linker: {e:#}")))?;
 
         let weak = engine.weak();
         std::thread::Builder::new()

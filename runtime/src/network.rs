@@ -251,6 +251,18 @@ impl Outbound {
     }
 }
 
+/// What the network's host calls need of an instance's state: the
+/// operation's network and the resource table (and WASI's views, which
+/// wasmtime-wasi's own calls take). The sandbox's state is the one.
+pub(crate) trait NetworkView:
+    wasmtime_wasi::WasiView + wasmtime_wasi_http::WasiHttpView + 'static
+{
+    /// The operation's network: its allow-list, deadline and usage.
+    fn outbound(&self) -> &Outbound;
+    /// The host resources the driver holds.
+    fn table(&mut self) -> &mut wasmtime::component::ResourceTable;
+}
+
 mod handover;
 mod http;
 mod meter;

@@ -1,18 +1,35 @@
 //! The `private-data` interface as drivers see it: each call goes to the
-//! [`PrivateData`](crate::PrivateData) handle the instance was bound to.
+//! [`PrivateData`] handle the instance was bound to.
 
 use crate::bindings::private_data::{Error as WitError, Host};
 use crate::bindings::v0_1::private_data as v0_1;
 use crate::error::Error;
-use crate::sandbox::State;
+use privdata_store::PrivateData;
+use wasmtime::component::HasData;
 
-impl Host for State {
+/// What an instance's `private-data` import reaches: its backend's data,
+/// bound to the backend's host.
+pub(crate) struct PrivateDataView<'a> {
+    /// The backend, for the host log.
+    pub(crate) backend: &'a str,
+    /// The backend's private data.
+    pub(crate) data: &'a PrivateData,
+}
+
+/// The [`HasData`] marker under which the linker hands the view out.
+pub(crate) struct HasPrivateData;
+
+impl HasData for HasPrivateData {
+    type Data<'a> = PrivateDataView<'a>;
+}
+
+impl Host for PrivateDataView<'_> {
     fn details_get(
         &mut self,
         entity_id: String,
         keys: Option<Vec<String>>,
     ) -> Result<Vec<(String, String)>, WitError> {
-        self.private_data
+        self.data
             .get(&entity_id, keys.as_deref())
             .map_err(|e| self.to_guest(e))
     }
@@ -23,7 +40,7 @@ impl Host for State {
         details: Vec<(String, String)>,
         delete_existing: bool,
     ) -> Result<(), WitError> {
-        self.private_data
+        self.data
             .update(&entity_id, &details, delete_existing)
             .map_err(|e| self.to_guest(e))
     }
@@ -33,13 +50,13 @@ impl Host for State {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<(Vec<String>, Option<String>), WitError> {
-        self.private_data
+        self.data
             .entities(cursor.as_deref(), limit)
             .map_err(|e| self.to_guest(e))
     }
 
     fn details_delete(&mut self, entity_id: String, keys: Option<Vec<String>>) -> Result<(), WitError> {
-        self.private_data
+        self.data
             .delete(&entity_id, keys.as_deref())
             .map_err(|e| self.to_guest(e))
     }
@@ -47,7 +64,7 @@ impl Host for State {
 
 /// Drivers built against contract 0.1 import the same interface under its
 /// 0.1 name.
-impl v0_1::Host for State {
+impl v0_1::Host for PrivateDataView<'_> {
     fn details_get(
         &mut self,
         entity_id: String,
@@ -88,7 +105,7 @@ fn to_v0_1(e: WitError) -> v0_1::Error {
     }
 }
 
-impl State {
+impl PrivateDataView<'_> {
     /// Turn a host error into what the guest may see. Storage details (paths,
     /// SQL) stay in the host log.
     fn to_guest(&self, err: Error) -> WitError {

@@ -5,12 +5,13 @@
 use crate::bindings::WitDriverError;
 use crate::contract::{Call, Driver, DriverPre};
 use crate::error::{DriverError, Error, Result};
-use crate::network::{Network, Outbound};
+use crate::network::{Network, NetworkView, Outbound};
+use crate::private_data::{HasPrivateData, PrivateDataView};
 use privdata_store::PrivateData;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::component::{ResourceTable, ResourceTableError};
+use wasmtime::component::{Linker, ResourceTable, ResourceTableError};
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::sockets::SocketAddrUse;
@@ -75,11 +76,29 @@ pub struct Sandbox {
     pub network: Network,
 }
 
+/// The linker every driver is instantiated with: WASI (the sandbox's part
+/// of it), `wasi:http`, the network calls the host bounds, and both
+/// contracts' `private-data`.
+pub(crate) type DriverLinker = Linker<State>;
+
+/// A linker for `engine` with everything a driver may import.
+pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<DriverLinker> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
+    crate::network::wait::add_to_linker(&mut linker)?;
+    crate::network::tcp::add_to_linker(&mut linker)?;
+    crate::network::add_handover_to_linker(&mut linker)?;
+    crate::bindings::Driver::add_to_linker::<State, HasPrivateData>(&mut linker, State::private_data)?;
+    crate::bindings::v0_1::Driver::add_to_linker::<State, HasPrivateData>(&mut linker, State::private_data)?;
+    Ok(linker)
+}
+
 /// The state of one instance's store.
 #[allow(missing_debug_implementations, reason = "WasiCtx has no Debug")]
 pub(crate) struct State {
-    pub(crate) backend: String,
-    pub(crate) private_data: PrivateData,
+    backend: String,
+    private_data: PrivateData,
     wasi: WasiCtx,
     http: WasiHttpCtx,
     outbound: Outbound,
@@ -88,13 +107,21 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// The operation's network: its allow-list, deadline and usage.
-    pub(crate) fn outbound(&self) -> &Outbound {
+    /// What the instance's `private-data` import reaches.
+    fn private_data(&mut self) -> PrivateDataView<'_> {
+        PrivateDataView {
+            backend: &self.backend,
+            data: &self.private_data,
+        }
+    }
+}
+
+impl NetworkView for State {
+    fn outbound(&self) -> &Outbound {
         &self.outbound
     }
 
-    /// The host resources the driver holds.
-    pub(crate) fn table(&mut self) -> &mut ResourceTable {
+    fn table(&mut self) -> &mut ResourceTable {
         &mut self.table
     }
 }
@@ -121,7 +148,7 @@ impl WasiView for State {
 /// A compiled driver, ready to be instantiated cheaply per operation.
 #[derive(Clone)]
 pub struct DriverComponent {
-    pre: DriverPre,
+    pre: DriverPre<State>,
     path: PathBuf,
 }
 
@@ -134,7 +161,7 @@ impl std::fmt::Debug for DriverComponent {
 }
 
 impl DriverComponent {
-    pub(crate) fn new(pre: DriverPre, path: &Path) -> Self {
+    pub(crate) fn new(pre: DriverPre<State>, path: &Path) -> Self {
         DriverComponent {
             pre,
             path: path.to_path_buf(),

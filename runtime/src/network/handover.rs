@@ -8,11 +8,10 @@
 //! These calls are defined again here over wasmtime-wasi-http's own, which
 //! do the work once the bytes are counted.
 
-use crate::sandbox::State;
+use super::NetworkView;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi_http::FieldMap;
-use wasmtime_wasi_http::WasiHttpView as _;
 use wasmtime_wasi_http::p2::bindings::http::types::{
     HeaderError, Host as _, HostFields, HostOutgoingBody as _, HostOutgoingRequest as _, Method, Scheme,
 };
@@ -24,7 +23,7 @@ const TYPES: &str = "wasi:http/types@0.2.12";
 
 /// Count `n` bytes the driver hands over; past the limit it traps, naming
 /// it.
-fn count(state: &mut State, n: usize) -> wasmtime::Result<()> {
+fn count(state: &mut impl NetworkView, n: usize) -> wasmtime::Result<()> {
     state
         .outbound()
         .meter()
@@ -36,12 +35,12 @@ type Answer<T> = wasmtime::Result<(Result<T, HeaderError>,)>;
 
 /// Define the calls that take bytes in `linker`, which already has
 /// wasmtime-wasi-http's.
-pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+pub(crate) fn add_to_linker<T: NetworkView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     let mut types = linker.instance(TYPES)?;
     types.func_wrap(
         "[static]fields.from-list",
-        |mut store: StoreContextMut<'_, State>,
+        |mut store: StoreContextMut<'_, T>,
          (entries,): (Vec<(String, Vec<u8>)>,)|
          -> Answer<Resource<FieldMap>> {
             let state = store.data_mut();
@@ -55,7 +54,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     )?;
     types.func_wrap(
         "[method]fields.set",
-        |mut store: StoreContextMut<'_, State>,
+        |mut store: StoreContextMut<'_, T>,
          (fields, name, values): (Resource<FieldMap>, String, Vec<Vec<u8>>)|
          -> Answer<()> {
             let state = store.data_mut();
@@ -69,7 +68,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     )?;
     types.func_wrap(
         "[method]fields.append",
-        |mut store: StoreContextMut<'_, State>,
+        |mut store: StoreContextMut<'_, T>,
          (fields, name, value): (Resource<FieldMap>, String, Vec<u8>)|
          -> Answer<()> {
             let state = store.data_mut();
@@ -83,7 +82,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     )?;
     types.func_wrap(
         "[method]fields.clone",
-        |mut store: StoreContextMut<'_, State>, (fields,): (Resource<FieldMap>,)| {
+        |mut store: StoreContextMut<'_, T>, (fields,): (Resource<FieldMap>,)| {
             let state = store.data_mut();
             let size: usize = state
                 .table()
@@ -97,7 +96,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     )?;
     types.func_wrap(
         "[method]outgoing-request.set-method",
-        |mut store: StoreContextMut<'_, State>, (request, method): (Resource<OutgoingRequest>, Method)| {
+        |mut store: StoreContextMut<'_, T>, (request, method): (Resource<OutgoingRequest>, Method)| {
             let state = store.data_mut();
             if let Method::Other(name) = &method {
                 count(state, name.len())?;
@@ -107,8 +106,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     )?;
     types.func_wrap(
         "[method]outgoing-request.set-path-with-query",
-        |mut store: StoreContextMut<'_, State>,
-         (request, path): (Resource<OutgoingRequest>, Option<String>)| {
+        |mut store: StoreContextMut<'_, T>, (request, path): (Resource<OutgoingRequest>, Option<String>)| {
             let state = store.data_mut();
             count(state, path.as_ref().map_or(0, String::len))?;
             Ok((state.http().set_path_with_query(request, path)?,))
@@ -116,7 +114,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     )?;
     types.func_wrap(
         "[method]outgoing-request.set-scheme",
-        |mut store: StoreContextMut<'_, State>,
+        |mut store: StoreContextMut<'_, T>,
          (request, scheme): (Resource<OutgoingRequest>, Option<Scheme>)| {
             let state = store.data_mut();
             if let Some(Scheme::Other(name)) = &scheme {
@@ -127,7 +125,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     )?;
     types.func_wrap(
         "[method]outgoing-request.set-authority",
-        |mut store: StoreContextMut<'_, State>,
+        |mut store: StoreContextMut<'_, T>,
          (request, authority): (Resource<OutgoingRequest>, Option<String>)| {
             let state = store.data_mut();
             count(state, authority.as_ref().map_or(0, String::len))?;
@@ -136,7 +134,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     )?;
     types.func_wrap(
         "[method]outgoing-body.write",
-        |mut store: StoreContextMut<'_, State>, (body,): (Resource<HostOutgoingBody>,)| {
+        |mut store: StoreContextMut<'_, T>, (body,): (Resource<HostOutgoingBody>,)| {
             let state = store.data_mut();
             let meter = state.outbound().meter();
             let answer: Result<Resource<DynOutputStream>, ()> = state.http().write(body)?;

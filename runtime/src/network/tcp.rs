@@ -8,7 +8,7 @@
 //! `tcp-socket.finish-connect`, to put a `Meter` (meter.rs) around the connection's
 //! streams in the table before the driver gets them.
 
-use crate::sandbox::State;
+use super::NetworkView;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::p2::TcpSocket;
@@ -23,11 +23,11 @@ const TCP_CREATE: &str = "wasi:sockets/tcp-create-socket@0.2.12";
 
 /// Define `create-tcp-socket` and `finish-connect` again in `linker`, which
 /// already has wasmtime-wasi's.
-pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+pub(crate) fn add_to_linker<T: NetworkView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     linker.instance(TCP_CREATE)?.func_wrap(
         "create-tcp-socket",
-        |mut store: StoreContextMut<'_, State>, (family,): (IpAddressFamily,)| {
+        |mut store: StoreContextMut<'_, T>, (family,): (IpAddressFamily,)| {
             let state = store.data_mut();
             let outbound = state.outbound();
             if !outbound.usage.connect(&outbound.network.limits) {
@@ -49,7 +49,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     )?;
     linker.instance(TCP)?.func_wrap(
         "[method]tcp-socket.finish-connect",
-        |mut store: StoreContextMut<'_, State>, (socket,): (Resource<TcpSocket>,)| {
+        |mut store: StoreContextMut<'_, T>, (socket,): (Resource<TcpSocket>,)| {
             let state = store.data_mut();
             type Streams = (Resource<DynInputStream>, Resource<DynOutputStream>);
             let answer: Result<Streams, ErrorCode> = match state.sockets().finish_connect(socket) {

@@ -8,7 +8,7 @@
 //! driver that loops. (What the streams move is counted by the streams
 //! themselves: see `meter.rs`.)
 
-use crate::sandbox::State;
+use super::NetworkView;
 use std::future::Future;
 use std::time::Instant;
 use wasmtime::component::{Linker, Resource, ResourceTable};
@@ -27,12 +27,12 @@ const STREAMS: &str = "wasi:io/streams@0.2.12";
 
 /// Replace the waiting calls in `linker` (which already has wasmtime-wasi's)
 /// with versions bounded by the operation's deadline.
-pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+pub(crate) fn add_to_linker<T: NetworkView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     let mut poll = linker.instance(POLL)?;
     poll.func_wrap(
         "poll",
-        |mut store: StoreContextMut<'_, State>, (pollables,): (Vec<Resource<DynPollable>>,)| {
+        |mut store: StoreContextMut<'_, T>, (pollables,): (Vec<Resource<DynPollable>>,)| {
             let state = store.data_mut();
             let deadline = state.outbound().deadline;
             Ok((until(deadline, state.table().poll(pollables))??,))
@@ -40,7 +40,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     )?;
     poll.func_wrap(
         "[method]pollable.block",
-        |mut store: StoreContextMut<'_, State>, (pollable,): (Resource<DynPollable>,)| {
+        |mut store: StoreContextMut<'_, T>, (pollable,): (Resource<DynPollable>,)| {
             let state = store.data_mut();
             let deadline = state.outbound().deadline;
             until(deadline, state.table().block(pollable))??;
@@ -50,7 +50,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     let mut streams = linker.instance(STREAMS)?;
     streams.func_wrap(
         "[method]input-stream.blocking-read",
-        |mut store: StoreContextMut<'_, State>, (stream, len): (Resource<DynInputStream>, u64)| {
+        |mut store: StoreContextMut<'_, T>, (stream, len): (Resource<DynInputStream>, u64)| {
             let state = store.data_mut();
             let deadline = state.outbound().deadline;
             let result = until(deadline, state.table().blocking_read(stream, len))?;
@@ -59,7 +59,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     )?;
     streams.func_wrap(
         "[method]input-stream.blocking-skip",
-        |mut store: StoreContextMut<'_, State>, (stream, len): (Resource<DynInputStream>, u64)| {
+        |mut store: StoreContextMut<'_, T>, (stream, len): (Resource<DynInputStream>, u64)| {
             let state = store.data_mut();
             let deadline = state.outbound().deadline;
             let result = until(deadline, state.table().blocking_skip(stream, len))?;
@@ -68,7 +68,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     )?;
     streams.func_wrap(
         "[method]output-stream.blocking-write-and-flush",
-        |mut store: StoreContextMut<'_, State>, (stream, bytes): (Resource<DynOutputStream>, Vec<u8>)| {
+        |mut store: StoreContextMut<'_, T>, (stream, bytes): (Resource<DynOutputStream>, Vec<u8>)| {
             let state = store.data_mut();
             let deadline = state.outbound().deadline;
             let result = until(deadline, state.table().blocking_write_and_flush(stream, bytes))?;
@@ -77,7 +77,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     )?;
     streams.func_wrap(
         "[method]output-stream.blocking-write-zeroes-and-flush",
-        |mut store: StoreContextMut<'_, State>, (stream, len): (Resource<DynOutputStream>, u64)| {
+        |mut store: StoreContextMut<'_, T>, (stream, len): (Resource<DynOutputStream>, u64)| {
             let state = store.data_mut();
             let deadline = state.outbound().deadline;
             let result = until(
@@ -89,7 +89,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     )?;
     streams.func_wrap(
         "[method]output-stream.blocking-flush",
-        |mut store: StoreContextMut<'_, State>, (stream,): (Resource<DynOutputStream>,)| {
+        |mut store: StoreContextMut<'_, T>, (stream,): (Resource<DynOutputStream>,)| {
             let state = store.data_mut();
             let deadline = state.outbound().deadline;
             let result = until(deadline, state.table().blocking_flush(stream))?;
@@ -98,7 +98,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     )?;
     streams.func_wrap(
         "[method]output-stream.blocking-splice",
-        |mut store: StoreContextMut<'_, State>,
+        |mut store: StoreContextMut<'_, T>,
          (dest, src, len): (Resource<DynOutputStream>, Resource<DynInputStream>, u64)| {
             let state = store.data_mut();
             let deadline = state.outbound().deadline;
