@@ -16,7 +16,7 @@ use example_driver_artifacts as drivers;
 use floor::{FLOOR_HOST, Floor, ServerFloor, SqliteFloor};
 use privdata_host::store::Durability;
 use privdata_host::store::sqlite::SqliteStorage;
-use privdata_host::{Backend, DataLimits, PrivateData, Runtime, Sandbox, SandboxLimits, Share, Storage};
+use privdata_host::{Admin, Backend, DataLimits, PrivateData, Runtime, Sandbox, SandboxLimits, Share};
 use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -130,7 +130,7 @@ fn median(mut xs: Vec<f64>) -> f64 {
 fn run(sizes: Sizes, json_out: bool, servers: &[String]) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("bench.db");
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open_with(&db, Durability::Normal)?);
+    let storage: Arc<dyn Admin> = Arc::new(SqliteStorage::open_with(&db, Durability::Normal)?);
     let runtime = Runtime::new()?;
     let bench = runtime.load_bytes(drivers::BENCH_WASM, Path::new("bench_driver.wasm"))?;
     std::fs::create_dir_all(dir.path().join("root"))?;
@@ -276,7 +276,7 @@ fn run_load(args: &Args) -> Result<()> {
 /// Each op through the guest, the host and the floor, on one store.
 fn measure_ops(
     bench: &Backend,
-    storage: Arc<dyn Storage>,
+    storage: Arc<dyn Admin>,
     floor: &mut dyn Floor,
     sizes: Sizes,
 ) -> Result<Value> {
@@ -396,7 +396,7 @@ fn per_call_overhead(
 /// A driver in Python (componentize-py): compiling it and loading it from
 /// the cache (ms), instantiation alone and a whole no-op call (ns), and
 /// get_one through the Python SDK, timed inside the guest (ns per call).
-fn python(runtime: &Runtime, storage: &Arc<dyn Storage>, dir: &Path, sizes: Sizes) -> Result<Value> {
+fn python(runtime: &Runtime, storage: &Arc<dyn Admin>, dir: &Path, sizes: Sizes) -> Result<Value> {
     let path = Path::new(drivers::PYTHON_BENCH);
     let wasm = std::fs::read(path)?;
     let start = Instant::now();
@@ -493,7 +493,7 @@ fn scale(dir: &Path, sizes: Sizes) -> Result<Value> {
     let small = 1000;
     let measure = |entities: usize| -> Result<f64> {
         let path = dir.join(format!("scale-{entities}.db"));
-        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open_with(&path, Durability::Normal)?);
+        let storage: Arc<dyn Admin> = Arc::new(SqliteStorage::open_with(&path, Durability::Normal)?);
         bulk_fill(&path, entities)?;
         let data = PrivateData::new(storage, "bench@scale", DataLimits::default());
         // A fixed pseudo-random walk over all entities: the same for both sizes.
@@ -551,7 +551,7 @@ fn durability(dir: &Path, sizes: Sizes) -> Result<Value> {
     let mut out = serde_json::Map::new();
     for d in [Durability::Full, Durability::Normal] {
         let path = dir.join(format!("durability-{}.db", d.synchronous()));
-        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open_with(&path, d)?);
+        let storage: Arc<dyn Admin> = Arc::new(SqliteStorage::open_with(&path, d)?);
         let data = PrivateData::new(storage, "bench@durability", DataLimits::default());
         let ids: Vec<String> = (0..sizes.iterations).map(entity).collect();
         let mut rounds = Vec::new();
@@ -574,7 +574,7 @@ fn durability(dir: &Path, sizes: Sizes) -> Result<Value> {
 /// itself goes on this machine.
 fn read_threads(dir: &Path, sizes: Sizes) -> Result<Value> {
     let path = dir.join("threads.db");
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open_with(&path, Durability::Normal)?);
+    let storage: Arc<dyn Admin> = Arc::new(SqliteStorage::open_with(&path, Durability::Normal)?);
     let data = PrivateData::new(storage, "bench@threads", DataLimits::default());
     let ids: Vec<String> = (0..sizes.iterations).map(entity).collect();
     prepare(&data, &ids)?;

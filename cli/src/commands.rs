@@ -14,7 +14,7 @@ pub use show::{get, history, hosts, list};
 
 use anyhow::{Context, Result};
 use privdata_host::store;
-use privdata_host::{Config, ExportLocation, Manager, Storage};
+use privdata_host::{Admin, Config, ExportLocation, Manager};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -49,7 +49,7 @@ fn source_name(path: &Path) -> String {
 /// The store of the configuration at `path`, for operator commands: only
 /// `[storage]` is needed, and a store that does not exist is an error, not
 /// a new empty one.
-fn existing_store(path: &Path) -> Result<(Arc<dyn Storage>, Config)> {
+fn existing_store(path: &Path) -> Result<(Arc<dyn Admin>, Config)> {
     let config = Config::load_store(path)?;
     let storage = store::open_existing(&config.storage_url, &config.storage_options)
         .with_context(|| format!("[storage] url of {}", path.display()))?;

@@ -47,4 +47,4 @@ pub use privdata_runtime::{
     Share, Snapshot,
 };
 pub use privdata_store::error::{self, DriverError, Error, Result};
-pub use privdata_store::{DataLimits, PrivateData, Storage, validate};
+pub use privdata_store::{Admin, DataLimits, PrivateData, Storage, validate};

@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::error::{Error, Result};
 use privdata_runtime::{Backend, DriverComponent, Runtime};
-use privdata_store::{self as store, Storage};
+use privdata_store::{self as store, Admin};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use std::sync::Arc;
 /// The share service's view of its backends.
 #[derive(Debug)]
 pub struct Manager {
-    storage: Arc<dyn Storage>,
+    storage: Arc<dyn Admin>,
     backends: BTreeMap<String, Backend>,
     /// Backends whose driver could not be loaded, with why.
     unavailable: BTreeMap<String, String>,
@@ -40,7 +40,7 @@ impl Manager {
     /// is logged, and [`Manager::backend`] answers for it with
     /// [`Error::BackendUnavailable`]. Only when no backend can serve is the
     /// first such failure returned.
-    pub fn with_storage(config: &Config, storage: Arc<dyn Storage>, runtime: &Runtime) -> Result<Self> {
+    pub fn with_storage(config: &Config, storage: Arc<dyn Admin>, runtime: &Runtime) -> Result<Self> {
         let mut compiled: HashMap<PathBuf, DriverComponent> = HashMap::new();
         let mut backends = BTreeMap::new();
         let (mut unavailable, mut first_failure) = (BTreeMap::new(), None);
@@ -103,7 +103,7 @@ impl Manager {
     }
 
     /// The store every backend's private data lives in.
-    pub fn storage(&self) -> &Arc<dyn Storage> {
+    pub fn storage(&self) -> &Arc<dyn Admin> {
         &self.storage
     }
 }

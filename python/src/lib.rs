@@ -7,7 +7,7 @@
 //! run while it waits on SQLite or a database server.
 
 use privdata_host::store::{self, Durability, StorageOptions, StorageUrl};
-use privdata_host::{DataLimits, PrivateData, Storage};
+use privdata_host::{Admin, DataLimits, PrivateData};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
@@ -78,7 +78,7 @@ fn raised(err: privdata_host::Error) -> PyErr {
 /// named by its URL as in the `privdata` configuration.
 #[pyclass(frozen, module = "privdata")]
 struct Store {
-    storage: Arc<dyn Storage>,
+    storage: Arc<dyn Admin>,
     url: StorageUrl,
 }
 

@@ -21,11 +21,8 @@ mod gateway;
 mod keys;
 mod operator;
 
-use super::usage::{Usage, remove_from, set_in};
-use super::{
-    EntitySummary, Entry, HistoryFilter, HostSummary, JournalEntry, Pair, Quota, RenameReport, Storage,
-    StorageOptions,
-};
+use super::change::{EntityChange, Usage};
+use super::{Pair, Quota, Storage, StorageOptions};
 use crate::error::{Error, Result};
 use gateway::{Gateway, Kv, Op};
 use keys::{Keys, end_of};
@@ -314,50 +311,35 @@ impl Storage for EtcdStorage {
         self.fits(details.len() + 1)?;
         self.retried(|| {
             let (before, revision, old) = self.read_entity(host, entity)?;
-            let mut after = before;
-            let mut ops = Vec::new();
-            for (key, value) in details {
-                let was = old.get(key).map(String::as_str);
-                if was == Some(value.as_str()) {
-                    continue;
-                }
-                set_in(&mut after, key, was, value);
-                ops.push(Op::Put {
-                    key: self.keys.pair(host, entity, key),
-                    value: value.clone().into_bytes(),
-                });
-            }
-            if delete_existing {
-                let kept: HashSet<&str> = details.iter().map(|(k, _)| k.as_str()).collect();
-                for (key, value) in old.iter().filter(|(k, _)| !kept.contains(k.as_str())) {
-                    remove_from(&mut after, key, value);
-                    ops.push(Op::Delete {
-                        key: self.keys.pair(host, entity, key),
-                        end: None,
-                    });
-                }
-            }
-            if ops.is_empty() {
+            let change = EntityChange::update(before, &old, details, delete_existing);
+            if change.is_empty() {
                 return Ok(Some(()));
             }
-            quota.check(host, before, after)?;
-            Ok(self.commit(host, revision, ops, after)?.then_some(()))
+            quota.check(host, before, change.after)?;
+            let ops = change
+                .keys
+                .iter()
+                .map(|c| match c.new {
+                    Some(value) => Op::Put {
+                        key: self.keys.pair(host, entity, c.key),
+                        value: value.as_bytes().to_vec(),
+                    },
+                    None => Op::Delete {
+                        key: self.keys.pair(host, entity, c.key),
+                        end: None,
+                    },
+                })
+                .collect();
+            Ok(self.commit(host, revision, ops, change.after)?.then_some(()))
         })
     }
 
     fn delete(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<()> {
         self.retried(|| {
-            let (mut usage, revision, old) = self.read_entity(host, entity)?;
-            let named: Option<HashSet<&str>> = keys.map(|keys| keys.iter().map(String::as_str).collect());
-            let gone: Vec<(&String, &String)> = old
-                .iter()
-                .filter(|(k, _)| named.as_ref().is_none_or(|n| n.contains(k.as_str())))
-                .collect();
-            if gone.is_empty() {
+            let (before, revision, old) = self.read_entity(host, entity)?;
+            let change = EntityChange::delete(before, &old, keys);
+            if change.is_empty() {
                 return Ok(Some(()));
-            }
-            for (key, value) in &gone {
-                remove_from(&mut usage, key, value);
             }
             let ops = match keys {
                 None => {
@@ -367,56 +349,20 @@ impl Storage for EtcdStorage {
                         key: prefix,
                     }]
                 }
-                Some(_) => gone
-                    .iter()
-                    .map(|(key, _)| Op::Delete {
+                Some(_) => change
+                    .gone()
+                    .map(|key| Op::Delete {
                         key: self.keys.pair(host, entity, key),
                         end: None,
                     })
                     .collect(),
             };
-            Ok(self.commit(host, revision, ops, usage)?.then_some(()))
+            Ok(self.commit(host, revision, ops, change.after)?.then_some(()))
         })
-    }
-
-    fn hosts(&self) -> Result<Vec<HostSummary>> {
-        self.host_summaries()
-    }
-
-    fn entity_summaries(&self, host: &str) -> Result<Vec<EntitySummary>> {
-        self.entities_of(host)
     }
 
     fn entity_page(&self, host: &str, after: Option<&str>, limit: usize) -> Result<Vec<String>> {
         self.page_of_entities(host, after, limit)
-    }
-
-    fn rename_host(&self, old: &str, new: &str, merge: bool) -> Result<RenameReport> {
-        self.rename(old, new, merge)
-    }
-
-    fn delete_entities(&self, host: &str, entities: &[String]) -> Result<u64> {
-        self.purge(host, entities)
-    }
-
-    fn history(&self, _: &HistoryFilter) -> Result<Vec<JournalEntry>> {
-        Err(Error::Refused(
-            "the audit journal is not kept on etcd; use a SQLite, MariaDB/MySQL or PostgreSQL \
-             store for it"
-                .into(),
-        ))
-    }
-
-    fn prune_history(&self, _: i64) -> Result<u64> {
-        Ok(0)
-    }
-
-    fn scan(&self, host: Option<&str>, after: Option<&Entry>, limit: usize) -> Result<Vec<Entry>> {
-        self.page_of_entries(host, after, limit)
-    }
-
-    fn put(&self, entries: &[Entry], quota_of: &dyn Fn(&str) -> Quota) -> Result<()> {
-        self.import(entries, quota_of)
     }
 }
 

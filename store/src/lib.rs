@@ -7,6 +7,7 @@
 //! of them gives the same semantics and the same errors.
 #![deny(missing_docs)]
 
+mod change;
 mod data;
 pub mod error;
 pub mod etcd;
@@ -14,7 +15,6 @@ mod server;
 pub mod sqlite;
 pub mod tls;
 pub mod url;
-mod usage;
 pub mod validate;
 
 pub use data::{DataLimits, PrivateData};
@@ -26,8 +26,9 @@ use std::sync::Arc;
 /// One stored pair: `(key, value)`.
 pub type Pair = (String, String);
 
-/// Where private data lives. Implementations get validated, canonical input
-/// and must run each call as one transaction.
+/// The driver's face of a store: one entity of one host at a time, the
+/// calls a driver reaches through [`PrivateData`]. Implementations get
+/// validated, canonical input, and run each call as one transaction.
 pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Pairs of `entity` for `host`, sorted by key: all of them (`keys = None`)
     /// or only those found among `keys`.
@@ -48,23 +49,32 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Remove all pairs of `entity` (`keys = None`) or the listed keys.
     fn delete(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<()>;
 
-    /// Every host that holds data, with its entity and entry counts (admin).
-    fn hosts(&self) -> Result<Vec<HostSummary>>;
-
-    /// Every entity of `host`, with its entry count, sorted by id (admin).
-    fn entity_summaries(&self, host: &str) -> Result<Vec<EntitySummary>>;
-
     /// Up to `limit` entity ids of `host` that sort after `after`, in order:
     /// one page of `entities-list`.
     fn entity_page(&self, host: &str, after: Option<&str>, limit: usize) -> Result<Vec<String>>;
+}
 
-    /// Move every entry of host `old` to host `new`, in one transaction.
+/// The operator's face of a store: every host's data, for the operator
+/// operations (listing, rename, purge, the audit journal, export, import,
+/// migration). What each call promises of transactions is said on the call:
+/// etcd, which takes at most `max-txn-ops` operations a transaction, keeps
+/// some of them in chunks.
+pub trait Admin: Storage {
+    /// Every host that holds data, with its entity and entry counts.
+    fn hosts(&self) -> Result<Vec<HostSummary>>;
+
+    /// Every entity of `host`, with its entry count, sorted by id.
+    fn entity_summaries(&self, host: &str) -> Result<Vec<EntitySummary>>;
+
+    /// Move every entry of host `old` to host `new`, in one transaction
+    /// (on etcd, refused when that is more than one transaction takes).
     /// Refused if `new` holds data, unless `merge` (then `old`'s value wins
     /// where both have the same entity and key).
     fn rename_host(&self, old: &str, new: &str, merge: bool) -> Result<RenameReport>;
 
-    /// Delete every entry of the given entities of `host` in one
-    /// transaction; returns how many entries went.
+    /// Delete every entry of the given entities of `host`, in one
+    /// transaction (on etcd, one per chunk of whole entities that fits one);
+    /// returns how many entries went.
     fn delete_entities(&self, host: &str, entities: &[String]) -> Result<u64>;
 
     /// Journal entries matching `filter`, oldest first.
@@ -78,9 +88,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// `after` by (host, entity, key): one page of an export.
     fn scan(&self, host: Option<&str>, after: Option<&Entry>, limit: usize) -> Result<Vec<Entry>>;
 
-    /// Upsert `entries` in one transaction (an operator's import or
-    /// migration, not a driver's write). Undone if it grows what a host
-    /// holds past `quota_of(host)`. Entries must be validated already.
+    /// Upsert `entries` (an operator's import or migration, not a driver's
+    /// write), in one transaction (on etcd, one per chunk, after the whole
+    /// of `entries` is checked against the quotas). Undone if it grows what
+    /// a host holds past `quota_of(host)`. Entries must be validated already.
     fn put(&self, entries: &[Entry], quota_of: &dyn Fn(&str) -> Quota) -> Result<()>;
 }
 
@@ -291,18 +302,18 @@ pub(crate) fn digest(value: &str) -> String {
 /// (or a plain file path), `mysql://USER:PASSWORD@HOST:PORT/DATABASE`
 /// (MariaDB or MySQL), `postgres://USER:PASSWORD@HOST:PORT/DATABASE` or
 /// `etcd://HOST:PORT[,HOST:PORT...]/PREFIX`.
-pub fn open(url: &str) -> Result<Arc<dyn Storage>> {
+pub fn open(url: &str) -> Result<Arc<dyn Admin>> {
     open_url(&StorageUrl::parse(url)?, &StorageOptions::default())
 }
 
 /// [`open`] with chosen options.
-pub fn open_with(url: &str, options: &StorageOptions) -> Result<Arc<dyn Storage>> {
+pub fn open_with(url: &str, options: &StorageOptions) -> Result<Arc<dyn Admin>> {
     open_url(&StorageUrl::parse(url)?, options)
 }
 
 /// Open the store `url` names. A server's database must exist; its tables
 /// are created or brought up to date. A SQLite file is created if missing.
-pub fn open_url(url: &StorageUrl, options: &StorageOptions) -> Result<Arc<dyn Storage>> {
+pub fn open_url(url: &StorageUrl, options: &StorageOptions) -> Result<Arc<dyn Admin>> {
     Ok(match url {
         StorageUrl::Sqlite(path) => Arc::new(sqlite::SqliteStorage::open_with_options(path, options)?),
         StorageUrl::Mysql(url) => Arc::new(server::mysql::open(url, options)?),
@@ -315,7 +326,7 @@ pub fn open_url(url: &StorageUrl, options: &StorageOptions) -> Result<Arc<dyn St
 /// instead of a new empty store: what commands that only read, or only
 /// change what is there, use, so that a mistyped path is not taken for an
 /// empty store.
-pub fn open_existing(url: &StorageUrl, options: &StorageOptions) -> Result<Arc<dyn Storage>> {
+pub fn open_existing(url: &StorageUrl, options: &StorageOptions) -> Result<Arc<dyn Admin>> {
     if let Some(path) = url.sqlite_path()
         && !path.is_file()
     {

@@ -5,18 +5,17 @@
 //! pool: in WAL mode a reader sees the last commit and never waits for a
 //! writer, so a share service's threads read side by side while one writes.
 
+mod admin;
 mod migrations;
 mod readers;
 
 pub use migrations::SCHEMA_VERSION;
 
-use super::{
-    Durability, EntitySummary, Entry, HistoryFilter, HostSummary, JournalEntry, Pair, Quota, RenameReport,
-    Storage, StorageOptions, digest, now,
-};
+use super::{Admin, Durability, Pair, Quota, Storage, StorageOptions, digest, now};
+use crate::change::EntityChange;
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -179,7 +178,7 @@ fn delete_in(conn: &Connection, host: &str, entity: &str, keys: Option<&[String]
 }
 
 /// Every pair `entity` of `host` holds now.
-fn current(conn: &Connection, host: &str, entity: &str) -> Result<Vec<Pair>> {
+fn current(conn: &Connection, host: &str, entity: &str) -> Result<BTreeMap<String, String>> {
     let mut stmt =
         conn.prepare_cached("SELECT key, value FROM private_data WHERE host = ?1 AND entity_id = ?2")?;
     let rows = stmt.query_map(params![host, entity], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -211,30 +210,10 @@ fn journal(
     Ok(())
 }
 
-/// Journal what an update is about to change: every key it sets whose value
-/// differs, and with `delete_existing` every key it drops.
-fn journal_update(
-    conn: &Connection,
-    host: &str,
-    entity: &str,
-    details: &[Pair],
-    delete_existing: bool,
-) -> Result<()> {
-    let op = if delete_existing { "replace" } else { "update" };
-    let old: std::collections::HashMap<String, String> = current(conn, host, entity)?.into_iter().collect();
-    for (key, value) in details {
-        let before = old.get(key).map(String::as_str);
-        if before != Some(value.as_str()) {
-            journal(conn, host, entity, key, op, before, Some(value))?;
-        }
-    }
-    if delete_existing {
-        let kept: HashSet<&str> = details.iter().map(|(k, _)| k.as_str()).collect();
-        for (key, value) in &old {
-            if !kept.contains(key.as_str()) {
-                journal(conn, host, entity, key, op, Some(value), None)?;
-            }
-        }
+/// Journal what a call is about to change, before it changes it.
+fn journal_change(conn: &Connection, host: &str, entity: &str, change: &EntityChange<'_>) -> Result<()> {
+    for c in &change.keys {
+        journal(conn, host, entity, c.key, change.operation, c.old, c.new)?;
     }
     Ok(())
 }
@@ -259,7 +238,13 @@ impl SqliteStorage {
         delete_existing: bool,
     ) -> Result<()> {
         if self.audit {
-            journal_update(tx, host, entity, details, delete_existing)?;
+            let old = current(tx, host, entity)?;
+            journal_change(
+                tx,
+                host,
+                entity,
+                &EntityChange::update((0, 0), &old, details, delete_existing),
+            )?;
         }
         if delete_existing {
             tx.prepare_cached(DELETE_ALL)?.execute(params![host, entity])?;
@@ -355,14 +340,7 @@ impl Storage for SqliteStorage {
         if self.audit {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let old = current(&tx, host, entity)?;
-            let named: Option<HashSet<&str>> = keys.map(|keys| keys.iter().map(String::as_str).collect());
-            let gone: Vec<&Pair> = old
-                .iter()
-                .filter(|(k, _)| named.as_ref().is_none_or(|named| named.contains(k.as_str())))
-                .collect();
-            for (key, value) in &gone {
-                journal(&tx, host, entity, key, "delete", Some(value), None)?;
-            }
+            journal_change(&tx, host, entity, &EntityChange::delete((0, 0), &old, keys))?;
             delete_in(&tx, host, entity, keys)?;
             tx.commit()?;
             return Ok(());
@@ -378,37 +356,6 @@ impl Storage for SqliteStorage {
         Ok(())
     }
 
-    fn hosts(&self) -> Result<Vec<HostSummary>> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT host, COUNT(DISTINCT entity_id), COUNT(*) FROM private_data
-             GROUP BY host ORDER BY host",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(HostSummary {
-                host: r.get(0)?,
-                entities: r.get(1)?,
-                entries: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    fn entity_summaries(&self, host: &str) -> Result<Vec<EntitySummary>> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT entity_id, COUNT(*) FROM private_data WHERE host = ?1
-             GROUP BY entity_id ORDER BY entity_id",
-        )?;
-        let rows = stmt.query_map([host], |r| {
-            Ok(EntitySummary {
-                entity: r.get(0)?,
-                entries: r.get(1)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
     fn entity_page(&self, host: &str, after: Option<&str>, limit: usize) -> Result<Vec<String>> {
         let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(
@@ -417,159 +364,5 @@ impl Storage for SqliteStorage {
         )?;
         let rows = stmt.query_map(params![host, after.unwrap_or(""), limit as i64], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    fn rename_host(&self, old: &str, new: &str, merge: bool) -> Result<RenameReport> {
-        super::refuse_same_host(old, new)?;
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (held, _) = usage(&tx, new)?;
-        if held > 0 && !merge {
-            return Err(super::host_taken(old, new, held));
-        }
-        let (moved, entities): (u64, u64) = tx.query_row(
-            "SELECT COUNT(*), COUNT(DISTINCT entity_id) FROM private_data WHERE host = ?1",
-            [old],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        let overwritten: u64 = tx.query_row(
-            "SELECT COUNT(*) FROM private_data o JOIN private_data n
-             ON n.host = ?2 AND n.entity_id = o.entity_id AND n.key = o.key WHERE o.host = ?1",
-            [old, new],
-            |r| r.get(0),
-        )?;
-        if self.audit {
-            tx.execute(
-                "INSERT INTO journal (at, host, entity_id, key, operation, old_digest, new_digest)
-                 SELECT ?3, host, entity_id, key, 'rename-from', NULL, NULL FROM private_data WHERE host = ?1
-                 UNION ALL
-                 SELECT ?3, ?2, entity_id, key, 'rename-to', NULL, NULL FROM private_data WHERE host = ?1",
-                params![old, new, now()],
-            )?;
-        }
-        tx.execute(
-            "INSERT INTO private_data (host, entity_id, key, value, created_at, updated_at)
-             SELECT ?2, entity_id, key, value, created_at, updated_at FROM private_data WHERE host = ?1
-             ON CONFLICT (host, entity_id, key)
-             DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            [old, new],
-        )?;
-        tx.execute("DELETE FROM private_data WHERE host = ?1", [old])?;
-        tx.execute("DELETE FROM host_usage WHERE host = ?1 AND entries = 0", [old])?;
-        tx.commit()?;
-        Ok(RenameReport {
-            moved,
-            entities,
-            overwritten,
-        })
-    }
-
-    fn delete_entities(&self, host: &str, entities: &[String]) -> Result<u64> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut deleted = 0;
-        for entity in entities {
-            if self.audit {
-                for (key, value) in current(&tx, host, entity)? {
-                    journal(&tx, host, entity, &key, "purge", Some(&value), None)?;
-                }
-            }
-            deleted += tx.prepare_cached(DELETE_ALL)?.execute(params![host, entity])? as u64;
-        }
-        tx.commit()?;
-        Ok(deleted)
-    }
-
-    fn history(&self, filter: &HistoryFilter) -> Result<Vec<JournalEntry>> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT at, host, entity_id, key, operation, old_digest, new_digest FROM (
-                 SELECT * FROM journal
-                 WHERE (?1 IS NULL OR host = ?1) AND (?2 IS NULL OR entity_id = ?2)
-                   AND (?3 IS NULL OR at >= ?3) AND (?4 IS NULL OR at < ?4)
-                 ORDER BY id DESC LIMIT ?5)
-             ORDER BY id",
-        )?;
-        let limit = filter.limit.map_or(-1, |l| l as i64);
-        let rows = stmt.query_map(
-            params![filter.host, filter.entity, filter.since, filter.until, limit],
-            |r| {
-                Ok(JournalEntry {
-                    at: r.get(0)?,
-                    host: r.get(1)?,
-                    entity: r.get(2)?,
-                    key: r.get(3)?,
-                    operation: r.get(4)?,
-                    old_digest: r.get(5)?,
-                    new_digest: r.get(6)?,
-                })
-            },
-        )?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    fn prune_history(&self, before: i64) -> Result<u64> {
-        let conn = self.conn();
-        Ok(conn.execute("DELETE FROM journal WHERE at < ?1", [before])? as u64)
-    }
-
-    fn scan(&self, host: Option<&str>, after: Option<&Entry>, limit: usize) -> Result<Vec<Entry>> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT host, entity_id, key, value FROM private_data
-             WHERE (?1 IS NULL OR host = ?1) AND (host, entity_id, key) > (?2, ?3, ?4)
-             ORDER BY host, entity_id, key LIMIT ?5",
-        )?;
-        let (h, e, k) = after.map_or(("", "", ""), |a| {
-            (a.host.as_str(), a.entity.as_str(), a.key.as_str())
-        });
-        let rows = stmt.query_map(params![host, h, e, k, limit as i64], |r| {
-            Ok(Entry {
-                host: r.get(0)?,
-                entity: r.get(1)?,
-                key: r.get(2)?,
-                value: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    fn put(&self, entries: &[Entry], quota_of: &dyn Fn(&str) -> Quota) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let hosts: std::collections::BTreeSet<&str> = entries.iter().map(|e| e.host.as_str()).collect();
-        let mut before = Vec::with_capacity(hosts.len());
-        for host in &hosts {
-            before.push(usage(&tx, host)?);
-        }
-        {
-            let mut upsert = tx.prepare_cached(UPSERT)?;
-            let now = now();
-            for e in entries {
-                if self.audit {
-                    let old: Option<String> = tx
-                        .prepare_cached(GET_ONE)?
-                        .query_row(params![e.host, e.entity, e.key], |r| r.get(0))
-                        .optional()?;
-                    if old.as_deref() != Some(e.value.as_str()) {
-                        journal(
-                            &tx,
-                            &e.host,
-                            &e.entity,
-                            &e.key,
-                            "import",
-                            old.as_deref(),
-                            Some(&e.value),
-                        )?;
-                    }
-                }
-                upsert.execute(params![e.host, e.entity, e.key, e.value, now])?;
-            }
-        }
-        for (host, before) in hosts.iter().zip(before) {
-            quota_of(host).check(host, before, usage(&tx, host)?)?;
-        }
-        tx.commit()?;
-        Ok(())
     }
 }

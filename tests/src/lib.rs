@@ -856,7 +856,7 @@ pub fn dump(url: &str) -> Vec<(String, String, String, String)> {
 }
 
 /// Every entry of an open store, in order.
-pub fn dump_storage(storage: &dyn privdata_host::Storage) -> Vec<(String, String, String, String)> {
+pub fn dump_storage(storage: &dyn privdata_host::store::Admin) -> Vec<(String, String, String, String)> {
     let (mut all, mut after) = (Vec::new(), None);
     loop {
         let page = storage.scan(None, after.as_ref(), 1000).unwrap();

@@ -3,7 +3,7 @@
 //! reaches a caller), nothing is lost, and the result equals a serial run.
 
 use conformance::{Scratch, dump, hammer};
-use privdata_host::{DataLimits, PrivateData, Storage};
+use privdata_host::{Admin, DataLimits, PrivateData};
 use std::process::Command;
 use std::sync::Arc;
 
@@ -19,7 +19,7 @@ const WORKERS: [(&str, u64); 6] = [
     ("node@b", 5),
 ];
 
-fn open(url: &str) -> Arc<dyn Storage> {
+fn open(url: &str) -> Arc<dyn Admin> {
     privdata_host::store::open(url).unwrap()
 }
 

@@ -5,7 +5,7 @@
 use conformance::*;
 use privdata_host::ops::migrate::{Progress, Report, migrate, summarize};
 use privdata_host::store::{self, Entry, Quota};
-use privdata_host::{HostLimits, Storage};
+use privdata_host::{Admin, HostLimits};
 use std::sync::Arc;
 
 const HOSTS: [&str; 3] = ["node1@alpha", "node2@beta#pool", "ノード@γ"];
@@ -41,11 +41,11 @@ fn sample() -> Vec<Entry> {
     entries
 }
 
-fn open(scratch: &Scratch) -> Arc<dyn Storage> {
+fn open(scratch: &Scratch) -> Arc<dyn Admin> {
     store::open(scratch.url()).unwrap()
 }
 
-fn run(from: &dyn Storage, to: &dyn Storage) -> (Report, Vec<Progress>) {
+fn run(from: &dyn Admin, to: &dyn Admin) -> (Report, Vec<Progress>) {
     let mut seen = Vec::new();
     let report = migrate(from, to, None, &HostLimits::default(), &mut |p| seen.push(p)).unwrap();
     (report, seen)

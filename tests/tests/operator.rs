@@ -9,17 +9,17 @@ use privdata_host::config::{BackendConfig, HostLimits};
 use privdata_host::ops::orphans::{self, LiveList};
 use privdata_host::store::{self, Entry, Quota, StorageOptions};
 use privdata_host::{
-    Config, DataLimits, Error, PrivateData, Storage,
+    Admin, Config, DataLimits, Error, PrivateData,
     ops::{rename, transfer},
 };
 use std::sync::Arc;
 
-fn open(scratch: &Scratch) -> Arc<dyn Storage> {
+fn open(scratch: &Scratch) -> Arc<dyn Admin> {
     store::open(scratch.url()).unwrap()
 }
 
 /// `entities` entities of two keys each for `host`.
-fn fill(storage: &Arc<dyn Storage>, host: &str, entities: u64) -> Vec<(String, String, String, String)> {
+fn fill(storage: &Arc<dyn Admin>, host: &str, entities: u64) -> Vec<(String, String, String, String)> {
     let data = PrivateData::new(storage.clone(), host, DataLimits::default());
     for i in 0..entities {
         data.update(
@@ -32,7 +32,7 @@ fn fill(storage: &Arc<dyn Storage>, host: &str, entities: u64) -> Vec<(String, S
     dump_of(storage)
 }
 
-fn dump_of(storage: &Arc<dyn Storage>) -> Vec<(String, String, String, String)> {
+fn dump_of(storage: &Arc<dyn Admin>) -> Vec<(String, String, String, String)> {
     dump_storage(storage.as_ref())
 }
 

@@ -3,7 +3,7 @@
 
 use privdata_host::store::Quota;
 use privdata_host::store::sqlite::{SCHEMA_VERSION, SqliteStorage};
-use privdata_host::{Error, Storage};
+use privdata_host::{Admin, Error, Storage};
 use rusqlite::Connection;
 
 const ID: &str = "3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17";

@@ -10,7 +10,7 @@
 
 use crate::config::HostLimits;
 use crate::error::{Error, Result};
-use privdata_store::{Entry, Quota, Storage};
+use privdata_store::{Admin, Entry, Quota};
 use std::collections::BTreeMap;
 
 /// The quota of the writes: [`check_source`] checked what each host will
@@ -59,7 +59,7 @@ pub struct Summary {
 }
 
 /// The hosts `from` holds data for, or just `only`.
-fn hosts_of(from: &dyn Storage, only: Option<&str>) -> Result<Vec<(String, u64)>> {
+fn hosts_of(from: &dyn Admin, only: Option<&str>) -> Result<Vec<(String, u64)>> {
     Ok(from
         .hosts()?
         .into_iter()
@@ -70,7 +70,7 @@ fn hosts_of(from: &dyn Storage, only: Option<&str>) -> Result<Vec<(String, u64)>
 
 /// Every entry a store holds for `host`, in order, a page at a time.
 pub(crate) struct Cursor<'a> {
-    storage: &'a dyn Storage,
+    storage: &'a dyn Admin,
     host: &'a str,
     page: std::vec::IntoIter<Entry>,
     after: Option<Entry>,
@@ -78,7 +78,7 @@ pub(crate) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    pub(crate) fn new(storage: &'a dyn Storage, host: &'a str) -> Self {
+    pub(crate) fn new(storage: &'a dyn Admin, host: &'a str) -> Self {
         Cursor {
             storage,
             host,
@@ -127,7 +127,7 @@ fn order(e: &Entry) -> (&[u8], &[u8], &[u8]) {
 /// Check every entry `from` holds for `hosts` against `limits`, as a
 /// driver's write of it would be checked, and each host's total against its
 /// quota: the destination will hold exactly this.
-fn check_source(from: &dyn Storage, hosts: &[(String, u64)], limits: &HostLimits) -> Result<()> {
+fn check_source(from: &dyn Admin, hosts: &[(String, u64)], limits: &HostLimits) -> Result<()> {
     let bad = |message: String| Error::BadInput {
         at: "the source store".into(),
         message,
@@ -168,8 +168,8 @@ fn check_source(from: &dyn Storage, hosts: &[(String, u64)], limits: &HostLimits
 /// holds are left alone. Every entry is first checked against `limits`, and
 /// nothing is written if one fails. `progress` is called after every page.
 pub fn migrate(
-    from: &dyn Storage,
-    to: &dyn Storage,
+    from: &dyn Admin,
+    to: &dyn Admin,
     host: Option<&str>,
     limits: &HostLimits,
     progress: &mut dyn FnMut(Progress),
@@ -262,7 +262,7 @@ pub fn migrate(
 /// Count and checksum what `storage` holds for `hosts`, reading it in order
 /// a page at a time. Two stores holding the same entries give the same
 /// summary, whatever their kind.
-pub fn summarize(storage: &dyn Storage, hosts: &[&str]) -> Result<Summary> {
+pub fn summarize(storage: &dyn Admin, hosts: &[&str]) -> Result<Summary> {
     let mut hasher = blake3::Hasher::new();
     let mut entries = 0;
     let mut sorted = hosts.to_vec();

@@ -3,7 +3,7 @@
 //! only when that list cannot be a mistake.
 
 use crate::error::{Error, Result};
-use privdata_store::{EntitySummary, Storage};
+use privdata_store::{Admin, EntitySummary};
 use std::collections::HashSet;
 use std::io::BufRead;
 
@@ -77,7 +77,7 @@ impl Orphans {
 
 /// The entities `host` holds data for that `live` does not name. Refused
 /// when the host holds nothing: its name is most likely mistyped.
-pub fn find(storage: &dyn Storage, host: &str, live: &LiveList) -> Result<Orphans> {
+pub fn find(storage: &dyn Admin, host: &str, live: &LiveList) -> Result<Orphans> {
     let all = storage.entity_summaries(host)?;
     if all.is_empty() {
         return Err(Error::Refused(format!(
@@ -103,7 +103,7 @@ pub fn find(storage: &dyn Storage, host: &str, live: &LiveList) -> Result<Orphan
 /// list` piped in, or the list of another backend, looks like. `all` says
 /// the operator means it.
 pub fn purge(
-    storage: &dyn Storage,
+    storage: &dyn Admin,
     orphans: &Orphans,
     live: &LiveList,
     all: bool,

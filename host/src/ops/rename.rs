@@ -5,7 +5,7 @@
 use crate::config::HostLimits;
 use crate::error::{Error, Result};
 use crate::ops::migrate::Cursor;
-use privdata_store::{RenameReport, Storage, host_taken, refuse_same_host};
+use privdata_store::{Admin, RenameReport, host_taken, refuse_same_host};
 use std::cmp::Ordering;
 
 /// What renaming `old` to `new` would do, without changing anything.
@@ -15,7 +15,7 @@ use std::cmp::Ordering;
 /// `old` is longer than `new`'s backend allows, or when `new` would end over
 /// its quota: the same limits a driver's writes to `new` keep.
 pub fn plan(
-    storage: &dyn Storage,
+    storage: &dyn Admin,
     old: &str,
     new: &str,
     merge: bool,
@@ -79,7 +79,7 @@ pub fn plan(
 /// Rename `old` to `new`: check it with [`plan`], then move every entry in
 /// one transaction. With `dry_run`, only the plan.
 pub fn rename_host(
-    storage: &dyn Storage,
+    storage: &dyn Admin,
     old: &str,
     new: &str,
     merge: bool,

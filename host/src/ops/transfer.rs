@@ -4,7 +4,7 @@
 
 use crate::config::HostLimits;
 use crate::error::{Error, Result};
-use privdata_store::{Entry, Storage};
+use privdata_store::{Admin, Entry};
 use std::io::{BufRead, Seek, Write};
 
 /// Entries read, and written, at a time: one transaction each.
@@ -15,7 +15,7 @@ pub const PAGE: usize = 1000;
 /// stays constant. A host that holds nothing is refused: its name is most
 /// likely mistyped. `progress` hears the count after every page.
 pub fn export(
-    storage: &dyn Storage,
+    storage: &dyn Admin,
     host: Option<&str>,
     out: &mut dyn Write,
     progress: &mut dyn FnMut(u64),
@@ -70,7 +70,7 @@ pub struct ImportReport {
 /// how far it got; running the same import again is safe. `progress` hears
 /// the entries imported after every page.
 pub fn import(
-    storage: &dyn Storage,
+    storage: &dyn Admin,
     input: impl BufRead,
     source: &str,
     limits: &HostLimits,

@@ -1,13 +1,13 @@
-//! What operator tools do on an etcd store: list hosts and entities, rename
+//! The operator's face of the etcd store: list hosts and entities, rename
 //! a host, purge entities, and page through entries for an export or a
 //! migration and write them back, each within one transaction's limits.
 
 use super::gateway::Op;
 use super::keys::end_of;
 use super::{EtcdStorage, range, text, usage_of};
+use crate::change::{self, remove_from, set_in};
 use crate::error::{Error, Result};
-use crate::usage::{self, remove_from, set_in};
-use crate::{EntitySummary, Entry, HostSummary, Quota, RenameReport};
+use crate::{Admin, EntitySummary, Entry, HistoryFilter, HostSummary, JournalEntry, Quota, RenameReport};
 use std::collections::{BTreeMap, BTreeSet};
 
 impl EtcdStorage {
@@ -116,7 +116,7 @@ impl EtcdStorage {
                 end: None,
             });
             merged.extend(moving.iter().map(|(k, v)| (k.clone(), v.clone())));
-            let usage = usage::of(
+            let usage = change::of(
                 merged
                     .iter()
                     .map(|((_, key), value)| (key.as_str(), value.as_str())),
@@ -286,5 +286,43 @@ impl EtcdStorage {
             }
         }
         Ok(())
+    }
+}
+
+impl Admin for EtcdStorage {
+    fn hosts(&self) -> Result<Vec<HostSummary>> {
+        self.host_summaries()
+    }
+
+    fn entity_summaries(&self, host: &str) -> Result<Vec<EntitySummary>> {
+        self.entities_of(host)
+    }
+
+    fn rename_host(&self, old: &str, new: &str, merge: bool) -> Result<RenameReport> {
+        self.rename(old, new, merge)
+    }
+
+    fn delete_entities(&self, host: &str, entities: &[String]) -> Result<u64> {
+        self.purge(host, entities)
+    }
+
+    fn history(&self, _: &HistoryFilter) -> Result<Vec<JournalEntry>> {
+        Err(Error::Refused(
+            "the audit journal is not kept on etcd; use a SQLite, MariaDB/MySQL or PostgreSQL \
+             store for it"
+                .into(),
+        ))
+    }
+
+    fn prune_history(&self, _: i64) -> Result<u64> {
+        Ok(0)
+    }
+
+    fn scan(&self, host: Option<&str>, after: Option<&Entry>, limit: usize) -> Result<Vec<Entry>> {
+        self.page_of_entries(host, after, limit)
+    }
+
+    fn put(&self, entries: &[Entry], quota_of: &dyn Fn(&str) -> Quota) -> Result<()> {
+        self.import(entries, quota_of)
     }
 }

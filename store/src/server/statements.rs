@@ -4,7 +4,7 @@
 
 use super::ServerStorage;
 use super::sql::{BATCH_BYTES, BATCH_ROWS, Dialect, KeyList, Param, Sql, Tx, Value};
-use crate::usage::Usage;
+use crate::change::{EntityChange, Usage};
 use crate::{digest, now};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,6 +20,23 @@ pub(super) struct Change<'a> {
     pub(super) operation: &'a str,
     pub(super) old: Option<&'a str>,
     pub(super) new: Option<&'a str>,
+}
+
+impl<'a> Change<'a> {
+    /// The journal's rows for what one call does to `entity`.
+    pub(super) fn rows(entity: &'a str, change: &EntityChange<'a>) -> Vec<Change<'a>> {
+        change
+            .keys
+            .iter()
+            .map(|c| Change {
+                entity,
+                key: c.key,
+                operation: change.operation,
+                old: c.old,
+                new: c.new,
+            })
+            .collect()
+    }
 }
 
 impl<D: Dialect> ServerStorage<D> {
