@@ -30,7 +30,7 @@ use super::change::EntityChange;
 use super::{Admin, Pair, Quota, Storage, StorageOptions, now};
 use crate::error::Result;
 use pool::Pool;
-use sql::{BATCH_ROWS, Dialect, Param, RoutineUpdate, Sql, Tx, Value};
+use sql::{BATCH_ROWS, Dialect, Param, RoutineUpdate, Row, Sql, Tx};
 use statements::{Change, pairs_of};
 
 /// A database-server store: a pool of connections of one dialect.
@@ -124,8 +124,8 @@ impl<D: Dialect> Storage for ServerStorage<D> {
                 now: now(),
             };
             let row = self.run(false, |sql| Ok(self.pool.dialect.update_routine(sql, &write)?))?;
-            let mut c = row.into_iter().map(|v| v.count());
-            let mut next = || c.next().unwrap_or(Ok(0)).map_err(|e| self.pool.failure(e));
+            let mut c = Row::from(row);
+            let mut next = || c.count().map_err(|e| self.pool.failure(e));
             let applied = next()? == 1;
             let (before, after) = ((next()?, next()?), (next()?, next()?));
             if !applied {
@@ -192,9 +192,7 @@ impl<D: Dialect> Storage for ServerStorage<D> {
                     Param::Int(limit as i64),
                 ],
             )?;
-            rows.into_iter()
-                .map(|row| Ok(row.into_iter().next().unwrap_or(Value::Null).text()?))
-                .collect()
+            rows.into_iter().map(|row| Ok(Row::from(row).text()?)).collect()
         })
     }
 }

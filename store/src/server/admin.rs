@@ -2,7 +2,7 @@
 //! one transaction (a page of an import or a migration is one too).
 
 use super::ServerStorage;
-use super::sql::{Dialect, Fail, Param, Sql, Tx, Value};
+use super::sql::{Dialect, Fail, Param, Row, Sql, Tx};
 use super::statements::Change;
 use crate::change::{remove_from, set_in};
 use crate::error::Result;
@@ -19,11 +19,11 @@ impl<D: Dialect> Admin for ServerStorage<D> {
             )?;
             rows.into_iter()
                 .map(|row| {
-                    let mut c = row.into_iter();
+                    let mut c = Row::from(row);
                     Ok(HostSummary {
-                        host: c.next().unwrap_or(Value::Null).text()?,
-                        entities: c.next().unwrap_or(Value::Null).count()?,
-                        entries: c.next().unwrap_or(Value::Null).count()?,
+                        host: c.text()?,
+                        entities: c.count()?,
+                        entries: c.count()?,
                     })
                 })
                 .collect()
@@ -39,10 +39,10 @@ impl<D: Dialect> Admin for ServerStorage<D> {
             )?;
             rows.into_iter()
                 .map(|row| {
-                    let mut c = row.into_iter();
+                    let mut c = Row::from(row);
                     Ok(EntitySummary {
-                        entity: c.next().unwrap_or(Value::Null).text()?,
-                        entries: c.next().unwrap_or(Value::Null).count()?,
+                        entity: c.text()?,
+                        entries: c.count()?,
                     })
                 })
                 .collect()
@@ -81,11 +81,8 @@ impl<D: Dialect> Admin for ServerStorage<D> {
                     "SELECT entity_id, \"key\" FROM private_data WHERE host = ?",
                     &[Param::Text(old)],
                 )? {
-                    let mut c = row.into_iter();
-                    moving.push((
-                        c.next().unwrap_or(Value::Null).text()?,
-                        c.next().unwrap_or(Value::Null).text()?,
-                    ));
+                    let mut c = Row::from(row);
+                    moving.push((c.text()?, c.text()?));
                 }
                 for (host, operation) in [(old, "rename-from"), (new, "rename-to")] {
                     let changes: Vec<Change<'_>> = moving
@@ -184,16 +181,15 @@ impl<D: Dialect> Admin for ServerStorage<D> {
             sql.query(&statement, &params)?
                 .into_iter()
                 .map(|row| {
-                    let mut c = row.into_iter();
-                    let mut next = || c.next().unwrap_or(Value::Null);
+                    let mut c = Row::from(row);
                     Ok(JournalEntry {
-                        at: next().int()?,
-                        host: next().text()?,
-                        entity: next().text()?,
-                        key: next().text()?,
-                        operation: next().text()?,
-                        old_digest: next().opt_text()?,
-                        new_digest: next().opt_text()?,
+                        at: c.int()?,
+                        host: c.text()?,
+                        entity: c.text()?,
+                        key: c.text()?,
+                        operation: c.text()?,
+                        old_digest: c.opt_text()?,
+                        new_digest: c.opt_text()?,
                     })
                 })
                 .collect()
@@ -235,13 +231,12 @@ impl<D: Dialect> Admin for ServerStorage<D> {
             sql.query(&statement, &params)?
                 .into_iter()
                 .map(|row| {
-                    let mut c = row.into_iter();
-                    let mut next = || c.next().unwrap_or(Value::Null);
+                    let mut c = Row::from(row);
                     Ok(Entry {
-                        host: next().text()?,
-                        entity: next().text()?,
-                        key: next().text()?,
-                        value: next().text()?,
+                        host: c.text()?,
+                        entity: c.text()?,
+                        key: c.text()?,
+                        value: c.text()?,
                     })
                 })
                 .collect()

@@ -3,7 +3,7 @@
 //! rest, one at a time.
 
 use super::pool::Pool;
-use super::sql::{Dialect, Fail, Param, Tx, Value};
+use super::sql::{Dialect, Fail, Param, Row, Tx};
 use crate::error::{Error, Result};
 
 /// Bring the schema of the pool's database up to date; a schema newer than
@@ -19,12 +19,7 @@ pub(crate) fn migrate<D: Dialect>(pool: &Pool<D>) -> Result<()> {
             )?;
             sql.exec(D::INIT_SCHEMA, &[])?;
             let rows = sql.query("SELECT version FROM privdata_schema WHERE id = 1", &[])?;
-            let version = rows
-                .into_iter()
-                .next()
-                .and_then(|row| row.into_iter().next())
-                .unwrap_or(Value::Null)
-                .int()?;
+            let version = Row::from(rows.into_iter().next().unwrap_or_default()).int()?;
             if version > known {
                 return Err(Fail::Refused(Error::Storage(format!(
                     "{}: the database has schema version {version}, newer than {known} which \

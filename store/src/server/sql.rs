@@ -79,6 +79,42 @@ impl Value {
     }
 }
 
+/// One result row, read column by column in order: the one decoder of
+/// server rows. A missing column reads as NULL.
+pub(crate) struct Row(std::vec::IntoIter<Value>);
+
+impl From<Vec<Value>> for Row {
+    fn from(columns: Vec<Value>) -> Self {
+        Row(columns.into_iter())
+    }
+}
+
+impl Row {
+    fn next(&mut self) -> Value {
+        self.0.next().unwrap_or(Value::Null)
+    }
+
+    /// The next column, as text (NULL is an error).
+    pub(crate) fn text(&mut self) -> std::result::Result<String, DbError> {
+        self.next().text()
+    }
+
+    /// The next column, as text or NULL.
+    pub(crate) fn opt_text(&mut self) -> std::result::Result<Option<String>, DbError> {
+        self.next().opt_text()
+    }
+
+    /// The next column, as a number (NULL is 0).
+    pub(crate) fn int(&mut self) -> std::result::Result<i64, DbError> {
+        self.next().int()
+    }
+
+    /// The next column, as a count (NULL and negatives are 0).
+    pub(crate) fn count(&mut self) -> std::result::Result<u64, DbError> {
+        self.next().count()
+    }
+}
+
 /// A failure reported by the database server or its connection.
 #[derive(Debug)]
 pub(crate) struct DbError {

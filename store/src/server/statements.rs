@@ -3,7 +3,7 @@
 //! batches that fit the server's limits, matching key lists, journaling.
 
 use super::ServerStorage;
-use super::sql::{BATCH_BYTES, BATCH_ROWS, Dialect, KeyList, Param, Sql, Tx, Value};
+use super::sql::{BATCH_BYTES, BATCH_ROWS, Dialect, KeyList, Param, Row, Sql, Tx, Value};
 use crate::change::{EntityChange, Usage};
 use crate::{digest, now};
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,9 +55,9 @@ impl<D: Dialect> ServerStorage<D> {
                 sql.exec(D::CREATE_USAGE, &[Param::Text(host)])?;
                 rows = sql.query(select, &[Param::Text(host)])?;
             }
-            let mut row = rows.into_iter().next().unwrap_or_default().into_iter();
-            let entries = row.next().unwrap_or(Value::Null).count()?;
-            let bytes = row.next().unwrap_or(Value::Null).count()?;
+            let mut row = Row::from(rows.into_iter().next().unwrap_or_default());
+            let entries = row.count()?;
+            let bytes = row.count()?;
             usage.insert(host.to_string(), (entries, bytes));
         }
         Ok(usage)
@@ -93,11 +93,12 @@ impl<D: Dialect> ServerStorage<D> {
         let mut usage = (0, 0);
         let mut pairs = BTreeMap::new();
         for row in rows {
-            let mut c = row.into_iter();
-            let mut next = || c.next().unwrap_or(Value::Null);
-            usage = (next().count()?, next().count()?);
-            if let (key @ Value::Text(_), value) = (next(), next()) {
-                pairs.insert(key.text()?, value.text()?);
+            let mut c = Row::from(row);
+            usage = (c.count()?, c.count()?);
+            // The entity's pairs, joined to the usage row: none when it holds
+            // nothing.
+            if let Some(key) = c.opt_text()? {
+                pairs.insert(key, c.text()?);
             }
         }
         Ok((usage, pairs))
@@ -216,9 +217,9 @@ impl<D: Dialect> ServerStorage<D> {
 pub(super) fn pairs_of(rows: Vec<Vec<Value>>) -> Tx<BTreeMap<String, String>> {
     let mut map = BTreeMap::new();
     for row in rows {
-        let mut cols = row.into_iter();
-        let key = cols.next().unwrap_or(Value::Null).text()?;
-        let value = cols.next().unwrap_or(Value::Null).text()?;
+        let mut cols = Row::from(row);
+        let key = cols.text()?;
+        let value = cols.text()?;
         map.insert(key, value);
     }
     Ok(map)
