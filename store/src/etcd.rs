@@ -22,14 +22,12 @@ mod keys;
 mod operator;
 
 use super::change::{EntityChange, Usage};
-use super::{Pair, Quota, Storage, StorageOptions};
+use super::{EtcdUrl, Pair, Quota, Storage, StorageOptions};
 use crate::error::{Error, Result};
 use gateway::{Gateway, Kv, Op};
 use keys::{Keys, end_of};
 use std::collections::{BTreeMap, HashSet};
 
-/// etcd's default `--max-txn-ops`.
-const DEFAULT_MAX_TXN_OPS: usize = 128;
 /// Keys read by one range of a scan.
 const PAGE: usize = 1000;
 /// Times a write that lost the race to another writer of its host is read
@@ -46,70 +44,21 @@ pub struct EtcdStorage {
 
 impl EtcdStorage {
     /// Open the store `url` names; the cluster must answer.
-    pub fn open(url: &str, options: &StorageOptions) -> Result<Self> {
-        let bad = |why: String| {
-            Error::Storage(format!(
-                "storage URL {url}: {why}; the form is etcd://HOST:PORT[,HOST:PORT...]/PREFIX"
-            ))
-        };
+    pub fn open(url: &EtcdUrl, options: &StorageOptions) -> Result<Self> {
         if options.audit {
             return Err(Error::Storage(format!(
-                "storage {url}: the audit journal is not kept on etcd; turn [audit] off, or use a \
-                 SQLite, MariaDB/MySQL or PostgreSQL store"
+                "storage {}: the audit journal is not kept on etcd; turn [audit] off, or use a \
+                 SQLite, MariaDB/MySQL or PostgreSQL store",
+                url.written
             )));
         }
-        let rest = url
-            .strip_prefix("etcd://")
-            .ok_or_else(|| bad("not an etcd URL".into()))?;
-        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let (members, prefix) = match rest.split_once('/') {
-            Some((members, prefix)) if !prefix.trim_matches('/').is_empty() => {
-                (members, format!("/{}", prefix.trim_matches('/')))
-            }
-            _ => return Err(bad("it names no prefix to keep the entries under".into())),
-        };
-        if members.contains('@') {
-            return Err(bad("etcd users and passwords are not supported".into()));
-        }
-        let mut max_txn_ops = DEFAULT_MAX_TXN_OPS;
-        let mut plaintext_asked = false;
-        for param in query.split('&').filter(|p| !p.is_empty()) {
-            match param.split_once('=') {
-                Some(("max-txn-ops", n)) => {
-                    max_txn_ops = n
-                        .parse()
-                        .ok()
-                        .filter(|n| *n >= 4)
-                        .ok_or_else(|| bad(format!("max-txn-ops={n}: a number, at least 4")))?;
-                }
-                Some(("sslmode", "disable")) => plaintext_asked = true,
-                _ => {
-                    return Err(bad(format!(
-                        "unknown parameter {param:?} (known: max-txn-ops, sslmode)"
-                    )));
-                }
-            }
-        }
-        let mut endpoints = Vec::new();
-        for member in members.split(',') {
-            let Some((host, _)) = member.rsplit_once(':').filter(|(_, p)| p.parse::<u16>().is_ok()) else {
-                return Err(bad(format!("member {member:?} is not HOST:PORT")));
-            };
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            let loopback =
-                host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-            if !loopback && !plaintext_asked {
-                return Err(bad(format!(
-                    "member {member} is not on this machine, and this store speaks to etcd in \
-                     plaintext only (no TLS yet): add ?sslmode=disable to say that is what you want"
-                )));
-            }
-            endpoints.push(format!("http://{member}"));
-        }
+        let endpoints = url.members.iter().map(|m| format!("http://{m}")).collect();
         let store = EtcdStorage {
-            gateway: Gateway::new(endpoints, url.to_string()),
-            keys: Keys { prefix },
-            max_txn_ops,
+            gateway: Gateway::new(endpoints, url.written.clone()),
+            keys: Keys {
+                prefix: url.prefix.clone(),
+            },
+            max_txn_ops: url.max_txn_ops,
         };
         store.check_schema()?;
         Ok(store)
@@ -371,9 +320,7 @@ mod tests {
     use super::*;
 
     fn refusal(url: &str) -> String {
-        EtcdStorage::open(url, &StorageOptions::default())
-            .unwrap_err()
-            .to_string()
+        crate::open(url).unwrap_err().to_string()
     }
 
     #[test]
@@ -393,7 +340,7 @@ mod tests {
             audit: true,
             ..StorageOptions::default()
         };
-        let msg = EtcdStorage::open("etcd://127.0.0.1:2379/p", &audited)
+        let msg = crate::open_with("etcd://127.0.0.1:2379/p", &audited)
             .unwrap_err()
             .to_string();
         assert!(msg.contains("audit journal is not kept on etcd"), "{msg}");

@@ -12,6 +12,7 @@ mod data;
 pub mod error;
 pub mod etcd;
 mod server;
+mod server_tls;
 pub mod sqlite;
 pub mod tls;
 pub mod url;
@@ -19,7 +20,7 @@ pub mod validate;
 
 pub use data::{DataLimits, PrivateData};
 pub use error::{Error, Result};
-pub use url::{StorageUrl, redact};
+pub use url::{EtcdUrl, ServerUrl, StorageUrl, redact};
 
 use std::sync::Arc;
 

@@ -24,7 +24,6 @@ mod pool;
 pub(crate) mod postgres;
 mod sql;
 mod statements;
-mod tls;
 
 use super::change::EntityChange;
 use super::{Admin, Pair, Quota, Storage, StorageOptions, now};

@@ -88,8 +88,8 @@ pub fn migrate(from: &str, to: &str, host: Option<&str>, limits: &HostLimits) ->
     };
     let (from, to) = (parse("--from", from)?, parse("--to", to)?);
     anyhow::ensure!(
-        from != to,
-        "--from and --to name the same store; give two different stores"
+        !from.same_store(&to),
+        "--from and --to name the same store ({from}); give two different stores"
     );
     // A mistyped source must not become an empty store that migrates
     // nothing.

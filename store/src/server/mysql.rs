@@ -9,26 +9,19 @@
 
 use super::ServerStorage;
 use super::sql::{BATCH_BYTES, DbError, Dialect, KeyList, Param, RoutineUpdate, Sql, Tx, Value};
-use super::tls::{Tls, Words};
 use crate::error::{Error, Result};
+use crate::server_tls::Tls;
+use crate::url::ServerUrl;
 use crate::{Durability, StorageOptions};
 use mysql::prelude::Queryable;
 use std::time::Duration;
 
-/// MariaDB's and MySQL's names for TLS in a URL (see [`super::tls`]).
-const TLS_WORDS: Words = Words {
-    mode: "ssl-mode",
-    plain: "DISABLED",
-    verified: "VERIFY_IDENTITY",
-    ca: "ssl-ca",
-};
-
 /// Open a `mysql://USER:PASSWORD@HOST:PORT/DATABASE` store, with TLS as
 /// `?ssl-mode=VERIFY_IDENTITY&ssl-ca=PATH` ask (see [`super::tls`]).
-pub(crate) fn open(url: &str, options: &StorageOptions) -> Result<ServerStorage<MySql>> {
-    let redacted = crate::url::redact(url);
+pub(crate) fn open(url: &ServerUrl, options: &StorageOptions) -> Result<ServerStorage<MySql>> {
+    let redacted = crate::url::redact(&url.written);
     let bad = |why: String| {
-        Error::Storage(format!(
+        Error::InvalidUrl(format!(
             "storage URL {redacted}: {why}; the form is mysql://USER:PASSWORD@HOST:PORT/DATABASE"
         ))
     };
@@ -39,11 +32,8 @@ pub(crate) fn open(url: &str, options: &StorageOptions) -> Result<ServerStorage<
              for the same promise"
         )));
     }
-    let (plain_url, tls) = super::tls::from_url(url, &TLS_WORDS).map_err(bad)?;
-    let opts = mysql::Opts::from_url(&plain_url).map_err(|e| bad(crate::url::scrub(url, &e.to_string())))?;
-    if opts.get_db_name().is_none_or(str::is_empty) {
-        return Err(bad("it names no database".into()));
-    }
+    let opts = mysql::Opts::from_url(&url.client)
+        .map_err(|e| bad(crate::url::scrub(&url.written, &e.to_string())))?;
     let opts = mysql::OptsBuilder::from_opts(opts)
         .init(vec![
             "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'ANSI_QUOTES', \
@@ -55,14 +45,14 @@ pub(crate) fn open(url: &str, options: &StorageOptions) -> Result<ServerStorage<
         .tcp_connect_timeout(Some(Duration::from_secs(5)))
         .read_timeout(Some(Duration::from_secs(60)))
         .write_timeout(Some(Duration::from_secs(60)));
-    let opts = match tls {
+    let opts = match url.tls.clone() {
         Tls::Plain => opts,
         // Never moved to the server's Unix socket: TLS is what was asked.
         Tls::Verified(ca) => opts
             .prefer_socket(false)
             .ssl_opts(mysql::SslOpts::default().with_root_cert_path(ca)),
     };
-    ServerStorage::open(MySql { opts: opts.into() }, url, options)
+    ServerStorage::open(MySql { opts: opts.into() }, &url.written, options)
 }
 
 /// The MariaDB/MySQL dialect.

@@ -7,8 +7,9 @@
 
 use super::ServerStorage;
 use super::sql::{DbError, Dialect, KeyList, Param, RoutineUpdate, Sql, Tx, Value};
-use super::tls::{Tls, Words};
 use crate::error::{Error, Result};
+use crate::server_tls::Tls;
+use crate::url::ServerUrl;
 use crate::{Durability, StorageOptions};
 use postgres::GenericClient;
 use postgres::error::SqlState;
@@ -16,33 +17,20 @@ use postgres::types::{ToSql, Type};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// PostgreSQL's names for TLS in a URL, as libpq's (see [`super::tls`]).
-const TLS_WORDS: Words = Words {
-    mode: "sslmode",
-    plain: "disable",
-    verified: "verify-full",
-    ca: "sslrootcert",
-};
-
 /// Open a `postgres://USER:PASSWORD@HOST:PORT/DATABASE` store, with TLS as
 /// `?sslmode=verify-full&sslrootcert=PATH` ask (see [`super::tls`]).
-pub(crate) fn open(url: &str, options: &StorageOptions) -> Result<ServerStorage<Postgres>> {
-    let redacted = crate::url::redact(url);
-    let (plain_url, tls) = super::tls::from_url(url, &TLS_WORDS).map_err(|why| {
-        Error::Storage(format!(
-            "storage URL {redacted}: {why}; the form is postgres://USER:PASSWORD@HOST:PORT/DATABASE"
-        ))
-    })?;
-    let mut config: postgres::Config = plain_url.parse().map_err(|e: postgres::Error| {
-        Error::Storage(format!(
+pub(crate) fn open(url: &ServerUrl, options: &StorageOptions) -> Result<ServerStorage<Postgres>> {
+    let redacted = crate::url::redact(&url.written);
+    let mut config: postgres::Config = url.client.parse().map_err(|e: postgres::Error| {
+        Error::InvalidUrl(format!(
             "storage URL {redacted}: {}; the form is postgres://USER:PASSWORD@HOST:PORT/DATABASE",
-            crate::url::scrub(url, &e.to_string())
+            crate::url::scrub(&url.written, &e.to_string())
         ))
     })?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(5));
     }
-    let tls = match tls {
+    let tls = match url.tls.clone() {
         Tls::Plain => None,
         Tls::Verified(ca) => {
             config.ssl_mode(postgres::config::SslMode::Require);
@@ -58,7 +46,7 @@ pub(crate) fn open(url: &str, options: &StorageOptions) -> Result<ServerStorage<
         // process but a power loss may undo the last ones, as in SQLite.
         relaxed: options.durability == Durability::Normal,
     };
-    ServerStorage::open(dialect, url, options)
+    ServerStorage::open(dialect, &url.written, options)
 }
 
 /// The PostgreSQL dialect.

@@ -4,8 +4,7 @@
 //! name; plaintext is what a loopback address gets by default, and what any
 //! other address gets only when the URL asks for it.
 
-use crate::url::percent_decoded;
-use std::net::IpAddr;
+use crate::url::{is_local, percent_decoded};
 use std::path::PathBuf;
 
 /// How a store talks to its server.
@@ -30,23 +29,26 @@ pub(crate) struct Words {
     pub(crate) ca: &'static str,
 }
 
-/// `url` without the parameters `words` name, and the TLS they ask for.
-/// The error says what was wrong and what to write instead.
-pub(crate) fn from_url(url: &str, words: &Words) -> Result<(String, Tls), String> {
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+/// The TLS a server URL's parameters ask for, taking out of `params` the
+/// ones `words` name; `hosts` are the URL's hosts (a loopback or Unix
+/// socket host gets plaintext unless asked otherwise). The error says what
+/// was wrong and what to write instead.
+pub(crate) fn from_params(
+    params: &mut Vec<(String, String)>,
+    hosts: &[String],
+    words: &Words,
+) -> Result<Tls, String> {
     let (mut mode, mut ca) = (None, None);
-    let mut rest = Vec::new();
-    for param in query.split('&').filter(|p| !p.is_empty()) {
-        match param.split_once('=') {
-            Some((name, value)) if name == words.mode => mode = Some(value.to_string()),
-            Some((name, value)) if name == words.ca => ca = Some(PathBuf::from(percent_decoded(value))),
-            _ => rest.push(param),
+    params.retain(|(name, value)| {
+        if name == words.mode {
+            mode = Some(value.clone());
+        } else if name == words.ca {
+            ca = Some(PathBuf::from(percent_decoded(value)));
+        } else {
+            return true;
         }
-    }
-    let url = match rest.is_empty() {
-        true => base.to_string(),
-        false => format!("{base}?{}", rest.join("&")),
-    };
+        false
+    });
     let tls = match mode.as_deref() {
         Some(m) if m.eq_ignore_ascii_case(words.plain) => {
             if ca.is_some() {
@@ -67,57 +69,27 @@ pub(crate) fn from_url(url: &str, words: &Words) -> Result<(String, Tls), String
             ));
         }
         None if ca.is_some() => Tls::Verified(ca),
-        None if hosts(base).iter().all(|h| local(h)) => Tls::Plain,
+        None if hosts.iter().all(|h| is_local(h)) => Tls::Plain,
         None => Tls::Verified(None),
     };
     if let Tls::Verified(Some(path)) = &tls {
         crate::tls::client_config(Some(path)).map_err(|e| format!("{} {}: {e}", words.ca, path.display()))?;
     }
-    Ok((url, tls))
-}
-
-/// The hosts of `scheme://user:password@host:port,host:port/database`.
-fn hosts(base: &str) -> Vec<String> {
-    let rest = base.split_once("://").map_or(base, |(_, rest)| rest);
-    let authority = rest.split('/').next().unwrap_or("");
-    let hosts = authority.rsplit_once('@').map_or(authority, |(_, hosts)| hosts);
-    hosts
-        .split(',')
-        .map(|host| {
-            let host = percent_decoded(host);
-            match host.strip_prefix('[') {
-                Some(v6) => v6.split(']').next().unwrap_or("").to_string(),
-                None => host.rsplit_once(':').map_or(host.clone(), |(h, _)| h.to_string()),
-            }
-        })
-        .collect()
-}
-
-/// Loopback, or a Unix socket (a path, or no host at all).
-fn local(host: &str) -> bool {
-    host.is_empty()
-        || host.starts_with('/')
-        || host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    Ok(tls)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::StorageUrl;
 
-    const PG: Words = Words {
-        mode: "sslmode",
-        plain: "disable",
-        verified: "verify-full",
-        ca: "sslrootcert",
-    };
-    const MY: Words = Words {
-        mode: "ssl-mode",
-        plain: "DISABLED",
-        verified: "VERIFY_IDENTITY",
-        ca: "ssl-ca",
-    };
-
+    /// What the client library is given, and the TLS, of a server URL.
+    fn from_url(url: &str) -> Result<(String, Tls), String> {
+        match StorageUrl::parse(url).map_err(|e| e.to_string())? {
+            StorageUrl::Mysql(u) | StorageUrl::Postgres(u) => Ok((u.client, u.tls)),
+            other => panic!("not a server URL: {other}"),
+        }
+    }
     #[test]
     fn loopback_is_plaintext_and_any_other_address_is_verified_unless_asked() {
         for url in [
@@ -126,11 +98,7 @@ mod tests {
             "postgres://u:p@[::1]:5432/db",
             "postgres://u:p@%2Frun%2Fpostgresql/db",
         ] {
-            assert_eq!(
-                from_url(url, &PG).unwrap(),
-                (url.to_string(), Tls::Plain),
-                "{url}"
-            );
+            assert_eq!(from_url(url).unwrap(), (url.to_string(), Tls::Plain), "{url}");
         }
         for url in [
             "postgres://u:p@10.0.0.5:5432/db",
@@ -138,37 +106,32 @@ mod tests {
             "postgres://u:p@127.0.0.1:5432,10.0.0.6:5432/db",
             "mysql://u:p@[2001:db8::1]:3306/db",
         ] {
-            let words = if url.starts_with("mysql") { &MY } else { &PG };
-            assert_eq!(from_url(url, words).unwrap().1, Tls::Verified(None), "{url}");
+            assert_eq!(from_url(url).unwrap().1, Tls::Verified(None), "{url}");
         }
-        let (url, tls) = from_url(
-            "postgres://u:p@10.0.0.5/db?sslmode=disable&connect_timeout=3",
-            &PG,
-        )
-        .unwrap();
+        let (url, tls) = from_url("postgres://u:p@10.0.0.5/db?sslmode=disable&connect_timeout=3").unwrap();
         assert_eq!(
             (url.as_str(), tls),
             ("postgres://u:p@10.0.0.5/db?connect_timeout=3", Tls::Plain)
         );
-        let (url, tls) = from_url("mysql://u:p@10.0.0.5/db?ssl-mode=disabled", &MY).unwrap();
+        let (url, tls) = from_url("mysql://u:p@10.0.0.5/db?ssl-mode=disabled").unwrap();
         assert_eq!((url.as_str(), tls), ("mysql://u:p@10.0.0.5/db", Tls::Plain));
     }
 
     #[test]
     fn a_mode_that_does_not_verify_or_a_bad_ca_is_refused_with_the_fix() {
-        let err = from_url("postgres://u:p@h/db?sslmode=require", &PG).unwrap_err();
+        let err = from_url("postgres://u:p@h/db?sslmode=require").unwrap_err();
         assert!(
             err.contains("sslmode=require is not supported") && err.contains("sslmode=verify-full"),
             "{err}"
         );
-        let err = from_url("mysql://u:p@h/db?ssl-mode=REQUIRED", &MY).unwrap_err();
+        let err = from_url("mysql://u:p@h/db?ssl-mode=REQUIRED").unwrap_err();
         assert!(
             err.contains("ssl-mode=VERIFY_IDENTITY") && err.contains("ssl-ca="),
             "{err}"
         );
-        let err = from_url("postgres://u:p@h/db?sslmode=disable&sslrootcert=/ca.pem", &PG).unwrap_err();
+        let err = from_url("postgres://u:p@h/db?sslmode=disable&sslrootcert=/ca.pem").unwrap_err();
         assert!(err.contains("drop one"), "{err}");
-        let err = from_url("postgres://u:p@h/db?sslrootcert=/no/such/ca.pem", &PG).unwrap_err();
+        let err = from_url("postgres://u:p@h/db?sslrootcert=/no/such/ca.pem").unwrap_err();
         assert!(
             err.contains("sslrootcert /no/such/ca.pem: cannot read it"),
             "{err}"
@@ -176,7 +139,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let empty = dir.path().join("ca.pem");
         std::fs::write(&empty, "not a certificate\n").unwrap();
-        let err = from_url(&format!("mysql://u:p@h/db?ssl-ca={}", empty.display()), &MY).unwrap_err();
+        let err = from_url(&format!("mysql://u:p@h/db?ssl-ca={}", empty.display())).unwrap_err();
         assert!(err.contains("holds no certificate"), "{err}");
     }
 }
