@@ -6,11 +6,18 @@
 //! Stores get validated, canonical input from [`PrivateData`], so every one
 //! of them gives the same semantics and the same errors.
 #![deny(missing_docs)]
+// A build without every store leaves parts of what they share unused.
+#![cfg_attr(
+    not(all(feature = "mysql", feature = "postgres", feature = "etcd")),
+    allow(dead_code)
+)]
 
 mod change;
 mod data;
 pub mod error;
+#[cfg(feature = "etcd")]
 pub mod etcd;
+#[cfg(any(feature = "mysql", feature = "postgres"))]
 mod server;
 mod server_tls;
 pub mod sqlite;
@@ -317,9 +324,19 @@ pub fn open_with(url: &str, options: &StorageOptions) -> Result<Arc<dyn Admin>> 
 pub fn open_url(url: &StorageUrl, options: &StorageOptions) -> Result<Arc<dyn Admin>> {
     Ok(match url {
         StorageUrl::Sqlite(path) => Arc::new(sqlite::SqliteStorage::open_with_options(path, options)?),
+        #[cfg(feature = "mysql")]
         StorageUrl::Mysql(url) => Arc::new(server::mysql::open(url, options)?),
+        #[cfg(feature = "postgres")]
         StorageUrl::Postgres(url) => Arc::new(server::postgres::open(url, options)?),
+        #[cfg(feature = "etcd")]
         StorageUrl::Etcd(url) => Arc::new(etcd::EtcdStorage::open(url, options)?),
+        #[allow(unreachable_patterns, reason = "with every store's feature on, none is left")]
+        other => {
+            return Err(crate::error::Error::InvalidUrl(format!(
+                "{other}: this build of privdata has no store of that kind; build privdata-store \
+                 with its feature (mysql, postgres, etcd)"
+            )));
+        }
     })
 }
 

@@ -19,8 +19,10 @@
 
 mod admin;
 mod migrations;
+#[cfg(feature = "mysql")]
 pub(crate) mod mysql;
 mod pool;
+#[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 mod sql;
 mod statements;
