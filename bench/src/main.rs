@@ -14,14 +14,15 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use example_driver_artifacts as drivers;
 use floor::{FLOOR_HOST, Floor, ServerFloor, SqliteFloor};
+use privdata_host::config::BackendConfig;
 use privdata_host::store::Durability;
 use privdata_host::store::sqlite::SqliteStorage;
-use privdata_host::{Admin, Backend, DataLimits, PrivateData, Runtime, Sandbox, SandboxLimits, Share};
+use privdata_host::{Admin, Backend, DataLimits, Limits, PrivateData, Runtime, Sandbox, Share};
 use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Measure every private-data path (guest, host, and the store's own
 /// client) and the runtime's costs.
@@ -122,6 +123,22 @@ fn entity(i: usize) -> String {
     format!("00000000-0000-4000-8000-{i:012x}")
 }
 
+/// A benchmark's backend: no network, and ten minutes for an operation
+/// (one operation may run thousands of calls).
+fn bench_backend(host: &str, driver: &Path, root: &Path) -> Result<BackendConfig> {
+    let limits = Limits::from_pairs([("timeout_secs", 600.0)]).map_err(anyhow::Error::msg)?;
+    BackendConfig::new(
+        host,
+        driver.into(),
+        root.into(),
+        Default::default(),
+        limits,
+        &[],
+        None,
+    )
+    .map_err(anyhow::Error::msg)
+}
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
@@ -134,22 +151,12 @@ fn run(sizes: Sizes, json_out: bool, servers: &[String]) -> Result<()> {
     let runtime = Runtime::new()?;
     let bench = runtime.load_bytes(drivers::BENCH_WASM, Path::new("bench_driver.wasm"))?;
     std::fs::create_dir_all(dir.path().join("root"))?;
-    let sandbox = |data: PrivateData| Sandbox {
-        backend: "bench".into(),
-        private_data: data,
-        root: dir.path().join("root"),
-        options: Vec::new(),
-        limits: SandboxLimits {
-            timeout: Duration::from_secs(600),
-            ..SandboxLimits::default()
-        },
-        network: Default::default(),
-    };
-    let guest = sandbox(PrivateData::new(
-        storage.clone(),
+    let guest_config = bench_backend(
         "bench@guest",
-        DataLimits::default(),
-    ));
+        Path::new("bench_driver.wasm"),
+        &dir.path().join("root"),
+    )?;
+    let guest = guest_config.sandbox("bench", storage.clone());
     let ops = measure_ops(
         &Backend::new(bench.clone(), guest.clone()),
         storage.clone(),
@@ -174,11 +181,7 @@ fn run(sizes: Sizes, json_out: bool, servers: &[String]) -> Result<()> {
         };
         let storage =
             privdata_host::store::open_with(url, &options).with_context(|| format!("bench on {label}"))?;
-        let guest = sandbox(PrivateData::new(
-            storage.clone(),
-            "bench@guest",
-            DataLimits::default(),
-        ));
+        let guest = guest_config.sandbox("bench", storage.clone());
         let mut floor = ServerFloor::open(url)?;
         let figures = measure_ops(
             &Backend::new(bench.clone(), guest),
@@ -412,17 +415,8 @@ fn python(runtime: &Runtime, storage: &Arc<dyn Admin>, dir: &Path, sizes: Sizes)
         cached.push(start.elapsed().as_secs_f64() * 1e3);
     }
     let component = component.expect("loaded above");
-    let sandbox = Sandbox {
-        backend: "python-bench".into(),
-        private_data: PrivateData::new(storage.clone(), "bench@python", DataLimits::default()),
-        root: dir.join("root"),
-        options: Vec::new(),
-        limits: SandboxLimits {
-            timeout: Duration::from_secs(600),
-            ..SandboxLimits::default()
-        },
-        network: Default::default(),
-    };
+    let sandbox =
+        bench_backend("bench@python", path, &dir.join("root"))?.sandbox("python-bench", storage.clone());
     let few = Sizes {
         iterations: sizes.iterations.min(200),
         ..sizes

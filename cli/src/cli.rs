@@ -348,12 +348,8 @@ pub fn run(cli: Cli) -> Result<()> {
                 "check-driver",
                 "it runs the driver on a scratch store; give options with --option",
             )?;
-            let network = privdata_host::Network::new(
-                allowed_outbound,
-                ca_file.as_deref(),
-                privdata_host::NetworkLimits::default(),
-            )?;
-            commands::check_driver(&driver, options, &network, json)
+            let allowed: Vec<String> = allowed_outbound.iter().map(ToString::to_string).collect();
+            commands::check_driver(&driver, options, &allowed, ca_file.as_deref(), json)
         }
         Command::CheckConfig(output) => commands::check_config(&config, output.json),
         Command::Set { at, value } => commands::set(&config, &at.host, &at.entity, &at.key, &value),

@@ -33,6 +33,7 @@
 //! ```
 
 use crate::error::{Error, Result};
+use crate::limits::Limits;
 use privdata_runtime::network::{Endpoint, Network, NetworkLimits};
 use privdata_runtime::{Backend, DriverComponent, Sandbox, SandboxLimits};
 use privdata_store::{DataLimits, Durability, PrivateData, Storage, StorageOptions, StorageUrl};
@@ -40,7 +41,6 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// A parsed configuration with every path made absolute. Its `Debug`
 /// output masks the storage URL's password.
@@ -117,26 +117,10 @@ struct BackendSection {
     #[serde(default)]
     options: BTreeMap<String, toml::Value>,
     #[serde(default)]
-    limits: LimitsSection,
+    limits: BTreeMap<String, toml::Value>,
     #[serde(default)]
     allowed_outbound: Vec<String>,
     ca_file: Option<PathBuf>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct LimitsSection {
-    max_value_bytes: Option<usize>,
-    max_call_bytes: Option<usize>,
-    max_entries: Option<u64>,
-    max_bytes: Option<u64>,
-
-    timeout_secs: Option<f64>,
-    max_memory_mib: Option<usize>,
-    max_resources: Option<usize>,
-
-    max_connections: Option<u32>,
-    max_network_bytes: Option<u64>,
 }
 
 /// The data limits of each backend host in a configuration; a host no
@@ -154,20 +138,48 @@ impl HostLimits {
 }
 
 impl BackendConfig {
+    /// A backend's section, checked: the one way every backend is
+    /// described, from the configuration file, Python (and so manila.conf),
+    /// `check-driver` or the benchmark. The error says what is wrong.
+    pub fn new(
+        host: &str,
+        driver: PathBuf,
+        root: PathBuf,
+        options: BTreeMap<String, String>,
+        limits: Limits,
+        allowed_outbound: &[String],
+        ca_file: Option<&Path>,
+    ) -> std::result::Result<BackendConfig, String> {
+        privdata_store::validate::host(host).map_err(|e| e.to_string())?;
+        limits.check()?;
+        Ok(BackendConfig {
+            host: host.to_string(),
+            driver,
+            root,
+            options,
+            data_limits: limits.data,
+            sandbox_limits: limits.sandbox,
+            network: network(allowed_outbound, ca_file, limits.network)?,
+        })
+    }
+
+    /// The sandbox of the backend this section describes, named `name`,
+    /// over `storage`: the one place a sandbox is put together.
+    pub fn sandbox(&self, name: &str, storage: Arc<dyn Storage>) -> Sandbox {
+        Sandbox {
+            backend: name.to_string(),
+            private_data: PrivateData::new(storage, &self.host, self.data_limits),
+            root: self.root.clone(),
+            options: self.options.clone().into_iter().collect(),
+            limits: self.sandbox_limits,
+            network: self.network.clone(),
+        }
+    }
+
     /// The backend this section describes, named `name`, running `driver`
     /// over `storage`.
     pub fn backend(&self, name: &str, driver: DriverComponent, storage: Arc<dyn Storage>) -> Backend {
-        Backend::new(
-            driver,
-            Sandbox {
-                backend: name.to_string(),
-                private_data: PrivateData::new(storage, &self.host, self.data_limits),
-                root: self.root.clone(),
-                options: self.options.clone().into_iter().collect(),
-                limits: self.sandbox_limits,
-                network: self.network.clone(),
-            },
-        )
+        Backend::new(driver, self.sandbox(name, storage))
     }
 }
 
@@ -271,14 +283,13 @@ impl Config {
             return Err("no backends: add a section like [backends.alpha] with driver and root".into());
         }
         let mut backends = BTreeMap::new();
-        for (name, b) in file.backends {
+        for (name, mut b) in file.backends {
             let bad = |what: String| format!("[backends.{name}]: {what}");
             if name.is_empty() || name.contains('@') {
                 return Err(bad("a backend name must be non-empty and without `@`".into()));
             }
-            let network = network(&b, &absolute).map_err(bad)?;
             let mut options = BTreeMap::new();
-            for (k, v) in b.options {
+            for (k, v) in std::mem::take(&mut b.options) {
                 let v = match v {
                     toml::Value::String(s) => s,
                     toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
@@ -288,71 +299,29 @@ impl Config {
                 };
                 options.insert(k, v);
             }
-            let mut data_limits = DataLimits::default();
-            if let Some(max) = b.limits.max_value_bytes {
-                if max == 0 || max > 1 << 20 {
-                    return Err(bad(format!("limits.max_value_bytes = {max}; use 1 to 1048576")));
-                }
-                data_limits.max_value_bytes = max;
+            let mut limits = Limits::default();
+            for (limit, value) in &b.limits {
+                let value = match value {
+                    toml::Value::Integer(n) => *n as f64,
+                    toml::Value::Float(x) => *x,
+                    other => return Err(bad(format!("limits.{limit} = {other}: give a number"))),
+                };
+                limits.set(limit, value).map_err(|e| bad(format!("limits.{e}")))?;
             }
-            if let Some(max) = b.limits.max_call_bytes {
-                if max < data_limits.max_value_bytes || max > 64 << 20 {
-                    return Err(bad(format!(
-                        "limits.max_call_bytes = {max}; use max_value_bytes ({}) to 67108864",
-                        data_limits.max_value_bytes
-                    )));
-                }
-                data_limits.max_call_bytes = max;
-            }
-            if let Some(max) = b.limits.max_entries {
-                if max == 0 {
-                    return Err(bad("limits.max_entries = 0; use at least 1".into()));
-                }
-                data_limits.quota.max_entries = max;
-            }
-            if let Some(max) = b.limits.max_bytes {
-                if max == 0 {
-                    return Err(bad("limits.max_bytes = 0; use at least 1".into()));
-                }
-                data_limits.quota.max_bytes = max;
-            }
-            let mut sandbox_limits = SandboxLimits::default();
-
-            if let Some(secs) = b.limits.timeout_secs {
-                if !(secs > 0.0 && secs <= 3600.0) {
-                    return Err(bad(format!(
-                        "limits.timeout_secs = {secs}; use more than 0 and at most 3600"
-                    )));
-                }
-                sandbox_limits.timeout = Duration::from_secs_f64(secs);
-            }
-            if let Some(mib) = b.limits.max_memory_mib {
-                let most = privdata_runtime::MAX_MEMORY_LIMIT >> 20;
-                if !(1..=most).contains(&mib) {
-                    return Err(bad(format!("limits.max_memory_mib = {mib}; use 1 to {most}")));
-                }
-                sandbox_limits.max_memory_bytes = mib << 20;
-            }
-            if let Some(max) = b.limits.max_resources {
-                if !(16..=1_000_000).contains(&max) {
-                    return Err(bad(format!("limits.max_resources = {max}; use 16 to 1000000")));
-                }
-                sandbox_limits.max_resources = max;
-            }
+            limits.check().map_err(|e| bad(format!("limits: {e}")))?;
+            let ca_file = b.ca_file.as_deref().map(absolute);
             let host = b.host.unwrap_or_else(|| format!("{hostname}@{name}"));
-            privdata_store::validate::host(&host).map_err(|e| bad(e.to_string()))?;
-            backends.insert(
-                name,
-                BackendConfig {
-                    host,
-                    driver: absolute(&b.driver),
-                    root: absolute(&b.root),
-                    options,
-                    data_limits,
-                    sandbox_limits,
-                    network,
-                },
-            );
+            let backend = BackendConfig::new(
+                &host,
+                absolute(&b.driver),
+                absolute(&b.root),
+                options,
+                limits,
+                &b.allowed_outbound,
+                ca_file.as_deref(),
+            )
+            .map_err(bad)?;
+            backends.insert(name, backend);
         }
         let config = Config {
             storage_url,
@@ -379,30 +348,20 @@ fn system_hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// A backend's network: its allow-list, CA and limits, checked.
-fn network(b: &BackendSection, absolute: &dyn Fn(&Path) -> PathBuf) -> std::result::Result<Network, String> {
+/// A backend's network: its allow-list and CA, checked, with `limits`.
+fn network(
+    allowed_outbound: &[String],
+    ca_file: Option<&Path>,
+    limits: NetworkLimits,
+) -> std::result::Result<Network, String> {
     let mut allowed = Vec::new();
-    for text in &b.allowed_outbound {
-        let endpoint = Endpoint::parse(text).map_err(|e| format!("allowed_outbound: {e}"))?;
+    for text in allowed_outbound {
+        let endpoint = Endpoint::parse(text.trim()).map_err(|e| format!("allowed_outbound: {e}"))?;
         if allowed.contains(&endpoint) {
             return Err(format!("allowed_outbound lists {endpoint} twice"));
         }
         allowed.push(endpoint);
     }
-    let mut limits = NetworkLimits::default();
-    if let Some(max) = b.limits.max_connections {
-        if !(1..=10_000).contains(&max) {
-            return Err(format!("limits.max_connections = {max}; use 1 to 10000"));
-        }
-        limits.max_connections = max;
-    }
-    if let Some(max) = b.limits.max_network_bytes {
-        if !(1..=1 << 30).contains(&max) {
-            return Err(format!("limits.max_network_bytes = {max}; use 1 to 1073741824"));
-        }
-        limits.max_bytes = max;
-    }
-    let ca_file = b.ca_file.as_deref().map(absolute);
     if ca_file.is_some()
         && !allowed
             .iter()
@@ -410,7 +369,7 @@ fn network(b: &BackendSection, absolute: &dyn Fn(&Path) -> PathBuf) -> std::resu
     {
         return Err("ca_file is set but allowed_outbound lists no https:// endpoint to use it for".into());
     }
-    Network::new(allowed, ca_file.as_deref(), limits).map_err(|e| e.to_string())
+    Network::new(allowed, ca_file, limits).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -453,7 +412,7 @@ mod tests {
         assert_eq!(a.driver, Path::new("/etc/privdata/drivers/generic.wasm"));
         assert_eq!(a.options["replicas"], "2");
         assert_eq!(a.data_limits.max_value_bytes, 4096);
-        assert_eq!(a.sandbox_limits.timeout, Duration::from_millis(2500));
+        assert_eq!(a.sandbox_limits.timeout, std::time::Duration::from_millis(2500));
         let b = &c.backends["beta"];
         assert_eq!(b.host, "other@beta");
         assert_eq!(b.root, Path::new("/etc/privdata/beta"));

@@ -33,6 +33,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod limits;
 pub mod manager;
 pub mod ops;
 
@@ -40,6 +41,7 @@ pub use privdata_runtime as runtime;
 pub use privdata_store as store;
 
 pub use config::{Config, HostLimits};
+pub use limits::{LIMITS, Limit, Limits};
 pub use manager::Manager;
 pub use privdata_runtime::{
     AccessLevel, AccessRule, AccessType, Backend, BackendStats, DriverComponent, DriverInstance, Endpoint,

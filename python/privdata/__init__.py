@@ -29,6 +29,10 @@ panic)::
     backend.create_share({"id": "3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17",
                           "name": "", "size_gib": 10, "protocol": "NFS"})
 
+``LIMITS`` lists every per-backend limit (its name, manila.conf option,
+default and range); ``Backend(..., limits={"max_resources": 512})`` and
+``Store.bind(host, max_value_bytes=...)`` set them, each checked there.
+
 Manila uses it through :mod:`privdata.manila`.
 """
 
@@ -46,6 +50,7 @@ from privdata._privdata import (
     InvalidEntityId,
     InvalidHost,
     InvalidKey,
+    LIMITS,
     QuotaExceeded,
     StorageError,
     StorageUnavailable,
@@ -67,6 +72,7 @@ __all__ = [
     "InvalidEntityId",
     "InvalidHost",
     "InvalidKey",
+    "LIMITS",
     "QuotaExceeded",
     "StorageError",
     "StorageUnavailable",

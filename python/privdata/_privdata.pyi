@@ -18,15 +18,26 @@ class DriverPrivateDataError(DriverError): ...
 class DriverUnsupported(DriverError): ...
 class DriverTrapped(DriverError): ...
 
+class Limit(TypedDict):
+    name: str
+    option: str
+    help: str
+    default: float
+    min: float
+    max: float
+    fractional: bool
+
+LIMITS: list[Limit]
+
 class Store:
     def __init__(self, url: str, durability: str = "full", audit: bool = False) -> None: ...
     def bind(
         self,
         host: str,
-        max_value_bytes: int = 1023,
-        max_call_bytes: int = 1048576,
-        max_entries: int = 1000000,
-        max_bytes: int = 1073741824,
+        max_value_bytes: int | None = None,
+        max_call_bytes: int | None = None,
+        max_entries: int | None = None,
+        max_bytes: int | None = None,
     ) -> HostData: ...
     def hosts(self) -> list[tuple[str, int, int]]: ...
 
@@ -85,10 +96,13 @@ class Backend:
         driver: str,
         root: str,
         options: dict[str, str] | None = None,
-        timeout: float = 10.0,
-        max_memory_mib: int = 64,
-        max_value_bytes: int = 1023,
+        timeout: float | None = None,
+        max_memory_mib: int | None = None,
+        max_value_bytes: int | None = None,
         cache_dir: str | None = None,
+        allowed_outbound: list[str] | None = None,
+        ca_file: str | None = None,
+        limits: dict[str, float] | None = None,
     ) -> None: ...
     @property
     def name(self) -> str: ...

@@ -4,9 +4,10 @@
 //! field names; export locations, rule states and stats go back as dicts.
 
 use crate::{Error, HostData, Store, raised};
+use privdata_host::config::BackendConfig;
 use privdata_host::{
-    AccessLevel, AccessRule, AccessType, DataLimits, DriverError as Kind, ExportLocation, PrivateData,
-    RuleState, Runtime, Sandbox, SandboxLimits, Share, Snapshot,
+    AccessLevel, AccessRule, AccessType, DriverError as Kind, ExportLocation, Limits, RuleState, Runtime,
+    Share, Snapshot,
 };
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
@@ -15,7 +16,6 @@ use pyo3::types::PyDict;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Duration;
 
 create_exception!(privdata, DriverError, Error, "A share driver's operation failed.");
 create_exception!(
@@ -206,12 +206,14 @@ impl Backend {
     /// directory it manages and `options` passed to its setup. The driver
     /// may reach only the endpoints in `allowed_outbound`
     /// (`https://10.0.0.5:8443`, `tcp://10.0.0.6:22`), with TLS verified
-    /// against the CA certificates in `ca_file`.
+    /// against the CA certificates in `ca_file`. `limits` sets any limit of
+    /// `privdata.LIMITS` by name; `timeout`, `max_memory_mib` and
+    /// `max_value_bytes` are three of them.
     #[new]
     #[pyo3(signature = (
-        store, name, host, driver, root, options = None, timeout = 10.0,
-        max_memory_mib = 64, max_value_bytes = privdata_host::validate::DEFAULT_MAX_VALUE_BYTES,
-        cache_dir = None, allowed_outbound = None, ca_file = None,
+        store, name, host, driver, root, options = None, timeout = None,
+        max_memory_mib = None, max_value_bytes = None,
+        cache_dir = None, allowed_outbound = None, ca_file = None, limits = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -222,55 +224,43 @@ impl Backend {
         driver: PathBuf,
         root: PathBuf,
         options: Option<HashMap<String, String>>,
-        timeout: f64,
-        max_memory_mib: usize,
-        max_value_bytes: usize,
+        timeout: Option<f64>,
+        max_memory_mib: Option<f64>,
+        max_value_bytes: Option<f64>,
         cache_dir: Option<PathBuf>,
         allowed_outbound: Option<Vec<String>>,
         ca_file: Option<PathBuf>,
+        limits: Option<HashMap<String, f64>>,
     ) -> PyResult<Backend> {
-        privdata_host::validate::host(host).map_err(raised)?;
-        if !(timeout > 0.0 && timeout <= 3600.0) {
-            return Err(PyValueError::new_err(format!(
-                "timeout {timeout}: give the seconds an operation may run, more than 0 and at most 3600"
-            )));
+        let mut set = Limits::default();
+        let named = [
+            ("timeout_secs", timeout),
+            ("max_memory_mib", max_memory_mib),
+            ("max_value_bytes", max_value_bytes),
+        ];
+        for (limit, value) in named
+            .into_iter()
+            .filter_map(|(n, v)| v.map(|v| (n.to_string(), v)))
+            .chain(limits.unwrap_or_default())
+        {
+            set.set(&limit, value).map_err(PyValueError::new_err)?;
         }
-        if !(1..=1024).contains(&max_memory_mib) {
-            return Err(PyValueError::new_err(format!(
-                "max_memory_mib {max_memory_mib}: give a driver between 1 and 1024 MiB"
-            )));
-        }
-        let mut endpoints = Vec::new();
-        for text in allowed_outbound.unwrap_or_default() {
-            endpoints.push(
-                privdata_host::Endpoint::parse(text.trim())
-                    .map_err(|e| PyValueError::new_err(format!("allowed_outbound: {e}")))?,
-            );
-        }
-        let network = privdata_host::Network::new(endpoints, ca_file.as_deref(), Default::default())
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let runtime = runtime(cache_dir)?;
-        let component = py.detach(|| runtime.load(&driver)).map_err(driver_raised)?;
-        let limits = DataLimits {
-            max_value_bytes,
-            ..DataLimits::default()
-        };
-        let mut options: Vec<(String, String)> = options.unwrap_or_default().into_iter().collect();
-        options.sort();
-        let sandbox = Sandbox {
-            backend: name.to_string(),
-            private_data: PrivateData::new(store.storage.clone(), host, limits),
+        let config = BackendConfig::new(
+            host,
+            driver,
             root,
-            options,
-            limits: SandboxLimits {
-                timeout: Duration::from_secs_f64(timeout),
-                max_memory_bytes: max_memory_mib << 20,
-                ..SandboxLimits::default()
-            },
-            network,
-        };
+            options.unwrap_or_default().into_iter().collect(),
+            set,
+            &allowed_outbound.unwrap_or_default(),
+            ca_file.as_deref(),
+        )
+        .map_err(PyValueError::new_err)?;
+        let runtime = runtime(cache_dir)?;
+        let component = py
+            .detach(|| runtime.load(&config.driver))
+            .map_err(driver_raised)?;
         Ok(Backend {
-            backend: privdata_host::Backend::new(component, sandbox),
+            backend: config.backend(name, component, store.storage.clone()),
         })
     }
 
@@ -478,5 +468,21 @@ pub(crate) fn add(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DriverPrivateDataError", py.get_type::<DriverPrivateDataError>())?;
     m.add("DriverUnsupported", py.get_type::<DriverUnsupported>())?;
     m.add("DriverTrapped", py.get_type::<DriverTrapped>())?;
+    // Every per-backend limit, for manila.conf's options (privdata.manila).
+    let limits = privdata_host::LIMITS
+        .iter()
+        .map(|l| {
+            let d = PyDict::new(py);
+            d.set_item("name", l.name)?;
+            d.set_item("option", l.option)?;
+            d.set_item("help", l.help)?;
+            d.set_item("default", l.default)?;
+            d.set_item("min", l.min)?;
+            d.set_item("max", l.max)?;
+            d.set_item("fractional", l.fractional)?;
+            Ok(d)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    m.add("LIMITS", limits)?;
     Ok(())
 }

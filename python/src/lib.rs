@@ -7,7 +7,7 @@
 //! run while it waits on SQLite or a database server.
 
 use privdata_host::store::{self, Durability, StorageOptions, StorageUrl};
-use privdata_host::{Admin, DataLimits, PrivateData};
+use privdata_host::{Admin, Limits, PrivateData};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
@@ -109,31 +109,26 @@ impl Store {
     }
 
     /// The private data of `host` (`hostname@backend`), within its limits.
-    #[pyo3(signature = (
-        host,
-        max_value_bytes = privdata_host::validate::DEFAULT_MAX_VALUE_BYTES,
-        max_call_bytes = 1 << 20,
-        max_entries = 1_000_000,
-        max_bytes = 1 << 30,
-    ))]
+    #[pyo3(signature = (host, max_value_bytes = None, max_call_bytes = None, max_entries = None, max_bytes = None))]
     fn bind(
         &self,
         host: &str,
-        max_value_bytes: usize,
-        max_call_bytes: usize,
-        max_entries: u64,
-        max_bytes: u64,
+        max_value_bytes: Option<f64>,
+        max_call_bytes: Option<f64>,
+        max_entries: Option<f64>,
+        max_bytes: Option<f64>,
     ) -> PyResult<HostData> {
         privdata_host::validate::host(host).map_err(raised)?;
-        let mut limits = DataLimits {
-            max_value_bytes,
-            max_call_bytes,
-            ..DataLimits::default()
-        };
-        limits.quota.max_entries = max_entries;
-        limits.quota.max_bytes = max_bytes;
+        let given = [
+            ("max_value_bytes", max_value_bytes),
+            ("max_call_bytes", max_call_bytes),
+            ("max_entries", max_entries),
+            ("max_bytes", max_bytes),
+        ];
+        let limits = Limits::from_pairs(given.into_iter().filter_map(|(n, v)| v.map(|v| (n, v))))
+            .map_err(PyValueError::new_err)?;
         Ok(HostData {
-            data: PrivateData::new(self.storage.clone(), host, limits),
+            data: PrivateData::new(self.storage.clone(), host, limits.data),
         })
     }
 

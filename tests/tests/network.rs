@@ -372,16 +372,11 @@ fn check_driver_passes_the_rest_driver_against_its_array() {
     let nas = FakeNas::https().unwrap();
     let ca = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(ca.path(), nas.ca_pem().unwrap()).unwrap();
-    let network = privdata_host::Network::new(
-        vec![privdata_host::Endpoint::parse(&nas.url()).unwrap()],
-        Some(ca.path()),
-        NetworkLimits::default(),
-    )
-    .unwrap();
     let report = privdata_host::ops::check::check_driver(
         std::path::Path::new(drivers::REST),
         pairs(&[("api_url", &nas.url()), ("api_token", fake_nas::TOKEN)]),
-        &network,
+        &[nas.url()],
+        Some(ca.path()),
     )
     .unwrap();
     assert!(report.passed(), "{report:?}");

@@ -2,19 +2,20 @@
 //! tried before it serves, with a report and an error when anything fails.
 
 use anyhow::Result;
+use privdata_host::Config;
 use privdata_host::ops::check;
 use privdata_host::store;
-use privdata_host::{Config, Network};
 use std::path::Path;
 
 /// `check-driver`: the conformance kit's report; an error when it fails.
 pub fn check_driver(
     driver: &Path,
     options: Vec<(String, String)>,
-    network: &Network,
+    allowed_outbound: &[String],
+    ca_file: Option<&Path>,
     json: bool,
 ) -> Result<()> {
-    let report = check::check_driver(driver, options, network)?;
+    let report = check::check_driver(driver, options, allowed_outbound, ca_file)?;
     if !json {
         println!("check-driver {}", driver.display());
         for step in &report.steps {

@@ -2,13 +2,13 @@
 //! through the standard lifecycle on a scratch backend and store, with each
 //! step reported and every violation named.
 
+use crate::config::BackendConfig;
+use crate::limits::Limits;
 use crate::{
-    AccessLevel, AccessRule, AccessType, Backend, DriverError, Error, ExportLocation, Runtime, Sandbox,
-    SandboxLimits, Share, Snapshot,
+    AccessLevel, AccessRule, AccessType, Backend, DriverError, Error, ExportLocation, Runtime, Share,
+    Snapshot,
 };
-use privdata_runtime::network::Network;
-use privdata_store as store;
-use privdata_store::{DataLimits, PrivateData};
+use privdata_store::{self as store, PrivateData};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -262,12 +262,15 @@ fn check_access(report: &mut Report, backend: &Backend, share: &Share) {
     }
 }
 
-/// Run `driver` through the lifecycle with `options`, in a scratch
-/// directory that is removed afterwards.
+/// Run `driver` through the lifecycle with `options`, able to reach the
+/// endpoints of `allowed_outbound` (TLS verified against `ca_file`), in a
+/// scratch directory that is removed afterwards. The backend is described
+/// as a configuration's backends are, and checked the same way.
 pub fn check_driver(
     driver: &Path,
     options: Vec<(String, String)>,
-    network: &Network,
+    allowed_outbound: &[String],
+    ca_file: Option<&Path>,
 ) -> Result<Report, Error> {
     let scratch = tempfile::tempdir().map_err(|e| Error::Io {
         what: "cannot create a scratch directory".into(),
@@ -285,8 +288,17 @@ pub fn check_driver(
         what: "cannot write the canary file".into(),
         source: e,
     })?;
+    let config = BackendConfig::new(
+        "check@scratch",
+        driver.to_path_buf(),
+        root.clone(),
+        options.into_iter().collect(),
+        Limits::default(),
+        allowed_outbound,
+        ca_file,
+    )
+    .map_err(|message| Error::Config { path: None, message })?;
     let storage = store::open(&format!("sqlite://{}", scratch.path().join("store.db").display()))?;
-    let data = PrivateData::new(storage.clone(), "check@scratch", DataLimits::default());
     let mut report = Report { steps: Vec::new() };
 
     let start = Instant::now();
@@ -304,17 +316,8 @@ pub fn check_driver(
             return Ok(report);
         }
     };
-    let backend = Backend::new(
-        component,
-        Sandbox {
-            backend: "check".into(),
-            private_data: data.clone(),
-            root: root.clone(),
-            options,
-            limits: SandboxLimits::default(),
-            network: network.clone(),
-        },
-    );
+    let backend = config.backend("check", component, storage);
+    let data = backend.private_data().clone();
     let share = |id: &str| Share {
         id: id.into(),
         name: "conformance".into(),

@@ -1,225 +1,22 @@
-"""Manila's private storage class over privdata, and a share driver that
-runs a sandboxed WebAssembly driver component.
-
-In each backend's section of manila.conf::
-
-    [alpha]
-    share_driver = ...
-    drivers_private_storage_class = privdata.manila.StorageDriver
-    privdata_storage_url = postgres://privdata:PASSWORD@db1:5432/privdata
-
-Manila builds the class as ``StorageDriver(context, backend_host)`` with
-``backend_host = "<host>@<backend>"``: every call addresses that host's data
-alone, so no backend reads another's, as Manila's own SQL storage allows.
-Every UUID spelling reaches one entity, keys and values are held to the
-limits with clear errors, and deleted data is gone, not soft-deleted.
-
-The store is opened on the first call, and again in a process whose id
-changed: ``manila-share`` builds its backends and then forks a child per
-backend, and a connection must not cross a fork.
-
-:class:`WasmShareDriver` is a share driver (``driver_handles_share_servers
-= False``) whose work is done by a driver component, in a sandbox::
-
-    [beta]
-    share_driver = privdata.manila.WasmShareDriver
-    driver_handles_share_servers = False
-    drivers_private_storage_class = privdata.manila.StorageDriver
-    privdata_driver = /usr/lib/privdata/generic_driver.wasm
-    privdata_root = /srv/beta
-    privdata_options = export_host:10.0.0.5
-
-The component's private data is the data ``StorageDriver`` serves for the
-same backend host. A component that fails, traps or runs out of time fails
-that one operation with a Manila exception; manila-share goes on.
+"""A Manila share driver whose work a sandboxed WebAssembly component
+does: :class:`WasmShareDriver`.
 """
 
-import copy
 import os
 import re
 
 from manila.common import constants
 from manila import exception
 from manila.share import driver
-from manila.share import drivers_private_data
 from oslo_config import cfg
 from oslo_log import log
 
 import privdata
-
-privdata_opts = [
-    cfg.StrOpt(
-        "privdata_storage_url",
-        secret=True,
-        help="The privdata store of this backend's private data: "
-        "sqlite:///PATH, mysql://USER:PASSWORD@HOST:PORT/DATABASE, "
-        "postgres://USER:PASSWORD@HOST:PORT/DATABASE (TLS: "
-        "?ssl-ca=CA.pem, ?sslmode=verify-full&sslrootcert=CA.pem) or "
-        "etcd://HOST:PORT[,HOST:PORT...]/PREFIX. Unset: "
-        "$PRIVDATA_STORAGE_URL, else privdata.db under state_path.",
-    ),
-    cfg.StrOpt(
-        "privdata_durability",
-        default="full",
-        choices=["full", "normal"],
-        help="What an acknowledged write survives: full (power loss) or "
-        "normal (a crash of the process).",
-    ),
-    cfg.IntOpt(
-        "privdata_max_value_bytes",
-        default=1023,
-        min=1,
-        max=1048576,
-        help="The longest value a driver may store, in bytes (1023 is "
-        "Manila's own column).",
-    ),
-]
-
-wasm_driver_opts = [
-    cfg.StrOpt(
-        "privdata_driver",
-        help="WasmShareDriver (required): the path of the driver component, "
-        "a .wasm file.",
-    ),
-    cfg.StrOpt(
-        "privdata_root",
-        help="WasmShareDriver (required): the directory the driver "
-        "manages. The driver sees it as / and nothing else.",
-    ),
-    cfg.DictOpt(
-        "privdata_options",
-        default={},
-        help="WasmShareDriver: options passed to the driver's setup, as "
-        "key:value,key:value.",
-    ),
-    cfg.FloatOpt(
-        "privdata_timeout",
-        default=10.0,
-        min=0.001,
-        max=3600,
-        help="WasmShareDriver: the seconds one operation of the driver may "
-        "run before it is stopped.",
-    ),
-    cfg.IntOpt(
-        "privdata_max_memory_mib",
-        default=64,
-        min=1,
-        max=1024,
-        help="WasmShareDriver: the memory the driver may use, in MiB.",
-    ),
-    cfg.ListOpt(
-        "privdata_allowed_outbound",
-        default=[],
-        help="WasmShareDriver: the endpoints the driver may reach, as "
-        "scheme://host:port (https, http or tcp), e.g. "
-        "https://10.0.0.5:8443,tcp://10.0.0.6:22. Empty: no network.",
-    ),
-    cfg.StrOpt(
-        "privdata_ca_file",
-        help="WasmShareDriver: the CA certificates (PEM) the driver's https "
-        "endpoints are verified against, e.g. the one that signed the "
-        "array's self-signed certificate. Unset: the public web CAs.",
-    ),
-    cfg.StrOpt(
-        "privdata_driver_cache",
-        help="WasmShareDriver: where compiled drivers are kept, so that a "
-        "restart loads the driver instead of compiling it again (seconds "
-        "for a driver written in Python). Unset: privdata-driver-cache "
-        "under state_path.",
-    ),
-]
+from privdata.manila import opts
+from privdata.manila.private_storage import _storage_url, _store
 
 CONF = cfg.CONF
 LOG = log.getLogger(__name__)
-
-# One store per process and URL: a fork opens its own.
-_stores = {}
-
-
-def list_opts():
-    """The options, for oslo-config-generator (set in a backend's section)."""
-    return [("DEFAULT", copy.deepcopy(privdata_opts + wasm_driver_opts))]
-
-
-def _group_of(backend_host):
-    """The manila.conf section of a backend host `host@backend[#pool]`."""
-    if "@" not in backend_host:
-        return None
-    return backend_host.split("@", 1)[1].split("#", 1)[0]
-
-
-def _storage_url(conf):
-    """The store URL of a backend's options: privdata_storage_url, else
-    $PRIVDATA_STORAGE_URL, else privdata.db under state_path."""
-    url = conf.privdata_storage_url or os.environ.get("PRIVDATA_STORAGE_URL")
-    if url:
-        return url
-    return "sqlite://" + os.path.join(os.path.abspath(CONF.state_path), "privdata.db")
-
-
-def _store(url, durability):
-    key = (os.getpid(), url, durability)
-    store = _stores.get(key)
-    if store is None:
-        store = privdata.Store(url, durability=durability)
-        _stores[key] = store
-    return store
-
-
-class StorageDriver(drivers_private_data.StorageDriver):
-    """Manila's ``drivers_private_storage_class``, over privdata."""
-
-    def __init__(self, context, backend_host):
-        super().__init__(context, backend_host)
-        self._group = _group_of(backend_host)
-        CONF.register_opts(privdata_opts, group=self._group)
-        self._pid = None
-        self._data = None
-
-    def _conf(self):
-        return getattr(CONF, self._group) if self._group else CONF
-
-    def _host_data(self):
-        if self._data is None or self._pid != os.getpid():
-            conf = self._conf()
-            store = _store(_storage_url(conf), conf.privdata_durability)
-            self._data = store.bind(self.backend_host, max_value_bytes=conf.privdata_max_value_bytes)
-            self._pid = os.getpid()
-        return self._data
-
-    def get(self, entity_id, key=None, default=None):
-        """All pairs (``key=None``: a dict, ``{}`` when none), those of a
-        list of keys that are set (a dict), or one key's value (or
-        ``default``)."""
-        data = self._host_data()
-        if key is None:
-            return dict(data.get(entity_id))
-        if isinstance(key, list):
-            return dict(data.get(entity_id, _unique(key)))
-        pairs = data.get(entity_id, [key])
-        return pairs[0][1] if pairs else default
-
-    def update(self, entity_id, details, delete_existing=False):
-        """Store ``str(value)`` of every pair; with ``delete_existing``,
-        remove every other key first. Returns ``details``, as Manila does."""
-        pairs = [(str(k), str(v)) for k, v in details.items()]
-        self._host_data().update(entity_id, pairs, delete_existing)
-        return details
-
-    def delete(self, entity_id, key=None):
-        """Remove every key (``key=None``), one key, or a list of keys."""
-        data = self._host_data()
-        if key is None:
-            data.delete(entity_id)
-        elif isinstance(key, list):
-            data.delete(entity_id, _unique(key))
-        else:
-            data.delete(entity_id, [key])
-
-
-def _unique(keys):
-    """The keys once each, in order: Manila accepts a key listed twice."""
-    return list(dict.fromkeys(keys))
 
 
 # The access types of the driver contract; Manila's others (cephx) are
@@ -312,8 +109,8 @@ class WasmShareDriver(driver.ShareDriver):
 
     def __init__(self, *args, **kwargs):
         super().__init__(False, *args, **kwargs)
-        self.configuration.append_config_values(privdata_opts)
-        self.configuration.append_config_values(wasm_driver_opts)
+        self.configuration.append_config_values(opts.privdata_opts)
+        self.configuration.append_config_values(opts.wasm_driver_opts)
         self.backend = None
 
     def do_setup(self, context):
@@ -339,9 +136,7 @@ class WasmShareDriver(driver.ShareDriver):
                 conf.privdata_driver,
                 conf.privdata_root,
                 options=dict(conf.privdata_options or {}),
-                timeout=conf.privdata_timeout,
-                max_memory_mib=conf.privdata_max_memory_mib,
-                max_value_bytes=conf.privdata_max_value_bytes,
+                limits=opts.limits(conf, [limit["name"] for limit in privdata.LIMITS]),
                 cache_dir=conf.privdata_driver_cache
                 or os.path.join(os.path.abspath(CONF.state_path), "privdata-driver-cache"),
                 allowed_outbound=list(conf.privdata_allowed_outbound or []),
