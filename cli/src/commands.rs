@@ -1,26 +1,180 @@
-//! What each command does with what clap parsed: one function a command,
-//! calling the library and printing its answer, in a module by what it does
-//! with the store. Here: what several of them share.
+//! The command line: every command a file of `commands/`, each a clap
+//! struct with `execute`; here, the list of them and what several share
+//! (the configuration they read, the store, input files).
 
-mod check;
-mod copy;
-mod edit;
-mod show;
+mod check_config;
+mod check_driver;
+#[cfg(feature = "demo")]
+mod demo;
+mod export;
+mod get;
+mod history;
+mod hosts;
+mod import;
+mod list;
+mod migrate;
+mod orphans;
+mod rename_host;
+mod set;
+mod share;
+mod snapshot;
+mod stats;
+mod unset;
 
-pub use check::{check_config, check_driver};
-pub use copy::{export, import, migrate, migrate_limits};
-pub use edit::{orphans, rename_host, set, unset};
-pub use show::{get, history, hosts, list};
-
-use anyhow::{Context, Result};
+use anyhow::{Context as _, Result};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use privdata_host::store;
-use privdata_host::{Admin, Config, ExportLocation, Manager};
-use std::path::Path;
+use privdata_host::{Admin, Config, Manager};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The backends of the configuration, for share and snapshot operations.
-pub fn manager(config: &Path) -> Result<Manager> {
-    Manager::from_config_file(config).context("cannot start the backends")
+/// Private data for sandboxed OpenStack Manila share drivers.
+#[derive(Debug, Parser)]
+#[command(name = "privdata", version)]
+pub struct Cli {
+    /// The configuration file (TOML, like manila.conf) [default:
+    /// privdata.toml].
+    #[arg(long, short, global = true, env = "PRIVDATA_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// What every command may read: the configuration, and whether it was
+/// named on the command line.
+#[derive(Debug)]
+pub struct Context {
+    /// The configuration file: `--config`, `$PRIVDATA_CONFIG`, or
+    /// `privdata.toml`.
+    pub config: PathBuf,
+    /// `--config` or `$PRIVDATA_CONFIG`, if either was given.
+    pub config_named: Option<PathBuf>,
+    /// Whether --config was given on the command line.
+    config_given: bool,
+}
+
+impl Context {
+    /// Refuse a `--config` given to `command`, which reads none (`why`).
+    pub fn no_config(&self, command: &str, why: &str) -> Result<()> {
+        anyhow::ensure!(
+            !self.config_given,
+            "{command} reads no configuration ({why}); drop --config"
+        );
+        Ok(())
+    }
+
+    /// The backends of the configuration, for share and snapshot
+    /// operations.
+    pub fn manager(&self) -> Result<Manager> {
+        Manager::from_config_file(&self.config).context("cannot start the backends")
+    }
+
+    /// The store of the configuration, for operator commands: only
+    /// `[storage]` is needed, and a store that does not exist is an error,
+    /// not a new empty one.
+    pub fn existing_store(&self) -> Result<(Arc<dyn Admin>, Config)> {
+        let config = Config::load_store(&self.config)?;
+        let storage = store::open_existing(&config.storage_url, &config.storage_options)
+            .with_context(|| format!("[storage] url of {}", self.config.display()))?;
+        Ok((storage, config))
+    }
+}
+
+/// Read the command line of this process and run its command.
+pub fn run() -> Result<()> {
+    let matches = Cli::command().get_matches();
+    let given = |m: &clap::ArgMatches| m.value_source("config") == Some(ValueSource::CommandLine);
+    let config_given = given(&matches) || matches.subcommand().is_some_and(|(_, m)| given(m));
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let context = Context {
+        config: cli
+            .config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("privdata.toml")),
+        config_named: cli.config,
+        config_given,
+    };
+    cli.command.execute(&context)
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the five example drivers through a share lifecycle on a
+    /// temporary SQLite store, and show their private data.
+    #[cfg(feature = "demo")]
+    Demo(demo::Demo),
+    /// Run any driver through the standard lifecycle on a scratch backend
+    /// and store; exit code 0 when it passes, 1 when it violates the contract.
+    CheckDriver(check_driver::CheckDriver),
+    /// Load every backend of the configuration and run its driver's setup
+    /// with its options: a missing driver or root, a misspelled option, a
+    /// store that cannot be reached. Exit code 0 when all is well.
+    CheckConfig(check_config::CheckConfig),
+    /// Share operations on a backend's driver.
+    #[command(subcommand)]
+    Share(share::Share),
+    /// Snapshot operations on a backend's driver.
+    #[command(subcommand)]
+    Snapshot(snapshot::Snapshot),
+    /// A backend's capacity and capabilities, as its driver reports them.
+    Stats(stats::Stats),
+    /// List the hosts that hold private data, with counts.
+    Hosts(hosts::Hosts),
+    /// List the entities a host holds private data for.
+    List(list::List),
+    /// Show the private data of one entity of a host.
+    Get(get::Get),
+    /// Set one key of an entity's private data by hand (journaled, within
+    /// the host's limits).
+    Set(set::Set),
+    /// Delete one key of an entity's private data by hand (journaled);
+    /// refused when the entity holds no such key.
+    Unset(unset::Unset),
+    /// Move a host's private data to a new host name, atomically (after
+    /// `manila-manage share update_host`).
+    RenameHost(rename_host::RenameHost),
+    /// List (or purge) private data whose entity no longer exists.
+    Orphans(orphans::Orphans),
+    /// Read the audit journal (`[audit] enabled = true` in the configuration).
+    History(history::History),
+    /// Write private data as JSON Lines, one entry a line, streaming.
+    Export(export::Export),
+    /// Read JSON Lines written by `export` into the store. Every line is
+    /// checked first (nothing is imported if one is bad), then written 1,000
+    /// entries a transaction within each host's limits. Safe to run again:
+    /// entries are upserted.
+    Import(import::Import),
+    /// Copy every host's private data (or one host's) from one store to
+    /// another, then verify counts and a checksum. Re-runnable: a second run
+    /// writes only what is missing or different, so an interrupted migration
+    /// resumes. Stop the share services first.
+    Migrate(migrate::Migrate),
+}
+
+impl Command {
+    fn execute(self, context: &Context) -> Result<()> {
+        match self {
+            #[cfg(feature = "demo")]
+            Command::Demo(c) => c.execute(context),
+            Command::CheckDriver(c) => c.execute(context),
+            Command::CheckConfig(c) => c.execute(context),
+            Command::Share(c) => c.execute(context),
+            Command::Snapshot(c) => c.execute(context),
+            Command::Stats(c) => c.execute(context),
+            Command::Hosts(c) => c.execute(context),
+            Command::List(c) => c.execute(context),
+            Command::Get(c) => c.execute(context),
+            Command::Set(c) => c.execute(context),
+            Command::Unset(c) => c.execute(context),
+            Command::RenameHost(c) => c.execute(context),
+            Command::Orphans(c) => c.execute(context),
+            Command::History(c) => c.execute(context),
+            Command::Export(c) => c.execute(context),
+            Command::Import(c) => c.execute(context),
+            Command::Migrate(c) => c.execute(context),
+        }
+    }
 }
 
 /// A file to read, or stdin for `-`.
@@ -44,86 +198,4 @@ fn source_name(path: &Path) -> String {
     } else {
         path.display().to_string()
     }
-}
-
-/// The store of the configuration at `path`, for operator commands: only
-/// `[storage]` is needed, and a store that does not exist is an error, not
-/// a new empty one.
-fn existing_store(path: &Path) -> Result<(Arc<dyn Admin>, Config)> {
-    let config = Config::load_store(path)?;
-    let storage = store::open_existing(&config.storage_url, &config.storage_options)
-        .with_context(|| format!("[storage] url of {}", path.display()))?;
-    Ok((storage, config))
-}
-
-pub fn print_exports(exports: &[ExportLocation]) {
-    for e in exports {
-        let admin = if e.is_admin_only { " (admin only)" } else { "" };
-        println!("export {}{admin}", e.path);
-    }
-}
-
-/// A share or snapshot operation that went through: what it printed.
-#[derive(Debug)]
-pub struct Done<'a> {
-    /// The operation, as the contract names it.
-    pub operation: &'static str,
-    /// The backend it ran on.
-    pub backend: &'a str,
-    /// The share or snapshot.
-    pub id: &'a str,
-    /// Print JSON.
-    pub json: bool,
-}
-
-impl Done<'_> {
-    /// An operation that answers export locations (and, managing, a size).
-    pub fn exports(&self, size_gib: Option<u64>, exports: &[ExportLocation]) -> Result<()> {
-        if self.json {
-            let mut out = self.object();
-            out["export_locations"] = serde_json::to_value(exports)?;
-            if let Some(size) = size_gib {
-                out["size_gib"] = size.into();
-            }
-            println!("{}", serde_json::to_string_pretty(&out)?);
-        } else {
-            if let Some(size) = size_gib {
-                println!("size {size} GiB");
-            }
-            print_exports(exports);
-        }
-        Ok(())
-    }
-
-    /// An operation that answers nothing: silent, or its JSON record.
-    pub fn nothing(&self, (): ()) -> Result<()> {
-        if self.json {
-            println!("{}", serde_json::to_string_pretty(&self.object())?);
-        }
-        Ok(())
-    }
-
-    fn object(&self) -> serde_json::Value {
-        serde_json::json!({"operation": self.operation, "backend": self.backend, "id": self.id})
-    }
-}
-
-/// A key or value as text on one line: control characters and backslashes
-/// escaped, so a value with a newline cannot pass for two entries.
-fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(|c| c.is_control() || c == '\\') {
-        return s.into();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.into()
 }

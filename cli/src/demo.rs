@@ -102,11 +102,11 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
     for name in BACKENDS {
         let b = manager.backend(name)?;
         println!("\n== {name}: create share {} (10 GiB)", share.id);
-        crate::commands::print_exports(&b.create_share(&share)?);
+        crate::output::print_exports(&b.create_share(&share)?);
         show(b, &share.id)?;
         println!("-- extend to 20 GiB, then ensure");
         b.extend_share(&share, 20)?;
-        crate::commands::print_exports(&b.ensure_share(&share)?);
+        crate::output::print_exports(&b.ensure_share(&share)?);
         if name != "caching" {
             println!("-- snapshot {}", snapshot.id);
             b.create_snapshot(&snapshot)?;
@@ -156,7 +156,7 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
     };
     println!("\n== python: a share from a snapshot, in the driver written in Python");
     python.create_snapshot(&snapshot)?;
-    crate::commands::print_exports(&python.create_share_from_snapshot(&copy, &snapshot)?);
+    crate::output::print_exports(&python.create_share_from_snapshot(&copy, &snapshot)?);
     show(python, &copy.id)?;
     python.delete_share(&copy)?;
     python.delete_snapshot(&snapshot)?;
@@ -194,7 +194,7 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
     println!("\n== caching: the backend's interfaces change, ensure-share is served from private data");
     std::fs::create_dir_all(dir.join("backends/caching/.backend"))?;
     std::fs::write(dir.join("backends/caching/.backend/interfaces"), "192.168.99.1\n")?;
-    crate::commands::print_exports(&caching.ensure_share(&share)?);
+    crate::output::print_exports(&caching.ensure_share(&share)?);
 
     let short = manager.backend("short")?;
     let legacy = Share {
@@ -206,7 +206,7 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
     println!("\n== short: manage the existing backend share `legacy01`, then unmanage it");
     let (size, exports) = short.manage_existing(&legacy, "legacy01")?;
     println!("adopted, {size} GiB");
-    crate::commands::print_exports(&exports);
+    crate::output::print_exports(&exports);
     show(short, &legacy.id)?;
     short.unmanage(&legacy)?;
     ensure!(

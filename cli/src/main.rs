@@ -1,9 +1,10 @@
 //! `privdata`: run the demo, drive share operations, inspect private data.
 
-mod cli;
 mod commands;
 #[cfg(feature = "demo")]
 mod demo;
+mod output;
+mod progress;
 
 fn main() -> std::process::ExitCode {
     // As every Unix tool: a reader that goes away (`privdata demo | head`)
@@ -17,7 +18,7 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match cli::run(cli::Cli::from_args()) {
+    match commands::run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");

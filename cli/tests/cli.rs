@@ -93,6 +93,126 @@ fn share_operations_and_inspection_from_the_command_line() {
 }
 
 #[test]
+fn every_operation_of_the_contract_from_the_command_line() {
+    let dir = setup();
+    let d = dir.path();
+    let snap = "9b1d3e55-0c2a-4f6e-8a7d-21c4b8e6f903";
+    let clone = "c0ffee00-1234-4abc-8def-0123456789ab";
+    let rule = "5b7c0f3e-9a41-4d8e-b2c6-0e1f2a3b4c5d";
+    let share = ["--backend", "alpha", "--id", ID];
+    let run = |args: &[&str]| ok(privdata(d, args));
+    fn with<'a>(op: &[&'a str], share: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        [op, share, extra].concat()
+    }
+
+    run(&with(&["share", "create"], &share, &["--size", "4"]));
+    let export = run(&with(&["share", "ensure"], &share, &[]));
+    let volume = export.trim().rsplit('/').next().unwrap().to_string();
+    std::fs::write(d.join("alpha/volumes").join(&volume).join("data"), "first").unwrap();
+
+    // Access: a rule in, its exports line written, then out again.
+    let allow = [
+        "--rule-id",
+        rule,
+        "--type",
+        "ip",
+        "--to",
+        "10.1.0.0/24",
+        "--level",
+        "ro",
+    ];
+    assert_eq!(
+        run(&with(&["share", "allow"], &share, &allow)),
+        format!("rule {rule}: active\n")
+    );
+    let exports = std::fs::read_to_string(d.join("alpha/exports").join(&volume)).unwrap();
+    assert!(exports.contains("10.1.0.0/24(ro)"), "{exports}");
+    run(&with(&["share", "deny"], &share, &allow));
+    assert_eq!(
+        std::fs::read_to_string(d.join("alpha/exports").join(&volume)).unwrap(),
+        ""
+    );
+
+    // A snapshot; the share changes, then goes back to it.
+    let snapshot = [
+        "--backend",
+        "alpha",
+        "--id",
+        snap,
+        "--share-id",
+        ID,
+        "--size",
+        "4",
+    ];
+    run(&[&["snapshot", "create"][..], &snapshot].concat());
+    std::fs::write(d.join("alpha/volumes").join(&volume).join("data"), "second").unwrap();
+    run(&[&["snapshot", "revert"][..], &snapshot].concat());
+    assert_eq!(
+        std::fs::read_to_string(d.join("alpha/volumes").join(&volume).join("data")).unwrap(),
+        "first"
+    );
+
+    // A share made from the snapshot, with its data.
+    let made = run(&[
+        "share",
+        "create-from-snapshot",
+        "--backend",
+        "alpha",
+        "--id",
+        clone,
+        "--size",
+        "4",
+        "--snapshot-id",
+        snap,
+        "--snapshot-share-id",
+        ID,
+    ]);
+    let clone_volume = made.trim().rsplit('/').next().unwrap().to_string();
+    assert_ne!(clone_volume, volume);
+    assert_eq!(
+        std::fs::read_to_string(d.join("alpha/volumes").join(&clone_volume).join("data")).unwrap(),
+        "first"
+    );
+    run(&["share", "delete", "--backend", "alpha", "--id", clone]);
+
+    // Unmanage the snapshot and manage it again by its volume.
+    let kept: serde_json::Value = serde_json::from_str(&run(&[
+        "get",
+        "--host",
+        "cli-node@alpha",
+        "--entity",
+        snap,
+        "--json",
+    ]))
+    .unwrap();
+    let snapshot_volume = kept["snapshot_volume_id"].as_str().unwrap().to_string();
+    run(&[&["snapshot", "unmanage"][..], &snapshot].concat());
+    let managed: serde_json::Value = serde_json::from_str(&run(&[
+        &["snapshot", "manage"][..],
+        &snapshot,
+        &["--backend-name", &snapshot_volume, "--json"],
+    ]
+    .concat()))
+    .unwrap();
+    assert_eq!(managed["size_gib"], 4);
+    run(&[&["snapshot", "delete"][..], &snapshot].concat());
+
+    // Shrink, and stats.
+    run(&with(&["share", "shrink"], &share, &["--new-size", "2"]));
+    let stats: serde_json::Value =
+        serde_json::from_str(&run(&["stats", "--backend", "alpha", "--json"])).unwrap();
+    assert_eq!(stats["operation"], "get-stats");
+    assert!(
+        stats["stats"]["protocols"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty()),
+        "{stats}"
+    );
+    run(&with(&["share", "delete"], &share, &[]));
+    assert_eq!(run(&["hosts"]), "", "no private data left");
+}
+
+#[test]
 fn errors_name_what_is_wrong_and_exit_non_zero() {
     let dir = setup();
     let d = dir.path();
