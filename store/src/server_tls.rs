@@ -4,7 +4,6 @@
 //! name; plaintext is what a loopback address gets by default, and what any
 //! other address gets only when the URL asks for it.
 
-use crate::url::{is_local, percent_decoded};
 use std::path::PathBuf;
 
 /// How a store talks to its server.
@@ -30,20 +29,22 @@ pub(crate) struct Words {
 }
 
 /// The TLS a server URL's parameters ask for, taking out of `params` the
-/// ones `words` name; `hosts` are the URL's hosts (a loopback or Unix
-/// socket host gets plaintext unless asked otherwise). The error says what
-/// was wrong and what to write instead.
+/// ones `words` name (their values as written, which `decode` undoes);
+/// `local` says whether every host of the URL is this machine (which gets
+/// plaintext unless asked otherwise). The error says what was wrong and
+/// what to write instead.
 pub(crate) fn from_params(
     params: &mut Vec<(String, String)>,
-    hosts: &[String],
+    local: bool,
     words: &Words,
+    decode: fn(&str) -> String,
 ) -> Result<Tls, String> {
     let (mut mode, mut ca) = (None, None);
     params.retain(|(name, value)| {
         if name == words.mode {
             mode = Some(value.clone());
         } else if name == words.ca {
-            ca = Some(PathBuf::from(percent_decoded(value)));
+            ca = Some(PathBuf::from(decode(value)));
         } else {
             return true;
         }
@@ -69,7 +70,7 @@ pub(crate) fn from_params(
             ));
         }
         None if ca.is_some() => Tls::Verified(ca),
-        None if hosts.iter().all(|h| is_local(h)) => Tls::Plain,
+        None if local => Tls::Plain,
         None => Tls::Verified(None),
     };
     if let Tls::Verified(Some(path)) = &tls {

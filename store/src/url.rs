@@ -227,8 +227,9 @@ impl ServerUrl {
                 None => (p.to_string(), String::new()),
             })
             .collect();
-        let hosts: Vec<String> = identity_hosts.iter().map(|(h, _)| h.clone()).collect();
-        let tls = super::server_tls::from_params(&mut params, &hosts, &dialect.tls).map_err(bad)?;
+        let local = identity_hosts.iter().all(|(h, _)| is_local(h));
+        let tls =
+            super::server_tls::from_params(&mut params, local, &dialect.tls, percent_decoded).map_err(bad)?;
         let base = url.split_once('?').map_or(url, |(base, _)| base);
         let client = match params.is_empty() {
             true => base.to_string(),
