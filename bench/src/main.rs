@@ -295,13 +295,11 @@ fn measure_ops(
             prepare(guest_data, &ids)?;
             floor.settle()?;
             let share = Share {
-                id: entity(0),
                 name: format!("{op}\u{1f}{}", sizes.iterations),
-                size_gib: 1,
-                protocol: "NFS".into(),
+                ..Share::new(&entity(0), 1, "NFS")
             };
             let out = bench.create_share(&share)?;
-            let ns: f64 = out[0].path.parse().context("bench driver's timing")?;
+            let ns: f64 = out.exports()[0].path.parse().context("bench driver's timing")?;
             guest.push(ns / sizes.iterations as f64);
 
             prepare(&host_data, &ids)?;
@@ -372,12 +370,7 @@ fn per_call_overhead(
     sandbox: &Sandbox,
     sizes: Sizes,
 ) -> Result<(f64, f64)> {
-    let share = Share {
-        id: entity(0),
-        name: String::new(),
-        size_gib: 1,
-        protocol: "NFS".into(),
-    };
+    let share = Share::new(&entity(0), 1, "NFS");
     let n = sizes.iterations.min(1000);
     let noop = Backend::new(bench.clone(), sandbox.clone());
     let (mut instantiate, mut call) = (Vec::new(), Vec::new());
@@ -428,12 +421,10 @@ fn python(runtime: &Runtime, storage: &Arc<dyn Admin>, dir: &Path, sizes: Sizes)
     let mut get_one = Vec::new();
     for _ in 0..sizes.rounds {
         let share = Share {
-            id: entity(0),
             name: format!("get_one\u{1f}{}", sizes.iterations),
-            size_gib: 1,
-            protocol: "NFS".into(),
+            ..Share::new(&entity(0), 1, "NFS")
         };
-        let ns: f64 = backend.create_share(&share)?[0].path.parse()?;
+        let ns: f64 = backend.create_share(&share)?.exports()[0].path.parse()?;
         get_one.push(ns / sizes.iterations as f64);
     }
     storage.delete_entities("bench@python", &ids)?;

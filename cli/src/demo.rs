@@ -4,7 +4,9 @@
 
 use anyhow::{Context, Result, ensure};
 use example_driver_artifacts as drivers;
-use privdata_host::{AccessLevel, AccessRule, AccessType, Backend, Manager, RuleState, Share, Snapshot};
+use privdata_host::{
+    AccessLevel, AccessRule, AccessType, Backend, ExportLocation, Manager, RuleState, Share, Snapshot,
+};
 use std::path::{Path, PathBuf};
 
 const CONFIG: &str = r#"# privdata.toml, as the demo wrote it
@@ -88,25 +90,19 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
     }
 
     let share = Share {
-        id: "3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17".into(),
-        name: "projects".into(),
-        size_gib: 10,
-        protocol: "NFS".into(),
+        display_name: "projects".into(),
+        ..Share::new("3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17", 10, "NFS")
     };
-    let snapshot = Snapshot {
-        id: "9b1d3e55-0c2a-4f6e-8a7d-21c4b8e6f903".into(),
-        share_id: share.id.clone(),
-        size_gib: 10,
-    };
+    let snapshot = Snapshot::new("9b1d3e55-0c2a-4f6e-8a7d-21c4b8e6f903", share.clone());
 
     for name in BACKENDS {
         let b = manager.backend(name)?;
         println!("\n== {name}: create share {} (10 GiB)", share.id);
-        crate::output::print_exports(&b.create_share(&share)?);
+        crate::output::print_exports(b.create_share(&share)?.exports());
         show(b, &share.id)?;
         println!("-- extend to 20 GiB, then ensure");
         b.extend_share(&share, 20)?;
-        crate::output::print_exports(&b.ensure_share(&share)?);
+        crate::output::print_exports(b.ensure_share(&share)?.exports());
         if name != "caching" {
             println!("-- snapshot {}", snapshot.id);
             b.create_snapshot(&snapshot)?;
@@ -116,22 +112,15 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
     }
 
     let generic = manager.backend("generic")?;
-    let rule = AccessRule {
-        id: "5b7c0f3e-9a41-4d8e-b2c6-0e1f2a3b4c5d".into(),
-        access_type: AccessType::Ip,
-        access_to: "10.1.0.0/24".into(),
-        access_level: AccessLevel::Rw,
-    };
-    println!(
-        "\n== generic: allow {} read-write, then deny it (contract 0.2)",
-        rule.access_to
+    let rule = AccessRule::new(
+        "5b7c0f3e-9a41-4d8e-b2c6-0e1f2a3b4c5d",
+        AccessType::Ip,
+        "10.1.0.0/24",
+        AccessLevel::Rw,
     );
-    let states = generic.update_access(
-        &share,
-        std::slice::from_ref(&rule),
-        std::slice::from_ref(&rule),
-        &[],
-    )?;
+    println!("\n== generic: allow {} read-write, then deny it", rule.access_to);
+    let rules = std::slice::from_ref(&rule);
+    let states = generic.update_access(&share, rules, rules, &[], &[])?;
     let active = states.iter().all(|s| s.state == RuleState::Active);
     println!("rule {}: {}", rule.id, if active { "active" } else { "error" });
     let volume = &generic
@@ -140,7 +129,7 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
         .1;
     let exports = format!("backends/generic/exports/{volume}");
     print!("{exports}: {}", std::fs::read_to_string(dir.join(&exports))?);
-    generic.update_access(&share, &[], &[], std::slice::from_ref(&rule))?;
+    generic.update_access(&share, &[], &[], rules, &[])?;
     ensure!(
         std::fs::read_to_string(dir.join(&exports))?.is_empty(),
         "deny left the rule in {exports}"
@@ -149,14 +138,13 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
 
     let python = manager.backend("python")?;
     let copy = Share {
-        id: "7d2e9a41-6b3c-4f58-8e1d-a9c0b7f65e24".into(),
-        name: "projects-copy".into(),
-        size_gib: 20,
-        protocol: "NFS".into(),
+        display_name: "projects-copy".into(),
+        snapshot_id: Some(snapshot.id.clone()),
+        ..Share::new("7d2e9a41-6b3c-4f58-8e1d-a9c0b7f65e24", 20, "NFS")
     };
     println!("\n== python: a share from a snapshot, in the driver written in Python");
     python.create_snapshot(&snapshot)?;
-    crate::output::print_exports(&python.create_share_from_snapshot(&copy, &snapshot)?);
+    crate::output::print_exports(python.create_share_from_snapshot(&copy, &snapshot)?.exports());
     show(python, &copy.id)?;
     python.delete_share(&copy)?;
     python.delete_snapshot(&snapshot)?;
@@ -194,19 +182,19 @@ pub fn run(keep: Option<PathBuf>) -> Result<()> {
     println!("\n== caching: the backend's interfaces change, ensure-share is served from private data");
     std::fs::create_dir_all(dir.join("backends/caching/.backend"))?;
     std::fs::write(dir.join("backends/caching/.backend/interfaces"), "192.168.99.1\n")?;
-    crate::output::print_exports(&caching.ensure_share(&share)?);
+    crate::output::print_exports(caching.ensure_share(&share)?.exports());
 
     let short = manager.backend("short")?;
     let legacy = Share {
-        id: "c0ffee00-1234-4abc-8def-0123456789ab".into(),
-        name: "legacy".into(),
-        size_gib: 0,
-        protocol: "NFS".into(),
+        display_name: "legacy".into(),
+        export_locations: vec![ExportLocation::new("127.0.0.1:/shares/legacy01")],
+        status: "manage_starting".into(),
+        ..Share::new("c0ffee00-1234-4abc-8def-0123456789ab", 1, "NFS")
     };
-    println!("\n== short: manage the existing backend share `legacy01`, then unmanage it");
-    let (size, exports) = short.manage_existing(&legacy, "legacy01")?;
-    println!("adopted, {size} GiB");
-    crate::output::print_exports(&exports);
+    println!("\n== short: manage the existing backend share at 127.0.0.1:/shares/legacy01, then unmanage it");
+    let adopted = short.manage_existing(&legacy, &Vec::new())?;
+    println!("adopted, {} GiB", adopted.size_gib.unwrap_or_default());
+    crate::output::print_exports(adopted.exports());
     show(short, &legacy.id)?;
     short.unmanage(&legacy)?;
     ensure!(

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use privdata_host::ExportLocation;
+use privdata_host::{ExportLocation, ShareUpdate, SnapshotUpdate};
 
 /// `--json`, for the commands that print something.
 #[derive(Debug, Args)]
@@ -17,7 +17,8 @@ pub struct Output {
 pub fn print_exports(exports: &[ExportLocation]) {
     for e in exports {
         let admin = if e.is_admin_only { " (admin only)" } else { "" };
-        println!("export {}{admin}", e.path);
+        let preferred = if e.preferred { " (preferred)" } else { "" };
+        println!("export {}{admin}{preferred}", e.path);
     }
 }
 
@@ -35,33 +36,51 @@ pub struct Done<'a> {
 }
 
 impl Done<'_> {
-    /// An operation that answers export locations (and, managing, a size).
-    pub fn exports(&self, size_gib: Option<u64>, exports: &[ExportLocation]) -> Result<()> {
+    /// An operation that answers what Manila should record of a share.
+    pub fn share_update(&self, update: &ShareUpdate) -> Result<()> {
         if self.json {
             let mut out = self.object();
-            out["export_locations"] = serde_json::to_value(exports)?;
-            if let Some(size) = size_gib {
-                out["size_gib"] = size.into();
-            }
+            out["update"] = serde_json::to_value(update)?;
             println!("{}", serde_json::to_string_pretty(&out)?);
-        } else {
-            if let Some(size) = size_gib {
-                println!("size {size} GiB");
-            }
-            print_exports(exports);
+            return Ok(());
         }
+        if let Some(status) = &update.status {
+            println!("status {status}");
+        }
+        if let Some(size) = update.size_gib {
+            println!("size {size} GiB");
+        }
+        if let Some(location) = &update.provider_location {
+            println!("provider location {}", printable(location));
+        }
+        for (key, value) in &update.metadata {
+            println!("metadata {}={}", printable(key), printable(value));
+        }
+        if update.reapply_access_rules {
+            println!("access rules to apply again");
+        }
+        print_exports(update.exports());
         Ok(())
     }
 
-    /// An operation that answers a size alone (managing a snapshot).
-    pub fn size(&self, size_gib: u64) -> Result<()> {
+    /// An operation that answers what Manila should record of a snapshot.
+    pub fn snapshot_update(&self, update: &SnapshotUpdate) -> Result<()> {
         if self.json {
             let mut out = self.object();
-            out["size_gib"] = size_gib.into();
+            out["update"] = serde_json::to_value(update)?;
             println!("{}", serde_json::to_string_pretty(&out)?);
-        } else {
-            println!("size {size_gib} GiB");
+            return Ok(());
         }
+        if let Some(status) = &update.status {
+            println!("status {status}");
+        }
+        if let Some(size) = update.size_gib {
+            println!("size {size} GiB");
+        }
+        if let Some(location) = &update.provider_location {
+            println!("provider location {}", printable(location));
+        }
+        print_exports(update.export_locations.as_deref().unwrap_or_default());
         Ok(())
     }
 

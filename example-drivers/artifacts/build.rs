@@ -23,6 +23,7 @@ const TEST_DRIVERS: &[Driver] = &[
     ("BENCH", "bench-driver", "bench_driver"),
     ("LEGACY", "legacy-driver", "legacy_driver"),
     ("LEGACY_0_1_1", "legacy-0-1-1-driver", "legacy_0_1_1_driver"),
+    ("LEGACY_0_2", "legacy-0-2-driver", "legacy_0_2_driver"),
 ];
 /// Drivers in Python: (constant name, directory, module, file stem).
 type PythonDriver = (&'static str, &'static str, &'static str, &'static str);

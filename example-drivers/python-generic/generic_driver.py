@@ -12,7 +12,7 @@ import os
 import shutil
 
 import manila_driver
-from manila_driver import BackendStats, ExportLocation, Invalid, NotFound
+from manila_driver import BackendStats, ExportLocation, Invalid, NotFound, ShareUpdate, manage_target
 
 VOLUMES = "/volumes"
 SNAPSHOTS = "/snapshots"
@@ -40,7 +40,7 @@ class GenericDriver(manila_driver.ShareDriver):
         return volume
 
     def exports(self, volume):
-        return [ExportLocation(path="%s:%s/%s" % (self.export_host, VOLUMES, volume), is_admin_only=False)]
+        return [ExportLocation(path="%s:%s/%s" % (self.export_host, VOLUMES, volume))]
 
     def new_volume(self, share, source=None):
         volume = self.private_storage.get(share.id, "volume_id")
@@ -94,7 +94,7 @@ class GenericDriver(manila_driver.ShareDriver):
         return self.exports(volume)
 
     def create_snapshot(self, snapshot):
-        volume = self.volume_of(snapshot.share_id)
+        volume = self.volume_of(snapshot.share.id)
         known = self.private_storage.get(snapshot.id, "snapshot_volume_id")
         if known is not None and os.path.isdir("%s/%s" % (SNAPSHOTS, known)):
             return
@@ -122,16 +122,18 @@ class GenericDriver(manila_driver.ShareDriver):
     def create_share_from_snapshot(self, share, snapshot):
         return self.new_volume(share, source=self.snapshot_path(snapshot.id))
 
-    def revert_to_snapshot(self, snapshot):
+    def revert_to_snapshot(self, snapshot, share_access_rules, snapshot_access_rules):
         source = self.snapshot_path(snapshot.id)
-        volume = self.volume_of(snapshot.share_id)
+        volume = self.volume_of(snapshot.share.id)
         staged = "%s/.%s.revert" % (VOLUMES, volume)
         shutil.rmtree(staged, ignore_errors=True)
         shutil.copytree(source, staged)
         shutil.rmtree("%s/%s" % (VOLUMES, volume))
         os.rename(staged, "%s/%s" % (VOLUMES, volume))
+        return ShareUpdate(size_gib=read_size("%s/%s" % (VOLUMES, volume)))
 
-    def manage_existing(self, share, backend_name):
+    def manage_existing(self, share, driver_options):
+        backend_name = manage_target(share, driver_options)
         if not backend_name or "/" in backend_name or backend_name.startswith("."):
             raise Invalid("%r is not a volume name" % backend_name)
         path = "%s/%s" % (VOLUMES, backend_name)

@@ -57,7 +57,7 @@ class RestDriver(manila_driver.ShareDriver):
         return volume
 
     def exports(self, volume):
-        return [ExportLocation(path="%s:/exports/%s" % (self.export_host, volume), is_admin_only=False)]
+        return [ExportLocation(path="%s:/exports/%s" % (self.export_host, volume))]
 
     def create_share(self, share):
         volume = self.private_storage.get(share.id, "volume_id")
@@ -104,7 +104,7 @@ class RestDriver(manila_driver.ShareDriver):
     def create_snapshot(self, snapshot):
         if self.private_storage.get(snapshot.id, "snapshot_id") is not None:
             return
-        volume = self.volume_of(snapshot.share_id)
+        volume = self.volume_of(snapshot.share.id)
         body = json.dumps({"name": "snapshot-" + snapshot.id})
         snap = expect(self.api.post("/api/volumes/%s/snapshots" % volume, body), "snapshotting")["id"]
         self.private_storage.update(snapshot.id, {"snapshot_id": snap})
@@ -112,7 +112,7 @@ class RestDriver(manila_driver.ShareDriver):
     def delete_snapshot(self, snapshot):
         self.delete_kept(snapshot.id, "snapshot_id", "snapshot")
 
-    def update_access(self, share, access_rules, add_rules, delete_rules):
+    def update_access(self, share, access_rules, add_rules, delete_rules, update_rules):
         # The array sets a volume's whole client list at once.
         volume = self.volume_of(share.id)
         clients = [

@@ -13,7 +13,7 @@ use), and is exported with :func:`export`::
             volume = "vol-" + manila_driver.random_hex(12)
             os.makedirs("/volumes/" + volume)         # the backend root is "/"
             self.private_storage.update(share.id, {"volume_id": volume})
-            return [ExportLocation(path="nas:/volumes/" + volume, is_admin_only=False)]
+            return [ExportLocation(path="nas:/volumes/" + volume)]
 
         def delete_share(self, share):
             ...
@@ -32,7 +32,9 @@ API uses :mod:`manila_driver.http`, a small blocking client over
 ``wasi:http`` (the backend must list the endpoint in ``allowed_outbound``).
 """
 
-from manila_driver.driver import Options, ShareDriver, export
+import os
+
+from manila_driver.driver import Options, ShareDriver, export, manage_target
 from manila_driver.errors import (
     BackendError,
     DriverError,
@@ -52,15 +54,16 @@ from manila_driver.types import (
     RuleResult,
     RuleState,
     Share,
+    ShareUpdate,
+    ShareUsage,
     Snapshot,
+    SnapshotUpdate,
 )
 
 
 def random_hex(length):
     """``length`` random lower-case hex digits, from the host's secure
     random source: for names of backend objects a driver creates."""
-    import os
-
     return os.urandom((length + 1) // 2).hex()[:length]
 
 
@@ -82,8 +85,12 @@ __all__ = [
     "RuleState",
     "Share",
     "ShareDriver",
+    "ShareUpdate",
+    "ShareUsage",
     "Snapshot",
+    "SnapshotUpdate",
     "Unsupported",
     "export",
+    "manage_target",
     "random_hex",
 ]

@@ -31,17 +31,27 @@ _METHODS = {
     "PUT": wasi_http.Method_Put,
     "DELETE": wasi_http.Method_Delete,
     "PATCH": wasi_http.Method_Patch,
+    "OPTIONS": wasi_http.Method_Options,
 }
+# Headers the host sets itself.
+_HOP_BY_HOP = {"connection", "content-length", "host", "keep-alive", "transfer-encoding", "upgrade"}
 # The most bytes one blocking write may carry.
 _CHUNK = 4096
 
 
 class Response:
-    """A whole response: its status and body."""
+    """A whole response: its status, headers (``(name, value)`` pairs, names
+    in lower case, values as text) and body."""
 
-    def __init__(self, status, body):
+    def __init__(self, status, body, headers=()):
         self.status = status
         self.body = body
+        self.headers = list(headers)
+
+    def header(self, name, default=None):
+        """The first value of header ``name`` (any case), or ``default``."""
+        name = name.lower()
+        return next((v for k, v in self.headers if k == name), default)
 
     @property
     def ok(self):
@@ -98,25 +108,31 @@ class Client:
     def delete(self, path):
         return self.request("DELETE", path)
 
-    def request(self, method, path, body=None):
+    def request(self, method, path, body=None, headers=None):
         """Send ``method path`` with an optional body (bytes or str) and wait
-        for the whole response. Any status is a response; only a failure to
-        get one raises :class:`BackendError`."""
+        for the whole response; ``headers`` add to the client's. Any status
+        is a response; only a failure to get one raises
+        :class:`BackendError`."""
         if isinstance(body, str):
             body = body.encode()
         what = f"{method} {self.base_url}{path}"
         try:
-            return self._send(method, path, body)
+            return self._send(method, path, body, {**self.headers, **(headers or {})})
         except Err as e:
             raise BackendError(f"{what}: {_reason(e.value)}") from None
 
-    def _send(self, method, path, body):
-        entries = [(k.lower(), v.encode()) for k, v in self.headers.items()]
+    def _send(self, method, path, body, headers):
+        entries = [
+            (k.lower(), str(v).encode("latin-1"))
+            for k, v in headers.items()
+            if k.lower() not in _HOP_BY_HOP and v is not None
+        ]
         # Sent whole, so its length is known (0 without a body): no chunked
         # encoding, which some arrays' APIs do not take.
         entries.append(("content-length", str(len(body or b"")).encode()))
         request = wasi_http.OutgoingRequest(wasi_http.Fields.from_list(entries))
-        request.set_method(_METHODS[method.upper()]())
+        known = _METHODS.get(method.upper())
+        request.set_method(known() if known else wasi_http.Method_Other(method.upper()))
         request.set_scheme(self.scheme)
         request.set_authority(self.authority)
         request.set_path_with_query(self.prefix + path)
@@ -139,6 +155,8 @@ class Client:
             raise response
         with response.value as incoming:
             status = incoming.status()
+            with incoming.headers() as fields:
+                received = [(k.lower(), v.decode("latin-1")) for k, v in fields.entries()]
             with incoming.consume() as content:
                 data = bytearray()
                 with content.stream() as stream:
@@ -149,4 +167,13 @@ class Client:
                             if isinstance(e.value, streams.StreamError_Closed):
                                 break
                             raise BackendError(f"reading the answer: {e.value}") from None
-        return Response(status, bytes(data))
+        return Response(status, bytes(data), received)
+
+
+def request(method, url, body=None, headers=None):
+    """Send one request to the absolute ``url`` and wait for the whole
+    response: what the ``http.client`` and ``requests`` of a Manila driver
+    go through (see :mod:`manila_driver.manila`)."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    return Client(f"{scheme}{sep}{authority}").request(method, slash + path, body, headers)

@@ -7,7 +7,7 @@
 //! anywhere.
 //!
 //! ```no_run
-//! use manila_driver_sdk::{Driver, DriverError, ExportLocation, Options, PrivateStorage, Share};
+//! use manila_driver_sdk::{Driver, DriverError, ExportLocation, Options, PrivateStorage, Share, ShareUpdate};
 //!
 //! struct Mine {
 //!     private_storage: PrivateStorage,
@@ -18,11 +18,11 @@
 //!         Ok(Mine { private_storage: PrivateStorage })
 //!     }
 //!
-//!     fn create_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
+//!     fn create_share(&self, share: &Share) -> Result<ShareUpdate, DriverError> {
 //!         let volume = format!("vol-{}", manila_driver_sdk::random_hex(12));
 //!         // ... create `volume` on the backend, then remember it:
 //!         self.private_storage.update(&share.id, [("volume_id", &volume)])?;
-//!         Ok(vec![ExportLocation { path: format!("nas:/{volume}"), is_admin_only: false }])
+//!         Ok(ShareUpdate::exported(vec![ExportLocation::new(format!("nas:/{volume}"))]))
 //!     }
 //!
 //!     fn delete_share(&self, share: &Share) -> Result<(), DriverError> {
@@ -46,7 +46,7 @@ mod driver;
 pub mod http;
 mod private_storage;
 
-pub use driver::{__get, Driver, Options};
+pub use driver::{__get, AccessChanges, Driver, Options, manage_target};
 pub use private_storage::PrivateStorage;
 pub use wit_bindgen;
 
@@ -66,9 +66,82 @@ pub mod bindings {
 
 pub use bindings::exports::manila::driver::share_driver::{
     AccessLevel, AccessRule, AccessType, BackendStats, DriverError, ExportLocation, Pool, RuleResult,
-    RuleState, Share, Snapshot,
+    RuleState, Share, ShareUpdate, ShareUsage, Snapshot, SnapshotUpdate,
 };
 pub use bindings::manila::driver::private_data::Error as PrivateDataError;
+
+impl ExportLocation {
+    /// An export location clients see and need not prefer, with no
+    /// metadata.
+    pub fn new(path: impl Into<String>) -> Self {
+        ExportLocation {
+            path: path.into(),
+            is_admin_only: false,
+            preferred: false,
+            metadata: Vec::new(),
+        }
+    }
+
+    /// Seen by administrators only.
+    pub fn admin_only(self) -> Self {
+        ExportLocation {
+            is_admin_only: true,
+            ..self
+        }
+    }
+
+    /// The one clients should prefer.
+    pub fn preferred(self) -> Self {
+        ExportLocation {
+            preferred: true,
+            ..self
+        }
+    }
+}
+
+/// Nothing to change: Manila keeps what it has.
+impl Default for ShareUpdate {
+    fn default() -> Self {
+        ShareUpdate {
+            export_locations: None,
+            size_gib: None,
+            provider_location: None,
+            status: None,
+            metadata: Vec::new(),
+            reapply_access_rules: false,
+        }
+    }
+}
+
+impl ShareUpdate {
+    /// The share is exported at `export_locations`.
+    pub fn exported(export_locations: Vec<ExportLocation>) -> Self {
+        ShareUpdate {
+            export_locations: Some(export_locations),
+            ..ShareUpdate::default()
+        }
+    }
+
+    /// The share's status is now `status`.
+    pub fn status(status: &str) -> Self {
+        ShareUpdate {
+            status: Some(status.to_string()),
+            ..ShareUpdate::default()
+        }
+    }
+}
+
+/// Nothing to change: Manila keeps what it has.
+impl Default for SnapshotUpdate {
+    fn default() -> Self {
+        SnapshotUpdate {
+            provider_location: None,
+            size_gib: None,
+            export_locations: None,
+            status: None,
+        }
+    }
+}
 
 /// A failed private-data call fails the operation with
 /// [`DriverError::PrivateData`], so `?` works inside driver methods.

@@ -70,6 +70,9 @@ pub struct BackendConfig {
     pub root: PathBuf,
     /// Options passed to the driver's `setup`.
     pub options: BTreeMap<String, String>,
+    /// The backend's section of manila.conf, passed to the driver's `setup`
+    /// (empty unless Manila runs the backend).
+    pub manila_conf: BTreeMap<String, String>,
     /// Limits on the driver's private data.
     pub data_limits: DataLimits,
     /// Limits on the driver's sandbox.
@@ -157,6 +160,7 @@ impl BackendConfig {
             driver,
             root,
             options,
+            manila_conf: BTreeMap::new(),
             data_limits: limits.data,
             sandbox_limits: limits.sandbox,
             network: network(allowed_outbound, ca_file, limits.network)?,
@@ -171,6 +175,7 @@ impl BackendConfig {
             private_data: PrivateData::new(storage, &self.host, self.data_limits),
             root: self.root.clone(),
             options: self.options.clone().into_iter().collect(),
+            manila_conf: self.manila_conf.clone().into_iter().collect(),
             limits: self.sandbox_limits,
             network: self.network.clone(),
         }

@@ -76,6 +76,15 @@ pub const LIMITS: &[Limit] = &[
         1_000_000,
     ),
     whole(
+        "max_instances",
+        "privdata_max_instances",
+        "the driver instances the backend keeps alive, each set up once and serving one operation at a \
+         time: how many of its operations run at once (the memory limit holds for each)",
+        privdata_runtime::DEFAULT_MAX_INSTANCES as u64,
+        1,
+        64,
+    ),
+    whole(
         "max_connections",
         "privdata_max_connections",
         "the HTTP requests and TCP sockets one operation may open",
@@ -159,6 +168,7 @@ impl Limits {
             "timeout_secs" => self.sandbox.timeout = Duration::from_secs_f64(value),
             "max_memory_mib" => self.sandbox.max_memory_bytes = (n as usize) << 20,
             "max_resources" => self.sandbox.max_resources = n as usize,
+            "max_instances" => self.sandbox.max_instances = n as usize,
             "max_connections" => self.network.max_connections = n as u32,
             "max_network_bytes" => self.network.max_bytes = n,
             "max_value_bytes" => self.data.max_value_bytes = n as usize,

@@ -1,18 +1,15 @@
 //! A share driver component run through the host, for Manila's share
 //! manager: `privdata.Backend` and the driver's errors as Python exceptions.
-//! Shares, snapshots and access rules come in as dicts with the contract's
-//! field names; export locations, rule states and stats go back as dicts.
+//! Records cross as dicts with the contract's field names (`records.rs`).
 
+use crate::records;
 use crate::{Error, HostData, Store, raised};
 use privdata_host::config::BackendConfig;
-use privdata_host::{
-    AccessLevel, AccessRule, AccessType, DriverError as Kind, ExportLocation, Limits, RuleState, Runtime,
-    Share, Snapshot,
-};
+use privdata_host::{DriverError as Kind, Limits, Runtime};
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{IntoPyDict, PyDict};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -98,100 +95,6 @@ fn runtime(cache_dir: Option<PathBuf>) -> PyResult<Runtime> {
     Ok(r)
 }
 
-#[derive(FromPyObject)]
-#[pyo3(from_item_all)]
-struct ShareArg {
-    id: String,
-    name: String,
-    size_gib: u64,
-    protocol: String,
-}
-
-#[derive(FromPyObject)]
-#[pyo3(from_item_all)]
-struct SnapshotArg {
-    id: String,
-    share_id: String,
-    size_gib: u64,
-}
-
-#[derive(FromPyObject)]
-#[pyo3(from_item_all)]
-struct RuleArg {
-    id: String,
-    access_type: String,
-    access_to: String,
-    access_level: String,
-}
-
-impl From<ShareArg> for Share {
-    fn from(s: ShareArg) -> Share {
-        Share {
-            id: s.id,
-            name: s.name,
-            size_gib: s.size_gib,
-            protocol: s.protocol,
-        }
-    }
-}
-
-impl From<SnapshotArg> for Snapshot {
-    fn from(s: SnapshotArg) -> Snapshot {
-        Snapshot {
-            id: s.id,
-            share_id: s.share_id,
-            size_gib: s.size_gib,
-        }
-    }
-}
-
-fn rules(rules: Vec<RuleArg>) -> PyResult<Vec<AccessRule>> {
-    rules
-        .into_iter()
-        .map(|r| {
-            let access_type = match r.access_type.as_str() {
-                "ip" => AccessType::Ip,
-                "user" => AccessType::User,
-                "cert" => AccessType::Cert,
-                other => {
-                    return Err(PyValueError::new_err(format!(
-                        "access rule {}: access_type {other:?} is not one of \"ip\", \"user\", \"cert\"",
-                        r.id
-                    )));
-                }
-            };
-            let access_level = match r.access_level.as_str() {
-                "rw" => AccessLevel::Rw,
-                "ro" => AccessLevel::Ro,
-                other => {
-                    return Err(PyValueError::new_err(format!(
-                        "access rule {}: access_level {other:?} is not \"rw\" or \"ro\"",
-                        r.id
-                    )));
-                }
-            };
-            Ok(AccessRule {
-                id: r.id,
-                access_type,
-                access_to: r.access_to,
-                access_level,
-            })
-        })
-        .collect()
-}
-
-fn exports<'py>(py: Python<'py>, exports: Vec<ExportLocation>) -> PyResult<Vec<Bound<'py, PyDict>>> {
-    exports
-        .into_iter()
-        .map(|e| {
-            let d = PyDict::new(py);
-            d.set_item("path", e.path)?;
-            d.set_item("is_admin_only", e.is_admin_only)?;
-            Ok(d)
-        })
-        .collect()
-}
-
 /// A share driver component run in its sandbox, bound to one backend host:
 /// the private data it keeps is that host's, the files it sees are `root`.
 #[pyclass(frozen, module = "privdata")]
@@ -208,12 +111,14 @@ impl Backend {
     /// (`https://10.0.0.5:8443`, `tcp://10.0.0.6:22`), with TLS verified
     /// against the CA certificates in `ca_file`. `limits` sets any limit of
     /// `privdata.LIMITS` by name; `timeout`, `max_memory_mib` and
-    /// `max_value_bytes` are three of them.
+    /// `max_value_bytes` are three of them. `manila_conf` is the backend's
+    /// section of manila.conf, passed to the driver's setup as Manila gives
+    /// an in-tree driver its configuration.
     #[new]
     #[pyo3(signature = (
         store, name, host, driver, root, options = None, timeout = None,
         max_memory_mib = None, max_value_bytes = None,
-        cache_dir = None, allowed_outbound = None, ca_file = None, limits = None,
+        cache_dir = None, allowed_outbound = None, ca_file = None, limits = None, manila_conf = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -231,6 +136,7 @@ impl Backend {
         allowed_outbound: Option<Vec<String>>,
         ca_file: Option<PathBuf>,
         limits: Option<HashMap<String, f64>>,
+        manila_conf: Option<HashMap<String, String>>,
     ) -> PyResult<Backend> {
         let mut set = Limits::default();
         let named = [
@@ -245,7 +151,7 @@ impl Backend {
         {
             set.set(&limit, value).map_err(PyValueError::new_err)?;
         }
-        let config = BackendConfig::new(
+        let mut config = BackendConfig::new(
             host,
             driver,
             root,
@@ -255,6 +161,7 @@ impl Backend {
             ca_file.as_deref(),
         )
         .map_err(PyValueError::new_err)?;
+        config.manila_conf = manila_conf.unwrap_or_default().into_iter().collect();
         let runtime = runtime(cache_dir)?;
         let component = py
             .detach(|| runtime.load(&config.driver))
@@ -276,7 +183,7 @@ impl Backend {
         self.backend.host()
     }
 
-    /// The contract the driver was built against (`"0.2"` or `"0.1"`).
+    /// The contract the driver was built against (`"0.3"`, `"0.2"` or `"0.1"`).
     #[getter]
     fn contract(&self) -> &'static str {
         self.backend.contract()
@@ -296,156 +203,250 @@ impl Backend {
         py.detach(|| self.backend.check_setup()).map_err(driver_raised)
     }
 
-    fn create_share<'py>(&self, py: Python<'py>, share: ShareArg) -> PyResult<Vec<Bound<'py, PyDict>>> {
-        let share = share.into();
-        let created = py
+    /// How many instances of the driver are alive, and how many were made
+    /// (and set up) since the backend was loaded.
+    #[getter]
+    fn instances(&self) -> (usize, u64) {
+        let stats = self.backend.instances();
+        (stats.live, stats.made)
+    }
+
+    /// The backend's identity and settings as a dict, or None.
+    fn get_backend_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let info = py
+            .detach(|| self.backend.get_backend_info())
+            .map_err(driver_raised)?;
+        match info {
+            Some(pairs) => Ok(pairs.into_py_dict(py)?.into_any()),
+            None => Ok(py.None().into_bound(py)),
+        }
+    }
+
+    /// The backend's capacity and capabilities (each capability's value as
+    /// the driver sent it: JSON text).
+    fn get_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let stats = py.detach(|| self.backend.get_stats()).map_err(driver_raised)?;
+        records::to_python(py, &stats)
+    }
+
+    /// What Manila should record of the new share.
+    fn create_share<'py>(&self, py: Python<'py>, share: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let share = records::share(share)?;
+        let update = py
             .detach(|| self.backend.create_share(&share))
             .map_err(driver_raised)?;
-        exports(py, created)
-    }
-
-    fn delete_share(&self, py: Python<'_>, share: ShareArg) -> PyResult<()> {
-        let share = share.into();
-        py.detach(|| self.backend.delete_share(&share))
-            .map_err(driver_raised)
-    }
-
-    fn extend_share(&self, py: Python<'_>, share: ShareArg, new_size_gib: u64) -> PyResult<()> {
-        let share = share.into();
-        py.detach(|| self.backend.extend_share(&share, new_size_gib))
-            .map_err(driver_raised)
-    }
-
-    fn shrink_share(&self, py: Python<'_>, share: ShareArg, new_size_gib: u64) -> PyResult<()> {
-        let share = share.into();
-        py.detach(|| self.backend.shrink_share(&share, new_size_gib))
-            .map_err(driver_raised)
-    }
-
-    fn ensure_share<'py>(&self, py: Python<'py>, share: ShareArg) -> PyResult<Vec<Bound<'py, PyDict>>> {
-        let share = share.into();
-        let ensured = py
-            .detach(|| self.backend.ensure_share(&share))
-            .map_err(driver_raised)?;
-        exports(py, ensured)
-    }
-
-    fn create_snapshot(&self, py: Python<'_>, snapshot: SnapshotArg) -> PyResult<()> {
-        let snapshot = snapshot.into();
-        py.detach(|| self.backend.create_snapshot(&snapshot))
-            .map_err(driver_raised)
-    }
-
-    fn delete_snapshot(&self, py: Python<'_>, snapshot: SnapshotArg) -> PyResult<()> {
-        let snapshot = snapshot.into();
-        py.detach(|| self.backend.delete_snapshot(&snapshot))
-            .map_err(driver_raised)
+        records::to_python(py, &update)
     }
 
     fn create_share_from_snapshot<'py>(
         &self,
         py: Python<'py>,
-        share: ShareArg,
-        snapshot: SnapshotArg,
-    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
-        let (share, snapshot) = (share.into(), snapshot.into());
-        let created = py
+        share: &Bound<'py, PyAny>,
+        snapshot: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (share, snapshot) = (records::share(share)?, records::snapshot(snapshot)?);
+        let update = py
             .detach(|| self.backend.create_share_from_snapshot(&share, &snapshot))
             .map_err(driver_raised)?;
-        exports(py, created)
+        records::to_python(py, &update)
     }
 
-    fn revert_to_snapshot(&self, py: Python<'_>, snapshot: SnapshotArg) -> PyResult<()> {
-        let snapshot = snapshot.into();
-        py.detach(|| self.backend.revert_to_snapshot(&snapshot))
+    fn delete_share(&self, py: Python<'_>, share: &Bound<'_, PyAny>) -> PyResult<()> {
+        let share = records::share(share)?;
+        py.detach(|| self.backend.delete_share(&share))
             .map_err(driver_raised)
     }
 
-    /// The state (`"active"` or `"error"`) of each rule, by rule id.
-    fn update_access(
-        &self,
-        py: Python<'_>,
-        share: ShareArg,
-        access_rules: Vec<RuleArg>,
-        add_rules: Vec<RuleArg>,
-        delete_rules: Vec<RuleArg>,
-    ) -> PyResult<HashMap<String, &'static str>> {
-        let share = share.into();
-        let (all, add, delete) = (rules(access_rules)?, rules(add_rules)?, rules(delete_rules)?);
-        let states = py
-            .detach(|| self.backend.update_access(&share, &all, &add, &delete))
-            .map_err(driver_raised)?;
-        Ok(states
-            .into_iter()
-            .map(|r| {
-                let state = match r.state {
-                    RuleState::Active => "active",
-                    RuleState::Error => "error",
-                };
-                (r.id, state)
-            })
-            .collect())
+    fn extend_share(&self, py: Python<'_>, share: &Bound<'_, PyAny>, new_size_gib: u64) -> PyResult<()> {
+        let share = records::share(share)?;
+        py.detach(|| self.backend.extend_share(&share, new_size_gib))
+            .map_err(driver_raised)
     }
 
-    /// `(size_gib, export locations)` of the adopted share.
+    fn shrink_share(&self, py: Python<'_>, share: &Bound<'_, PyAny>, new_size_gib: u64) -> PyResult<()> {
+        let share = records::share(share)?;
+        py.detach(|| self.backend.shrink_share(&share, new_size_gib))
+            .map_err(driver_raised)
+    }
+
+    /// What Manila should record of each share, by share instance id.
+    fn ensure_shares<'py>(&self, py: Python<'py>, shares: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let shares = records::shares(shares)?;
+        let updates = py
+            .detach(|| self.backend.ensure_shares(&shares))
+            .map_err(driver_raised)?;
+        let updates: std::collections::BTreeMap<String, _> = updates.into_iter().collect();
+        records::to_python(py, &updates)
+    }
+
+    /// `ensure_shares` of one share: what Manila should record of it.
+    fn ensure_share<'py>(&self, py: Python<'py>, share: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let share = records::share(share)?;
+        let update = py
+            .detach(|| self.backend.ensure_share(&share))
+            .map_err(driver_raised)?;
+        records::to_python(py, &update)
+    }
+
+    fn get_share_status<'py>(
+        &self,
+        py: Python<'py>,
+        share: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let share = records::share(share)?;
+        let update = py
+            .detach(|| self.backend.get_share_status(&share))
+            .map_err(driver_raised)?;
+        records::to_python(py, &update)
+    }
+
+    /// A list of `{"id", "used_size_gib", "gathered_at"}`.
+    fn update_share_usage_size<'py>(
+        &self,
+        py: Python<'py>,
+        shares: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let shares = records::shares(shares)?;
+        let usage = py
+            .detach(|| self.backend.update_share_usage_size(&shares))
+            .map_err(driver_raised)?;
+        records::to_python(py, &usage)
+    }
+
+    /// What Manila should record of the new snapshot.
+    fn create_snapshot<'py>(
+        &self,
+        py: Python<'py>,
+        snapshot: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let snapshot = records::snapshot(snapshot)?;
+        let update = py
+            .detach(|| self.backend.create_snapshot(&snapshot))
+            .map_err(driver_raised)?;
+        records::to_python(py, &update)
+    }
+
+    fn delete_snapshot(&self, py: Python<'_>, snapshot: &Bound<'_, PyAny>) -> PyResult<()> {
+        let snapshot = records::snapshot(snapshot)?;
+        py.detach(|| self.backend.delete_snapshot(&snapshot))
+            .map_err(driver_raised)
+    }
+
+    /// What Manila should record of the share after the revert (a new size).
+    #[pyo3(signature = (snapshot, share_access_rules = None, snapshot_access_rules = None))]
+    fn revert_to_snapshot<'py>(
+        &self,
+        py: Python<'py>,
+        snapshot: &Bound<'py, PyAny>,
+        share_access_rules: Option<&Bound<'py, PyAny>>,
+        snapshot_access_rules: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let snapshot = records::snapshot(snapshot)?;
+        let share_rules = share_access_rules
+            .map(records::rules)
+            .transpose()?
+            .unwrap_or_default();
+        let snapshot_rules = snapshot_access_rules
+            .map(records::rules)
+            .transpose()?
+            .unwrap_or_default();
+        let update = py
+            .detach(|| {
+                self.backend
+                    .revert_to_snapshot(&snapshot, &share_rules, &snapshot_rules)
+            })
+            .map_err(driver_raised)?;
+        records::to_python(py, &update)
+    }
+
+    /// The state of the rules the driver answered for, by rule id:
+    /// `{"state": "active" | "error", "access_key": ...}`.
+    #[pyo3(signature = (share, access_rules, add_rules, delete_rules, update_rules = None))]
+    fn update_access<'py>(
+        &self,
+        py: Python<'py>,
+        share: &Bound<'py, PyAny>,
+        access_rules: &Bound<'py, PyAny>,
+        add_rules: &Bound<'py, PyAny>,
+        delete_rules: &Bound<'py, PyAny>,
+        update_rules: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let share = records::share(share)?;
+        let (all, add, delete) = (
+            records::rules(access_rules)?,
+            records::rules(add_rules)?,
+            records::rules(delete_rules)?,
+        );
+        let update = update_rules.map(records::rules).transpose()?.unwrap_or_default();
+        let states = py
+            .detach(|| self.backend.update_access(&share, &all, &add, &delete, &update))
+            .map_err(driver_raised)?;
+        records::rule_states(py, states)
+    }
+
+    fn snapshot_update_access(
+        &self,
+        py: Python<'_>,
+        snapshot: &Bound<'_, PyAny>,
+        access_rules: &Bound<'_, PyAny>,
+        add_rules: &Bound<'_, PyAny>,
+        delete_rules: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let snapshot = records::snapshot(snapshot)?;
+        let (all, add, delete) = (
+            records::rules(access_rules)?,
+            records::rules(add_rules)?,
+            records::rules(delete_rules)?,
+        );
+        py.detach(|| {
+            self.backend
+                .snapshot_update_access(&snapshot, &all, &add, &delete)
+        })
+        .map_err(driver_raised)
+    }
+
+    /// What Manila should record of the adopted share (its size included).
+    #[pyo3(signature = (share, driver_options = None))]
     fn manage_existing<'py>(
         &self,
         py: Python<'py>,
-        share: ShareArg,
-        backend_name: &str,
-    ) -> PyResult<(u64, Vec<Bound<'py, PyDict>>)> {
-        let share = share.into();
-        let (size, managed) = py
-            .detach(|| self.backend.manage_existing(&share, backend_name))
+        share: &Bound<'py, PyAny>,
+        driver_options: Option<HashMap<String, String>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let share = records::share(share)?;
+        let options: Vec<(String, String)> = driver_options.unwrap_or_default().into_iter().collect();
+        let update = py
+            .detach(|| self.backend.manage_existing(&share, &options))
             .map_err(driver_raised)?;
-        Ok((size, exports(py, managed)?))
+        records::to_python(py, &update)
     }
 
-    fn unmanage(&self, py: Python<'_>, share: ShareArg) -> PyResult<()> {
-        let share = share.into();
+    fn unmanage(&self, py: Python<'_>, share: &Bound<'_, PyAny>) -> PyResult<()> {
+        let share = records::share(share)?;
         py.detach(|| self.backend.unmanage(&share)).map_err(driver_raised)
     }
 
-    /// The adopted snapshot's size in GiB.
-    fn manage_existing_snapshot(
+    /// What Manila should record of the adopted snapshot (its size
+    /// included).
+    #[pyo3(signature = (snapshot, driver_options = None))]
+    fn manage_existing_snapshot<'py>(
         &self,
-        py: Python<'_>,
-        snapshot: SnapshotArg,
-        backend_name: &str,
-    ) -> PyResult<u64> {
-        let snapshot = snapshot.into();
-        py.detach(|| self.backend.manage_existing_snapshot(&snapshot, backend_name))
-            .map_err(driver_raised)
+        py: Python<'py>,
+        snapshot: &Bound<'py, PyAny>,
+        driver_options: Option<HashMap<String, String>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let snapshot = records::snapshot(snapshot)?;
+        let options: Vec<(String, String)> = driver_options.unwrap_or_default().into_iter().collect();
+        let update = py
+            .detach(|| self.backend.manage_existing_snapshot(&snapshot, &options))
+            .map_err(driver_raised)?;
+        records::to_python(py, &update)
     }
 
-    fn unmanage_snapshot(&self, py: Python<'_>, snapshot: SnapshotArg) -> PyResult<()> {
-        let snapshot = snapshot.into();
+    fn unmanage_snapshot(&self, py: Python<'_>, snapshot: &Bound<'_, PyAny>) -> PyResult<()> {
+        let snapshot = records::snapshot(snapshot)?;
         py.detach(|| self.backend.unmanage_snapshot(&snapshot))
             .map_err(driver_raised)
-    }
-
-    /// The backend's capacity and capabilities.
-    fn get_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let stats = py.detach(|| self.backend.get_stats()).map_err(driver_raised)?;
-        let d = PyDict::new(py);
-        d.set_item("backend_name", stats.backend_name)?;
-        d.set_item("protocols", stats.protocols)?;
-        d.set_item("total_capacity_gib", stats.total_capacity_gib)?;
-        d.set_item("free_capacity_gib", stats.free_capacity_gib)?;
-        d.set_item("thin_provisioning", stats.thin_provisioning)?;
-        let pools = stats
-            .pools
-            .into_iter()
-            .map(|p| {
-                let pool = PyDict::new(py);
-                pool.set_item("name", p.name)?;
-                pool.set_item("total_capacity_gib", p.total_capacity_gib)?;
-                pool.set_item("free_capacity_gib", p.free_capacity_gib)?;
-                Ok(pool)
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        d.set_item("pools", pools)?;
-        Ok(d)
     }
 
     fn __repr__(&self) -> String {

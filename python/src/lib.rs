@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 use std::sync::Arc;
 
 mod backend;
+mod records;
 
 create_exception!(
     privdata,

@@ -1,13 +1,17 @@
 //! A loaded driver's operations, whichever contract it was built against.
 //!
-//! Drivers built against the current contract (`wit/`) are called directly.
-//! Drivers built against 0.1 (0.1.0 or 0.1.1) keep running unchanged: their
-//! records are the same, and every operation 0.2 added answers
-//! [`unsupported`](WitDriverError::Unsupported) for them.
+//! Drivers built against the current contract (`wit/`, 0.3) are called
+//! directly. Drivers built against 0.2 or 0.1 keep running unchanged
+//! (`contract/older.rs`): their records are a subset of 0.3's, and every
+//! operation added since answers [`unsupported`](WitDriverError::Unsupported)
+//! for them.
 
-use crate::bindings::{self, v0_1};
+mod older;
+
+use crate::bindings::{self, v0_1, v0_2};
 use crate::bindings::{
-    AccessRule, BackendStats, ExportLocation, RuleResult, Share, Snapshot, WitDriverError,
+    AccessRule, BackendStats, Properties, RuleResult, Share, ShareUpdate, ShareUsage, Snapshot,
+    SnapshotUpdate, WitDriverError,
 };
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
@@ -19,6 +23,7 @@ pub(crate) type Call<R> = wasmtime::Result<Result<R, WitDriverError>>;
 /// A driver compiled and linked for stores of `T`, ready to instantiate.
 pub(crate) enum DriverPre<T: 'static> {
     Current(bindings::DriverPre<T>),
+    V0_2(v0_2::DriverPre<T>),
     V0_1(v0_1::DriverPre<T>),
 }
 
@@ -26,6 +31,7 @@ impl<T> Clone for DriverPre<T> {
     fn clone(&self) -> Self {
         match self {
             DriverPre::Current(p) => DriverPre::Current(p.clone()),
+            DriverPre::V0_2(p) => DriverPre::V0_2(p.clone()),
             DriverPre::V0_1(p) => DriverPre::V0_1(p.clone()),
         }
     }
@@ -34,6 +40,7 @@ impl<T> Clone for DriverPre<T> {
 /// One instance's exports.
 pub(crate) enum Driver {
     Current(bindings::Driver),
+    V0_2(v0_2::Driver),
     V0_1(v0_1::Driver),
 }
 
@@ -45,9 +52,12 @@ impl<T> DriverPre<T> {
             Ok(p) => return Ok(DriverPre::Current(p)),
             Err(e) => e,
         };
+        if let Ok(p) = v0_2::DriverPre::new(pre.clone()) {
+            return Ok(DriverPre::V0_2(p));
+        }
         v0_1::DriverPre::new(pre).map(DriverPre::V0_1).map_err(|_| {
             format!(
-                "the component exports neither manila:driver/share-driver@0.2 nor @0.1 \
+                "the component exports none of manila:driver/share-driver@0.3, @0.2 or @0.1 \
                  ({current:#}); build it with the guest SDK"
             )
         })
@@ -56,6 +66,7 @@ impl<T> DriverPre<T> {
     pub(crate) fn engine(&self) -> &wasmtime::Engine {
         match self {
             DriverPre::Current(p) => p.engine(),
+            DriverPre::V0_2(p) => p.engine(),
             DriverPre::V0_1(p) => p.engine(),
         }
     }
@@ -63,6 +74,7 @@ impl<T> DriverPre<T> {
     pub(crate) fn instantiate(&self, store: &mut Store<T>) -> wasmtime::Result<Driver> {
         Ok(match self {
             DriverPre::Current(p) => Driver::Current(p.instantiate(store)?),
+            DriverPre::V0_2(p) => Driver::V0_2(p.instantiate(store)?),
             DriverPre::V0_1(p) => Driver::V0_1(p.instantiate(store)?),
         })
     }
@@ -70,130 +82,45 @@ impl<T> DriverPre<T> {
     /// The contract version, for logs and `check-driver`.
     pub(crate) fn contract(&self) -> &'static str {
         match self {
-            DriverPre::Current(_) => "0.2",
+            DriverPre::Current(_) => "0.3",
+            DriverPre::V0_2(_) => "0.2",
             DriverPre::V0_1(_) => "0.1",
         }
     }
 }
 
-/// The operations of both contracts, in the order of `wit/share-driver.wit`.
+/// Call `$op` on a current driver, or its older form through `older.rs`.
+macro_rules! dispatch {
+    ($self:ident, $store:ident, $op:ident ($($arg:expr),*)) => {
+        match $self {
+            Driver::Current(d) => d.manila_driver_share_driver().$op($store, $($arg),*),
+            Driver::V0_2(d) => older::$op(older::Older::V0_2(d), $store, $($arg),*),
+            Driver::V0_1(d) => older::$op(older::Older::V0_1(d), $store, $($arg),*),
+        }
+    };
+}
+
+/// The operations of the contract, in the order of `wit/share-driver.wit`.
 impl Driver {
-    pub(crate) fn setup<T>(&self, store: &mut Store<T>, options: &[(String, String)]) -> Call<()> {
-        match self {
-            Driver::Current(d) => d.manila_driver_share_driver().call_setup(store, options),
-            Driver::V0_1(d) => Ok(d
-                .manila_driver_share_driver()
-                .call_setup(store, options)?
-                .map_err(from_v0_1)),
-        }
-    }
-
-    pub(crate) fn create_share<T>(&self, store: &mut Store<T>, share: &Share) -> Call<Vec<ExportLocation>> {
-        match self {
-            Driver::Current(d) => d.manila_driver_share_driver().call_create_share(store, share),
-            Driver::V0_1(d) => Ok(d
-                .manila_driver_share_driver()
-                .call_create_share(store, &old_share(share))?
-                .map(exports_from_v0_1)
-                .map_err(from_v0_1)),
-        }
-    }
-
-    pub(crate) fn delete_share<T>(&self, store: &mut Store<T>, share: &Share) -> Call<()> {
-        match self {
-            Driver::Current(d) => d.manila_driver_share_driver().call_delete_share(store, share),
-            Driver::V0_1(d) => Ok(d
-                .manila_driver_share_driver()
-                .call_delete_share(store, &old_share(share))?
-                .map_err(from_v0_1)),
-        }
-    }
-
-    pub(crate) fn extend_share<T>(&self, store: &mut Store<T>, share: &Share, new_size_gib: u64) -> Call<()> {
-        match self {
-            Driver::Current(d) => {
-                d.manila_driver_share_driver()
-                    .call_extend_share(store, share, new_size_gib)
-            }
-            Driver::V0_1(d) => Ok(d
-                .manila_driver_share_driver()
-                .call_extend_share(store, &old_share(share), new_size_gib)?
-                .map_err(from_v0_1)),
-        }
-    }
-
-    pub(crate) fn ensure_share<T>(&self, store: &mut Store<T>, share: &Share) -> Call<Vec<ExportLocation>> {
-        match self {
-            Driver::Current(d) => d.manila_driver_share_driver().call_ensure_share(store, share),
-            Driver::V0_1(d) => Ok(d
-                .manila_driver_share_driver()
-                .call_ensure_share(store, &old_share(share))?
-                .map(exports_from_v0_1)
-                .map_err(from_v0_1)),
-        }
-    }
-
-    pub(crate) fn create_snapshot<T>(&self, store: &mut Store<T>, snapshot: &Snapshot) -> Call<()> {
-        match self {
-            Driver::Current(d) => d
-                .manila_driver_share_driver()
-                .call_create_snapshot(store, snapshot),
-            Driver::V0_1(d) => Ok(d
-                .manila_driver_share_driver()
-                .call_create_snapshot(store, &old_snapshot(snapshot))?
-                .map_err(from_v0_1)),
-        }
-    }
-
-    pub(crate) fn delete_snapshot<T>(&self, store: &mut Store<T>, snapshot: &Snapshot) -> Call<()> {
-        match self {
-            Driver::Current(d) => d
-                .manila_driver_share_driver()
-                .call_delete_snapshot(store, snapshot),
-            Driver::V0_1(d) => Ok(d
-                .manila_driver_share_driver()
-                .call_delete_snapshot(store, &old_snapshot(snapshot))?
-                .map_err(from_v0_1)),
-        }
-    }
-
-    pub(crate) fn manage_existing<T>(
+    pub(crate) fn setup<T>(
         &self,
         store: &mut Store<T>,
-        share: &Share,
-        backend_name: &str,
-    ) -> Call<(u64, Vec<ExportLocation>)> {
-        match self {
-            Driver::Current(d) => {
-                d.manila_driver_share_driver()
-                    .call_manage_existing(store, share, backend_name)
-            }
-            Driver::V0_1(d) => Ok(d
-                .manila_driver_share_driver()
-                .call_manage_existing(store, &old_share(share), backend_name)?
-                .map(|(size, e)| (size, exports_from_v0_1(e)))
-                .map_err(from_v0_1)),
-        }
+        options: &Properties,
+        manila_conf: &Properties,
+    ) -> Call<()> {
+        dispatch!(self, store, call_setup(options, manila_conf))
     }
 
-    pub(crate) fn unmanage<T>(&self, store: &mut Store<T>, share: &Share) -> Call<()> {
-        match self {
-            Driver::Current(d) => d.manila_driver_share_driver().call_unmanage(store, share),
-            Driver::V0_1(d) => Ok(d
-                .manila_driver_share_driver()
-                .call_unmanage(store, &old_share(share))?
-                .map_err(from_v0_1)),
-        }
+    pub(crate) fn get_backend_info<T>(&self, store: &mut Store<T>) -> Call<Option<Properties>> {
+        dispatch!(self, store, call_get_backend_info())
     }
 
-    pub(crate) fn shrink_share<T>(&self, store: &mut Store<T>, share: &Share, new_size_gib: u64) -> Call<()> {
-        match self {
-            Driver::Current(d) => {
-                d.manila_driver_share_driver()
-                    .call_shrink_share(store, share, new_size_gib)
-            }
-            Driver::V0_1(_) => Ok(Err(added_in_0_2("shrink-share"))),
-        }
+    pub(crate) fn get_stats<T>(&self, store: &mut Store<T>) -> Call<BackendStats> {
+        dispatch!(self, store, call_get_stats())
+    }
+
+    pub(crate) fn create_share<T>(&self, store: &mut Store<T>, share: &Share) -> Call<ShareUpdate> {
+        dispatch!(self, store, call_create_share(share))
     }
 
     pub(crate) fn create_share_from_snapshot<T>(
@@ -201,119 +128,115 @@ impl Driver {
         store: &mut Store<T>,
         share: &Share,
         snapshot: &Snapshot,
-    ) -> Call<Vec<ExportLocation>> {
-        match self {
-            Driver::Current(d) => d
-                .manila_driver_share_driver()
-                .call_create_share_from_snapshot(store, share, snapshot),
-            Driver::V0_1(_) => Ok(Err(added_in_0_2("create-share-from-snapshot"))),
-        }
+    ) -> Call<ShareUpdate> {
+        dispatch!(self, store, call_create_share_from_snapshot(share, snapshot))
     }
 
-    pub(crate) fn revert_to_snapshot<T>(&self, store: &mut Store<T>, snapshot: &Snapshot) -> Call<()> {
-        match self {
-            Driver::Current(d) => d
-                .manila_driver_share_driver()
-                .call_revert_to_snapshot(store, snapshot),
-            Driver::V0_1(_) => Ok(Err(added_in_0_2("revert-to-snapshot"))),
-        }
+    pub(crate) fn delete_share<T>(&self, store: &mut Store<T>, share: &Share) -> Call<()> {
+        dispatch!(self, store, call_delete_share(share))
+    }
+
+    pub(crate) fn extend_share<T>(&self, store: &mut Store<T>, share: &Share, new_size_gib: u64) -> Call<()> {
+        dispatch!(self, store, call_extend_share(share, new_size_gib))
+    }
+
+    pub(crate) fn shrink_share<T>(&self, store: &mut Store<T>, share: &Share, new_size_gib: u64) -> Call<()> {
+        dispatch!(self, store, call_shrink_share(share, new_size_gib))
+    }
+
+    pub(crate) fn ensure_shares<T>(
+        &self,
+        store: &mut Store<T>,
+        shares: &[Share],
+    ) -> Call<Vec<(String, ShareUpdate)>> {
+        dispatch!(self, store, call_ensure_shares(shares))
+    }
+
+    pub(crate) fn get_share_status<T>(&self, store: &mut Store<T>, share: &Share) -> Call<ShareUpdate> {
+        dispatch!(self, store, call_get_share_status(share))
+    }
+
+    pub(crate) fn update_share_usage_size<T>(
+        &self,
+        store: &mut Store<T>,
+        shares: &[Share],
+    ) -> Call<Vec<ShareUsage>> {
+        dispatch!(self, store, call_update_share_usage_size(shares))
+    }
+
+    pub(crate) fn create_snapshot<T>(
+        &self,
+        store: &mut Store<T>,
+        snapshot: &Snapshot,
+    ) -> Call<SnapshotUpdate> {
+        dispatch!(self, store, call_create_snapshot(snapshot))
+    }
+
+    pub(crate) fn delete_snapshot<T>(&self, store: &mut Store<T>, snapshot: &Snapshot) -> Call<()> {
+        dispatch!(self, store, call_delete_snapshot(snapshot))
+    }
+
+    pub(crate) fn revert_to_snapshot<T>(
+        &self,
+        store: &mut Store<T>,
+        snapshot: &Snapshot,
+        share_rules: &[AccessRule],
+        snapshot_rules: &[AccessRule],
+    ) -> Call<ShareUpdate> {
+        dispatch!(
+            self,
+            store,
+            call_revert_to_snapshot(snapshot, share_rules, snapshot_rules)
+        )
     }
 
     pub(crate) fn update_access<T>(
         &self,
         store: &mut Store<T>,
         share: &Share,
-        access_rules: &[AccessRule],
-        add_rules: &[AccessRule],
-        delete_rules: &[AccessRule],
+        rules: [&[AccessRule]; 4],
     ) -> Call<Vec<RuleResult>> {
-        match self {
-            Driver::Current(d) => d.manila_driver_share_driver().call_update_access(
-                store,
-                share,
-                access_rules,
-                add_rules,
-                delete_rules,
-            ),
-            Driver::V0_1(_) => Ok(Err(added_in_0_2("update-access"))),
-        }
+        let [all, add, delete, update] = rules;
+        dispatch!(self, store, call_update_access(share, all, add, delete, update))
+    }
+
+    pub(crate) fn snapshot_update_access<T>(
+        &self,
+        store: &mut Store<T>,
+        snapshot: &Snapshot,
+        rules: [&[AccessRule]; 3],
+    ) -> Call<()> {
+        let [all, add, delete] = rules;
+        dispatch!(
+            self,
+            store,
+            call_snapshot_update_access(snapshot, all, add, delete)
+        )
+    }
+
+    pub(crate) fn manage_existing<T>(
+        &self,
+        store: &mut Store<T>,
+        share: &Share,
+        options: &Properties,
+    ) -> Call<ShareUpdate> {
+        dispatch!(self, store, call_manage_existing(share, options))
+    }
+
+    pub(crate) fn unmanage<T>(&self, store: &mut Store<T>, share: &Share) -> Call<()> {
+        dispatch!(self, store, call_unmanage(share))
     }
 
     pub(crate) fn manage_existing_snapshot<T>(
         &self,
         store: &mut Store<T>,
         snapshot: &Snapshot,
-        backend_name: &str,
-    ) -> Call<u64> {
-        match self {
-            Driver::Current(d) => {
-                d.manila_driver_share_driver()
-                    .call_manage_existing_snapshot(store, snapshot, backend_name)
-            }
-            Driver::V0_1(_) => Ok(Err(added_in_0_2("manage-existing-snapshot"))),
-        }
+        options: &Properties,
+    ) -> Call<SnapshotUpdate> {
+        dispatch!(self, store, call_manage_existing_snapshot(snapshot, options))
     }
 
     pub(crate) fn unmanage_snapshot<T>(&self, store: &mut Store<T>, snapshot: &Snapshot) -> Call<()> {
-        match self {
-            Driver::Current(d) => d
-                .manila_driver_share_driver()
-                .call_unmanage_snapshot(store, snapshot),
-            Driver::V0_1(_) => Ok(Err(added_in_0_2("unmanage-snapshot"))),
-        }
-    }
-
-    pub(crate) fn get_stats<T>(&self, store: &mut Store<T>) -> Call<BackendStats> {
-        match self {
-            Driver::Current(d) => d.manila_driver_share_driver().call_get_stats(store),
-            Driver::V0_1(_) => Ok(Err(added_in_0_2("get-stats"))),
-        }
-    }
-}
-
-fn added_in_0_2(operation: &str) -> WitDriverError {
-    WitDriverError::Unsupported(format!(
-        "{operation} came in contract 0.2; this driver was built against 0.1: rebuild it with \
-         the current guest SDK to support it"
-    ))
-}
-
-fn old_share(share: &Share) -> v0_1::Share {
-    v0_1::Share {
-        id: share.id.clone(),
-        name: share.name.clone(),
-        size_gib: share.size_gib,
-        protocol: share.protocol.clone(),
-    }
-}
-
-fn old_snapshot(snapshot: &Snapshot) -> v0_1::Snapshot {
-    v0_1::Snapshot {
-        id: snapshot.id.clone(),
-        share_id: snapshot.share_id.clone(),
-        size_gib: snapshot.size_gib,
-    }
-}
-
-fn exports_from_v0_1(exports: Vec<v0_1::ExportLocation>) -> Vec<ExportLocation> {
-    exports
-        .into_iter()
-        .map(|e| ExportLocation {
-            path: e.path,
-            is_admin_only: e.is_admin_only,
-        })
-        .collect()
-}
-
-/// A 0.1 driver's error. 0.1 had no `unsupported`: its SDK answered
-/// `invalid("this driver does not support …")`, which is what it meant.
-fn from_v0_1(error: v0_1::DriverError) -> WitDriverError {
-    use v0_1::DriverError as Old;
-    match error {
-        Old::NotFound(m) => WitDriverError::NotFound(m),
-        Old::Invalid(m) if m.starts_with("this driver does not support ") => WitDriverError::Unsupported(m),
-        Old::Invalid(m) => WitDriverError::Invalid(m),
-        Old::Backend(m) => WitDriverError::Backend(m),
-        Old::PrivateData(m) => WitDriverError::PrivateData(m),
+        dispatch!(self, store, call_unmanage_snapshot(snapshot))
     }
 }

@@ -1,7 +1,8 @@
 //! Running sandboxed Manila share drivers: one wasmtime engine for every
-//! driver ([`Runtime`]), each operation in a fresh instance in its backend's
-//! [`Sandbox`] (its root directory, its limits, its network allow-list, its
-//! host's private data), and the contract's operations on a [`Backend`].
+//! driver ([`Runtime`]), its instances in their backend's [`Sandbox`] (its
+//! root directory, its limits, its network allow-list, its host's private
+//! data), kept alive across operations as Manila keeps its drivers, and the
+//! contract's operations on a [`Backend`].
 #![deny(missing_docs)]
 
 mod backend;
@@ -10,16 +11,22 @@ mod cache;
 mod contract;
 mod engine;
 pub mod network;
+mod output;
+mod pool;
 mod private_data;
+mod records;
 mod sandbox;
 
 use privdata_store::error;
 
 pub use backend::Backend;
 pub use bindings::{
-    AccessLevel, AccessRule, AccessType, BackendStats, ExportLocation, Pool, RuleResult, RuleState, Share,
-    Snapshot,
+    AccessLevel, AccessRule, AccessType, BackendStats, ExportLocation, Pool, Properties, RuleResult,
+    RuleState, Share, ShareUpdate, ShareUsage, Snapshot, SnapshotUpdate,
 };
 pub use engine::{DEFAULT_MAX_STACK, MAX_MEMORY_LIMIT, Runtime};
 pub use network::{Endpoint, Network, NetworkLimits};
-pub use sandbox::{DEFAULT_MAX_RESOURCES, DriverComponent, DriverInstance, Sandbox, SandboxLimits};
+pub use pool::PoolStats;
+pub use sandbox::{
+    DEFAULT_MAX_INSTANCES, DEFAULT_MAX_RESOURCES, DriverComponent, DriverInstance, Sandbox, SandboxLimits,
+};

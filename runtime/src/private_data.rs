@@ -2,7 +2,6 @@
 //! [`PrivateData`] handle the instance was bound to.
 
 use crate::bindings::private_data::{Error as WitError, Host};
-use crate::bindings::v0_1::private_data as v0_1;
 use crate::error::Error;
 use privdata_store::PrivateData;
 use wasmtime::component::HasData;
@@ -62,48 +61,62 @@ impl Host for PrivateDataView<'_> {
     }
 }
 
-/// Drivers built against contract 0.1 import the same interface under its
-/// 0.1 name.
-impl v0_1::Host for PrivateDataView<'_> {
-    fn details_get(
-        &mut self,
-        entity_id: String,
-        keys: Option<Vec<String>>,
-    ) -> Result<Vec<(String, String)>, v0_1::Error> {
-        Host::details_get(self, entity_id, keys).map_err(to_v0_1)
-    }
+/// Drivers built against an older contract import the same interface under
+/// that contract's name.
+macro_rules! older_contract {
+    ($v:ident) => {
+        impl crate::bindings::$v::private_data::Host for PrivateDataView<'_> {
+            fn details_get(
+                &mut self,
+                entity_id: String,
+                keys: Option<Vec<String>>,
+            ) -> Result<Vec<(String, String)>, crate::bindings::$v::private_data::Error> {
+                Host::details_get(self, entity_id, keys).map_err(Into::into)
+            }
 
-    fn details_update(
-        &mut self,
-        entity_id: String,
-        details: Vec<(String, String)>,
-        delete_existing: bool,
-    ) -> Result<(), v0_1::Error> {
-        Host::details_update(self, entity_id, details, delete_existing).map_err(to_v0_1)
-    }
+            fn details_update(
+                &mut self,
+                entity_id: String,
+                details: Vec<(String, String)>,
+                delete_existing: bool,
+            ) -> Result<(), crate::bindings::$v::private_data::Error> {
+                Host::details_update(self, entity_id, details, delete_existing).map_err(Into::into)
+            }
 
-    fn entities_list(
-        &mut self,
-        cursor: Option<String>,
-        limit: u32,
-    ) -> Result<(Vec<String>, Option<String>), v0_1::Error> {
-        Host::entities_list(self, cursor, limit).map_err(to_v0_1)
-    }
+            fn entities_list(
+                &mut self,
+                cursor: Option<String>,
+                limit: u32,
+            ) -> Result<(Vec<String>, Option<String>), crate::bindings::$v::private_data::Error> {
+                Host::entities_list(self, cursor, limit).map_err(Into::into)
+            }
 
-    fn details_delete(&mut self, entity_id: String, keys: Option<Vec<String>>) -> Result<(), v0_1::Error> {
-        Host::details_delete(self, entity_id, keys).map_err(to_v0_1)
-    }
+            fn details_delete(
+                &mut self,
+                entity_id: String,
+                keys: Option<Vec<String>>,
+            ) -> Result<(), crate::bindings::$v::private_data::Error> {
+                Host::details_delete(self, entity_id, keys).map_err(Into::into)
+            }
+        }
+
+        impl From<WitError> for crate::bindings::$v::private_data::Error {
+            fn from(e: WitError) -> Self {
+                use crate::bindings::$v::private_data::Error as Old;
+                match e {
+                    WitError::InvalidEntityId(m) => Old::InvalidEntityId(m),
+                    WitError::InvalidKey(m) => Old::InvalidKey(m),
+                    WitError::ValueTooLong(m) => Old::ValueTooLong(m),
+                    WitError::QuotaExceeded(m) => Old::QuotaExceeded(m),
+                    WitError::StorageUnavailable(m) => Old::StorageUnavailable(m),
+                }
+            }
+        }
+    };
 }
 
-fn to_v0_1(e: WitError) -> v0_1::Error {
-    match e {
-        WitError::InvalidEntityId(m) => v0_1::Error::InvalidEntityId(m),
-        WitError::InvalidKey(m) => v0_1::Error::InvalidKey(m),
-        WitError::ValueTooLong(m) => v0_1::Error::ValueTooLong(m),
-        WitError::QuotaExceeded(m) => v0_1::Error::QuotaExceeded(m),
-        WitError::StorageUnavailable(m) => v0_1::Error::StorageUnavailable(m),
-    }
-}
+older_contract!(v0_2);
+older_contract!(v0_1);
 
 impl PrivateDataView<'_> {
     /// Turn a host error into what the guest may see. Storage details (paths,

@@ -1,19 +1,20 @@
-//! The sandbox of one driver operation: a fresh instance in a store of its
-//! own, with the backend's limits, a WASI context that sees only the
-//! backend's root, and the private data of the backend's host.
+//! The sandbox of one driver instance: a store of its own, with the
+//! backend's limits (each operation's time and network limits start afresh;
+//! its memory limit holds for the instance's life), a WASI context that sees
+//! only the backend's root, and the private data of the backend's host.
 
 use crate::bindings::WitDriverError;
 use crate::contract::{Call, Driver, DriverPre};
 use crate::error::{DriverError, Error, Result};
 use crate::network::{Network, NetworkView, Outbound};
+use crate::output::{LogPipe, describe_trap};
 use crate::private_data::{HasPrivateData, PrivateDataView};
 use privdata_store::PrivateData;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::component::{Linker, ResourceTable, ResourceTableError};
-use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, Trap};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -25,8 +26,6 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// driver has a few, a Python one (componentize-py: the interpreter, libc
 /// and their adapters) about a dozen.
 const MAX_CORE_INSTANCES: usize = 32;
-/// How much a driver may print per operation before its output is cut.
-const OUTPUT_CAPACITY: usize = 64 * 1024;
 /// The largest header fields resource (names, values, and the map's own
 /// bookkeeping) a driver may make; what it puts in counts against its
 /// network bytes too.
@@ -44,6 +43,9 @@ pub struct SandboxLimits {
     /// directories, streams, pollables, sockets, HTTP requests, responses,
     /// bodies and header fields.
     pub max_resources: usize,
+    /// Instances of the driver a backend keeps alive, each serving one
+    /// operation at a time: how many of its operations run at once.
+    pub max_instances: usize,
 }
 
 impl Default for SandboxLimits {
@@ -52,9 +54,13 @@ impl Default for SandboxLimits {
             timeout: Duration::from_secs(10),
             max_memory_bytes: 64 << 20,
             max_resources: DEFAULT_MAX_RESOURCES,
+            max_instances: DEFAULT_MAX_INSTANCES,
         }
     }
 }
+
+/// The default of [`SandboxLimits::max_instances`].
+pub const DEFAULT_MAX_INSTANCES: usize = 2;
 
 /// The default of [`SandboxLimits::max_resources`].
 pub const DEFAULT_MAX_RESOURCES: usize = 256;
@@ -70,6 +76,9 @@ pub struct Sandbox {
     pub root: PathBuf,
     /// The driver options passed to `setup`.
     pub options: Vec<(String, String)>,
+    /// The backend's section of manila.conf, passed to `setup` (empty when
+    /// Manila does not run the backend).
+    pub manila_conf: Vec<(String, String)>,
     /// Resource limits.
     pub limits: SandboxLimits,
     /// What the driver may reach on the network (by default, nothing).
@@ -77,8 +86,8 @@ pub struct Sandbox {
 }
 
 /// The linker every driver is instantiated with: WASI (the sandbox's part
-/// of it), `wasi:http`, the network calls the host bounds, and both
-/// contracts' `private-data`.
+/// of it), `wasi:http`, the network calls the host bounds, and every
+/// contract's `private-data`.
 pub(crate) type DriverLinker = Linker<State>;
 
 /// A linker for `engine` with everything a driver may import.
@@ -90,6 +99,7 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<DriverLinker
     crate::network::tcp::add_to_linker(&mut linker)?;
     crate::network::add_handover_to_linker(&mut linker)?;
     crate::bindings::Driver::add_to_linker::<State, HasPrivateData>(&mut linker, State::private_data)?;
+    crate::bindings::v0_2::Driver::add_to_linker::<State, HasPrivateData>(&mut linker, State::private_data)?;
     crate::bindings::v0_1::Driver::add_to_linker::<State, HasPrivateData>(&mut linker, State::private_data)?;
     Ok(linker)
 }
@@ -145,7 +155,7 @@ impl WasiView for State {
     }
 }
 
-/// A compiled driver, ready to be instantiated cheaply per operation.
+/// A compiled driver, ready to be instantiated cheaply.
 #[derive(Clone)]
 pub struct DriverComponent {
     pre: DriverPre<State>,
@@ -180,27 +190,11 @@ impl DriverComponent {
         self.pre.contract()
     }
 
-    /// Instantiate the driver in `sandbox`, call `setup` with its options and
-    /// then `op`. The instance is discarded afterwards, so a trap never
-    /// leaves state behind.
-    pub(crate) fn call<R>(
-        &self,
-        sandbox: &Sandbox,
-        operation: &'static str,
-        op: impl FnOnce(&mut Store<State>, &Driver) -> Call<R>,
-    ) -> Result<R> {
-        let mut instance = self.instantiate(sandbox)?;
-        let result = instance.setup().and_then(|()| instance.call(operation, op));
-        instance.finish();
-        result
-    }
-
     /// A fresh instance of the driver in `sandbox`, before `setup`: a new
     /// store with the backend's limits and a WASI context that sees only the
     /// backend's root.
     pub fn instantiate(&self, sandbox: &Sandbox) -> Result<DriverInstance> {
-        let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
-        let stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+        let (stdout, stderr) = (LogPipe::default(), LogPipe::default());
         let mut wasi = WasiCtxBuilder::new();
         wasi.stdout(stdout.clone()).stderr(stderr.clone());
         wasi.preopened_dir(&sandbox.root, "/", FsPerms::ReadWrite)
@@ -263,15 +257,6 @@ impl DriverComponent {
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limits);
-        // The epoch may advance just after this; one tick more guarantees
-        // the driver at least its whole limit.
-        let ticks = sandbox
-            .limits
-            .timeout
-            .as_millis()
-            .div_ceil(EPOCH_TICK.as_millis()) as u64
-            + 1;
-        store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
         let mut instance = DriverInstance {
             driver: None,
@@ -280,6 +265,7 @@ impl DriverComponent {
             stderr,
             sandbox: sandbox.clone(),
         };
+        instance.start_operation();
         match self.pre.instantiate(&mut instance.store) {
             Ok(driver) => {
                 instance.driver = Some(driver);
@@ -295,8 +281,8 @@ impl DriverComponent {
 pub struct DriverInstance {
     driver: Option<Driver>,
     store: Store<State>,
-    stdout: MemoryOutputPipe,
-    stderr: MemoryOutputPipe,
+    stdout: LogPipe,
+    stderr: LogPipe,
     sandbox: Sandbox,
 }
 
@@ -312,8 +298,12 @@ impl DriverInstance {
     /// Call the driver's `setup` with the backend's options.
     pub fn setup(&mut self) -> Result<()> {
         let options = std::mem::take(&mut self.sandbox.options);
-        let result = self.call("setup", |store, driver| driver.setup(store, &options));
+        let manila_conf = std::mem::take(&mut self.sandbox.manila_conf);
+        let result = self.call("setup", |store, driver| {
+            driver.setup(store, &options, &manila_conf)
+        });
         self.sandbox.options = options;
+        self.sandbox.manila_conf = manila_conf;
         result
     }
 
@@ -323,10 +313,18 @@ impl DriverInstance {
         operation: &'static str,
         op: impl FnOnce(&mut Store<State>, &Driver) -> Call<R>,
     ) -> Result<R> {
-        let Some(driver) = &self.driver else {
+        if self.driver.is_none() {
             return Err(self.trap(operation, wasmtime::format_err!("the instance trapped before")));
+        }
+        self.start_operation();
+        let Some(driver) = &self.driver else {
+            unreachable!("checked above")
         };
-        match op(&mut self.store, driver) {
+        let answer = op(&mut self.store, driver);
+        if answer.is_ok() {
+            self.log_output();
+        }
+        match answer {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(Error::Driver {
                 backend: self.sandbox.backend.clone(),
@@ -336,13 +334,39 @@ impl DriverInstance {
             Err(trap) => {
                 // A trapped instance must not be entered again.
                 self.driver = None;
-                Err(self.trap(operation, trap))
+                let error = self.trap(operation, trap);
+                self.log_output();
+                Err(error)
             }
         }
     }
 
     /// Free the instance now, logging what the driver printed.
     pub fn finish(self) {}
+
+    /// Whether the instance may be called again: it has not trapped.
+    pub fn is_usable(&self) -> bool {
+        self.driver.is_some()
+    }
+
+    /// Write what the driver printed to the host log.
+    fn log_output(&self) {
+        self.stdout.log(&self.sandbox.backend, "stdout");
+        self.stderr.log(&self.sandbox.backend, "stderr");
+    }
+
+    /// A new operation: its own time limit from now, and its own network
+    /// limits.
+    fn start_operation(&mut self) {
+        let limits = self.sandbox.limits;
+        let outbound = &mut self.store.data_mut().outbound;
+        outbound.deadline = Instant::now() + limits.timeout;
+        outbound.usage = Arc::default();
+        // The epoch may advance just after this; one tick more guarantees
+        // the driver at least its whole limit.
+        let ticks = limits.timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64 + 1;
+        self.store.set_epoch_deadline(ticks);
+    }
 
     fn trap(&self, operation: &'static str, trap: wasmtime::Error) -> Error {
         Error::DriverTrap {
@@ -355,68 +379,7 @@ impl DriverInstance {
 
 impl Drop for DriverInstance {
     fn drop(&mut self) {
-        log_output(&self.sandbox.backend, "stdout", &self.stdout);
-        log_output(&self.sandbox.backend, "stderr", &self.stderr);
-    }
-}
-
-fn log_output(backend: &str, stream: &str, pipe: &MemoryOutputPipe) {
-    let bytes = pipe.contents();
-    for line in String::from_utf8_lossy(&bytes).lines() {
-        tracing::info!(target: "privdata::driver", backend, stream, "{line}");
-    }
-}
-
-/// Lines a language runtime adds around the driver's own last words: Rust's
-/// backtrace hint, and componentize-py's panic after a Python exception
-/// (whose traceback, printed before, is what says what went wrong).
-fn is_runtime_noise(line: &str) -> bool {
-    line.starts_with("note: run with `RUST_BACKTRACE")
-        || line == "Python function threw an unexpected exception"
-        || (line.starts_with("thread '") && line.contains("runtime/src/lib.rs"))
-}
-
-/// Say what happened in words an operator can act on; a panic's message
-/// is on the driver's stderr, so the last line of it is included.
-fn describe_trap(err: &wasmtime::Error, limits: &SandboxLimits, stderr: &MemoryOutputPipe) -> String {
-    let what = match err.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => format!(
-            "timed out: the operation ran longer than its limit of {:?}",
-            limits.timeout
-        ),
-        Some(Trap::StackOverflow) => "stack overflow: the driver recursed too deeply".to_string(),
-        Some(Trap::UnreachableCodeReached) => "the driver aborted (panic or out of memory)".into(),
-        Some(trap) => format!("trap: {trap}"),
-        None if err.chain().any(|e| {
-            matches!(
-                e.downcast_ref::<ResourceTableError>(),
-                Some(ResourceTableError::Full)
-            )
-        }) =>
-        {
-            format!(
-                "the driver holds more host resources (files, streams, sockets, HTTP requests, \
-                 fields, ...) than its limit of {} (limits.max_resources)",
-                limits.max_resources
-            )
-        }
-        // The host's own reason, without the wasm backtrace around it.
-        None => err.root_cause().to_string(),
-    };
-    let stderr = stderr.contents();
-    let stderr = String::from_utf8_lossy(&stderr);
-    let mut last: Vec<&str> = stderr
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !is_runtime_noise(l))
-        .rev()
-        .take(2)
-        .collect();
-    last.reverse();
-    if last.is_empty() {
-        what
-    } else {
-        format!("{what}; driver's last words: {}", last.join(" "))
+        self.log_output();
     }
 }
 

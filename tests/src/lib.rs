@@ -29,20 +29,19 @@ pub fn driver_cache() -> PathBuf {
 /// A share with a given id.
 pub fn share(id: &str) -> Share {
     Share {
-        id: id.into(),
-        name: "test".into(),
-        size_gib: 1,
-        protocol: "NFS".into(),
+        display_name: "test".into(),
+        ..Share::new(id, 1, "NFS")
     }
 }
 
-/// A snapshot of `share_id`.
+/// The driver options that name the backend object to manage.
+pub fn by_name(name: &str) -> Vec<(String, String)> {
+    vec![("backend_name".into(), name.into())]
+}
+
+/// A snapshot of the share `share_id`.
 pub fn snapshot(id: &str, share_id: &str) -> Snapshot {
-    Snapshot {
-        id: id.into(),
-        share_id: share_id.into(),
-        size_gib: 1,
-    }
+    Snapshot::new(id, share(share_id))
 }
 
 pub const ID1: &str = "3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17";
@@ -309,6 +308,7 @@ impl Scratch {
                     driver: b.driver,
                     root,
                     options: b.options.into_iter().collect(),
+                    manila_conf: BTreeMap::new(),
                     data_limits: b.data_limits,
                     sandbox_limits: b.sandbox_limits,
                     network: b.network,
@@ -714,7 +714,9 @@ impl ViaGuest<'_> {
         let mut s = share(ID1);
         s.name = script;
         match self.0.create_share(&s) {
-            Ok(locations) => Ok(locations
+            Ok(update) => Ok(update
+                .export_locations
+                .unwrap_or_default()
                 .into_iter()
                 .map(|l| {
                     let (k, v) = l.path.split_once(SEP).expect("probe result is key␟value");

@@ -73,11 +73,14 @@ fn damaged_or_foreign_artifacts_are_rebuilt_not_loaded() {
             private_data: f.backend("g").private_data().clone(),
             root,
             options: Vec::new(),
+            manila_conf: Vec::new(),
             limits: Default::default(),
             network: Default::default(),
         };
         let exports = privdata_host::Backend::new(driver, sandbox)
             .create_share(&share(ID1))
+            .unwrap()
+            .export_locations
             .unwrap();
         assert!(exports[0].path.contains("/volumes/vol-"), "{what}: {exports:?}");
     }
@@ -113,7 +116,7 @@ fn a_backend_started_from_the_cache_runs_its_lifecycle() {
     assert_eq!(artifacts(&dir.path().join("cache")).len(), 1);
     let m = privdata_host::Manager::new(&config).unwrap();
     let b = m.backend("short").unwrap();
-    b.create_share(&share(ID1)).unwrap();
+    b.create_share(&share(ID1)).unwrap().export_locations.unwrap();
     b.delete_share(&share(ID1)).unwrap();
     assert_eq!(b.private_data().get(ID1, None).unwrap(), vec![]);
 }

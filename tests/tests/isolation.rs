@@ -10,8 +10,8 @@ fn the_same_driver_on_two_backends_keeps_separate_data_for_the_same_share() {
     for driver in [drivers::GENERIC, drivers::PYTHON_GENERIC] {
         let f = Fixture::new([BackendSpec::new("a", driver), BackendSpec::new("b", driver)]);
         let (a, b) = (f.backend("a"), f.backend("b"));
-        let ea = a.create_share(&share(ID1)).unwrap();
-        let eb = b.create_share(&share(ID1)).unwrap();
+        let ea = a.create_share(&share(ID1)).unwrap().export_locations.unwrap();
+        let eb = b.create_share(&share(ID1)).unwrap().export_locations.unwrap();
         assert_ne!(ea, eb, "each backend made its own volume");
         let va = a.private_data().get(ID1, None).unwrap();
         let vb = b.private_data().get(ID1, None).unwrap();
@@ -22,7 +22,7 @@ fn the_same_driver_on_two_backends_keeps_separate_data_for_the_same_share() {
             vb,
             "b untouched by a's delete"
         );
-        assert_eq!(b.ensure_share(&share(ID1)).unwrap(), eb);
+        assert_eq!(b.ensure_share(&share(ID1)).unwrap().export_locations.unwrap(), eb);
         assert!(f.root("b").join("volumes").read_dir().unwrap().count() == 1);
     }
 }
@@ -94,11 +94,21 @@ fn data_survives_a_restart_and_stays_with_its_host() {
     let config = dir.config(specs());
     let exports = {
         let m = Manager::new(&config).unwrap();
-        m.backend("b").unwrap().create_share(&share(ID1)).unwrap()
+        m.backend("b")
+            .unwrap()
+            .create_share(&share(ID1))
+            .unwrap()
+            .export_locations
+            .unwrap()
     };
     let m = Manager::new(&dir.config(specs())).unwrap();
     assert_eq!(
-        m.backend("b").unwrap().ensure_share(&share(ID1)).unwrap(),
+        m.backend("b")
+            .unwrap()
+            .ensure_share(&share(ID1))
+            .unwrap()
+            .export_locations
+            .unwrap(),
         exports
     );
     let err = m.backend("a").unwrap().ensure_share(&share(ID1)).unwrap_err();

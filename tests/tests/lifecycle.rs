@@ -3,7 +3,9 @@
 //! left behind once an entity is deleted.
 
 use conformance::*;
-use privdata_host::{AccessLevel, AccessRule, AccessType, DriverError, Error, ExportLocation, RuleState};
+use privdata_host::{
+    AccessLevel, AccessRule, AccessType, DriverError, Error, ExportLocation, RuleState, Share, ShareUpdate,
+};
 use std::path::Path;
 
 const DRIVERS: [(&str, &str); 6] = [
@@ -32,14 +34,10 @@ fn data(f: &Fixture, backend: &str, entity: &str) -> Vec<(String, String)> {
     f.backend(backend).private_data().get(entity, None).unwrap()
 }
 
-fn not_found(result: Result<Vec<ExportLocation>, Error>) -> bool {
-    matches!(
-        result,
-        Err(Error::Driver {
-            error: DriverError::NotFound(_),
-            ..
-        })
-    )
+/// Ensuring a share the driver does not know: Manila is told to set it to
+/// `error`.
+fn lost(result: &Result<ShareUpdate, Error>) -> bool {
+    matches!(result, Ok(ShareUpdate { status: Some(s), .. }) if s == "error")
 }
 
 /// The steps every driver shares: create, ensure, extend, delete, no orphans.
@@ -49,22 +47,26 @@ fn create_ensure_extend_delete_leaves_no_private_data() {
     for (name, _) in DRIVERS {
         let b = f.backend(name);
         let s = share(ID1);
-        let created = b.create_share(&s).unwrap();
+        let created = b.create_share(&s).unwrap().export_locations.unwrap();
         assert!(!created.is_empty(), "{name}: no export locations");
         assert!(
             !data(&f, name, ID1).is_empty(),
             "{name}: kept nothing about the share"
         );
         assert_eq!(
-            b.ensure_share(&s).unwrap(),
+            b.ensure_share(&s).unwrap().export_locations.unwrap(),
             created,
             "{name}: ensure differs from create"
         );
         b.extend_share(&s, 5).unwrap();
-        assert_eq!(b.ensure_share(&s).unwrap(), created, "{name}");
+        assert_eq!(
+            b.ensure_share(&s).unwrap().export_locations.unwrap(),
+            created,
+            "{name}"
+        );
         b.delete_share(&s).unwrap();
         assert_eq!(data(&f, name, ID1), vec![], "{name}: orphaned private data");
-        assert!(not_found(b.ensure_share(&s)), "{name}: deleted share still found");
+        assert!(lost(&b.ensure_share(&s)), "{name}: deleted share still found");
         // Deleting again is harmless, as Manila expects.
         b.delete_share(&s).unwrap();
     }
@@ -80,34 +82,29 @@ fn any_spelling_of_the_share_id_finds_the_share() {
     let f = fixture();
     for (name, _) in DRIVERS {
         let b = f.backend(name);
-        let created = b.create_share(&share(ID1)).unwrap();
+        let created = b.create_share(&share(ID1)).unwrap().export_locations.unwrap();
         if name == "caching" {
             // This backend names its directories by the id as given, so it
             // can only find the share by the spelling that created it.
             continue;
         }
         let other = share(&ID1.to_uppercase().replace('-', ""));
-        assert_eq!(b.ensure_share(&other).unwrap(), created, "{name}");
+        assert_eq!(
+            b.ensure_share(&other).unwrap().export_locations.unwrap(),
+            created,
+            "{name}"
+        );
         b.delete_share(&other).unwrap();
         assert_eq!(data(&f, name, ID1), vec![], "{name}");
     }
 }
 
 #[test]
-fn unknown_shares_are_not_found_by_every_driver() {
+fn ensuring_an_unknown_share_sets_it_to_error_on_every_driver() {
     let f = fixture();
     for (name, _) in DRIVERS {
-        let err = f.backend(name).ensure_share(&share(ID3)).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::Driver {
-                    error: DriverError::NotFound(_),
-                    ..
-                }
-            ),
-            "{name}: {err}"
-        );
+        let answer = f.backend(name).ensure_share(&share(ID3));
+        assert!(lost(&answer), "{name}: {answer:?}");
     }
 }
 
@@ -115,7 +112,7 @@ fn unknown_shares_are_not_found_by_every_driver() {
 fn generic_names_volumes_itself_and_finds_them_through_private_data() {
     let f = fixture();
     let b = f.backend("generic");
-    let exports = b.create_share(&share(ID1)).unwrap();
+    let exports = b.create_share(&share(ID1)).unwrap().export_locations.unwrap();
     let volume = data(&f, "generic", ID1)
         .into_iter()
         .find(|(k, _)| k == "volume_id")
@@ -158,15 +155,15 @@ fn generic_manages_an_existing_volume_and_unmanage_leaves_it() {
     let dir = f.root("generic").join("volumes/vol-legacy");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(".size"), "12").unwrap();
-    let (size, exports) = b.manage_existing(&share(ID1), "vol-legacy").unwrap();
-    assert_eq!(size, 12);
-    assert!(exports[0].path.ends_with("/volumes/vol-legacy"));
+    let adopted = b.manage_existing(&share(ID1), &by_name("vol-legacy")).unwrap();
+    assert_eq!(adopted.size_gib, Some(12));
+    assert!(adopted.exports()[0].path.ends_with("/volumes/vol-legacy"));
     assert_eq!(data(&f, "generic", ID1), pairs(&[("volume_id", "vol-legacy")]));
     b.unmanage(&share(ID1)).unwrap();
     assert_eq!(data(&f, "generic", ID1), vec![]);
     assert!(dir.is_dir(), "unmanage must leave the data");
     for (bad, invalid) in [("../etc", true), ("missing", false), ("", true)] {
-        match b.manage_existing(&share(ID1), bad) {
+        match b.manage_existing(&share(ID1), &by_name(bad)) {
             Err(Error::Driver {
                 error: DriverError::Invalid(_),
                 ..
@@ -188,8 +185,8 @@ fn short_names_fit_the_limit_and_stay_unique() {
     // Two shares whose UUIDs begin alike: the first 6 hex digits collide.
     let a = "abcdef01-0000-4000-8000-000000000001";
     let c = "abcdef02-0000-4000-8000-000000000002";
-    b.create_share(&share(a)).unwrap();
-    b.create_share(&share(c)).unwrap();
+    b.create_share(&share(a)).unwrap().export_locations.unwrap();
+    b.create_share(&share(c)).unwrap().export_locations.unwrap();
     let name = |id: &str| {
         data(&f, "short", id)
             .into_iter()
@@ -230,9 +227,14 @@ fn short_names_manage_adopts_by_name_and_unmanage_forgets_only_the_mapping() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(".size"), "3").unwrap();
     std::fs::write(dir.join("payload"), "tenant data").unwrap();
-    let (size, exports) = b.manage_existing(&share(ID1), "legacy01").unwrap();
-    assert_eq!(size, 3);
-    assert!(exports[0].path.ends_with("/shares/legacy01"));
+    // As Manila asks: by the export path the administrator gave.
+    let legacy = Share {
+        export_locations: vec![ExportLocation::new("10.0.0.1:/shares/legacy01")],
+        ..share(ID1)
+    };
+    let adopted = b.manage_existing(&legacy, &Vec::new()).unwrap();
+    assert_eq!(adopted.size_gib, Some(3));
+    assert!(adopted.exports()[0].path.ends_with("/shares/legacy01"));
     assert_eq!(data(&f, "short", ID1), pairs(&[("backend_name", "legacy01")]));
     b.unmanage(&share(ID1)).unwrap();
     assert_eq!(data(&f, "short", ID1), vec![]);
@@ -240,7 +242,9 @@ fn short_names_manage_adopts_by_name_and_unmanage_forgets_only_the_mapping() {
         std::fs::read_to_string(dir.join("payload")).unwrap(),
         "tenant data"
     );
-    let err = b.manage_existing(&share(ID1), "much-too-long-name").unwrap_err();
+    let err = b
+        .manage_existing(&share(ID1), &by_name("much-too-long-name"))
+        .unwrap_err();
     assert!(err.to_string().contains("at most 8"), "{err}");
 }
 
@@ -299,7 +303,7 @@ fn caching_serves_ensure_from_private_data_without_the_backend() {
         BackendSpec::new("caching", drivers::CACHING).option("export_addresses", "10.1.1.1,10.1.1.2")
     ]);
     let b = f.backend("caching");
-    let created = b.create_share(&share(ID1)).unwrap();
+    let created = b.create_share(&share(ID1)).unwrap().export_locations.unwrap();
     let paths: Vec<&str> = created.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(paths.len(), 3, "{paths:?}");
     assert!(paths[0].starts_with("10.1.1.1:") && paths[1].starts_with("10.1.1.2:"));
@@ -313,14 +317,17 @@ fn caching_serves_ensure_from_private_data_without_the_backend() {
     std::fs::create_dir_all(f.root("caching").join(".backend")).unwrap();
     std::fs::write(f.root("caching").join(".backend/interfaces"), "192.168.0.9\n").unwrap();
     std::fs::rename(&backend_dir, f.root("caching").join("moved-away")).unwrap();
-    assert_eq!(b.ensure_share(&share(ID1)).unwrap(), created);
+    assert_eq!(
+        b.ensure_share(&share(ID1)).unwrap().export_locations.unwrap(),
+        created
+    );
 
     // Without the cache it must ask the backend again, and sees the change.
     std::fs::rename(f.root("caching").join("moved-away"), &backend_dir).unwrap();
     b.private_data()
         .delete(ID1, Some(&["export_locations".to_string()]))
         .unwrap();
-    let relearned = b.ensure_share(&share(ID1)).unwrap();
+    let relearned = b.ensure_share(&share(ID1)).unwrap().export_locations.unwrap();
     assert!(relearned[0].path.starts_with("192.168.0.9:"), "{relearned:?}");
     assert_eq!(relearned.len(), 2);
 
@@ -365,8 +372,12 @@ fn a_retried_create_makes_no_second_backend_object() {
     for (name, objects) in [("generic", "volumes"), ("short", "shares"), ("caching", "shares")] {
         let b = f.backend(name);
         let s = share(ID1);
-        let first = b.create_share(&s).unwrap();
-        assert_eq!(b.create_share(&s).unwrap(), first, "{name}");
+        let first = b.create_share(&s).unwrap().export_locations.unwrap();
+        assert_eq!(
+            b.create_share(&s).unwrap().export_locations.unwrap(),
+            first,
+            "{name}"
+        );
         let count = |dir: &str| {
             std::fs::read_dir(f.root(name).join(dir))
                 .map(|d| d.count())
@@ -391,12 +402,7 @@ fn a_retried_create_makes_no_second_backend_object() {
 }
 
 fn rule(id: &str, kind: AccessType, to: &str, level: AccessLevel) -> AccessRule {
-    AccessRule {
-        id: id.into(),
-        access_type: kind,
-        access_to: to.into(),
-        access_level: level,
-    }
+    AccessRule::new(id, kind, to, level)
 }
 
 /// Contract 0.2 on the generic driver, checked on its backend: rules in
@@ -409,7 +415,7 @@ fn generic_serves_every_operation_of_contract_0_2() {
     let root = f.root("generic");
     let mut s = share(ID1);
     s.size_gib = 4;
-    b.create_share(&s).unwrap();
+    b.create_share(&s).unwrap().export_locations.unwrap();
     let volume = data(&f, "generic", ID1)[0].1.clone();
     let exports_file = root.join("exports").join(&volume);
 
@@ -422,7 +428,7 @@ fn generic_serves_every_operation_of_contract_0_2() {
         AccessLevel::Rw,
     );
     let all = [net.clone(), host.clone(), user.clone()];
-    let states = b.update_access(&s, &all, &all, &[]).unwrap();
+    let states = b.update_access(&s, &all, &all, &[], &[]).unwrap();
     let state_of = |id: &str| states.iter().find(|r| r.id == id).map(|r| r.state);
     assert_eq!(states.len(), 3);
     assert_eq!(state_of(ID2), Some(RuleState::Active));
@@ -443,15 +449,22 @@ fn generic_serves_every_operation_of_contract_0_2() {
     );
     assert!(!text.contains("alice"), "{text}");
 
-    b.update_access(&s, std::slice::from_ref(&host), &[], std::slice::from_ref(&net))
-        .unwrap();
+    b.update_access(
+        &s,
+        std::slice::from_ref(&host),
+        &[],
+        std::slice::from_ref(&net),
+        &[],
+    )
+    .unwrap();
     let text = std::fs::read_to_string(&exports_file).unwrap();
     assert!(
         !text.contains("10.0.0.0/24") && text.contains("10.0.1.7"),
         "{text}"
     );
     // A full sync (no change given) applies the list as a whole.
-    b.update_access(&s, std::slice::from_ref(&net), &[], &[]).unwrap();
+    b.update_access(&s, std::slice::from_ref(&net), &[], &[], &[])
+        .unwrap();
     let text = std::fs::read_to_string(&exports_file).unwrap();
     assert!(
         text.contains("10.0.0.0/24") && !text.contains("10.0.1.7"),
@@ -464,7 +477,7 @@ fn generic_serves_every_operation_of_contract_0_2() {
     b.create_snapshot(&snap).unwrap();
     std::fs::write(dir.join("data"), b"changed").unwrap();
     std::fs::write(dir.join("new"), b"after").unwrap();
-    b.revert_to_snapshot(&snap).unwrap();
+    b.revert_to_snapshot(&snap, &[], &[]).unwrap();
     assert_eq!(std::fs::read(dir.join("data")).unwrap(), b"at the snapshot");
     assert!(
         !dir.join("new").exists(),
@@ -472,14 +485,21 @@ fn generic_serves_every_operation_of_contract_0_2() {
     );
 
     let clone = share(ID3);
-    let exports = b.create_share_from_snapshot(&clone, &snap).unwrap();
+    let exports = b
+        .create_share_from_snapshot(&clone, &snap)
+        .unwrap()
+        .export_locations
+        .unwrap();
     let clone_volume = data(&f, "generic", ID3)[0].1.clone();
     assert_ne!(clone_volume, volume);
     assert!(exports[0].path.ends_with(&format!("/volumes/{clone_volume}")));
     let clone_dir = root.join("volumes").join(&clone_volume);
     assert_eq!(std::fs::read(clone_dir.join("data")).unwrap(), b"at the snapshot");
     assert_eq!(
-        b.create_share_from_snapshot(&clone, &snap).unwrap(),
+        b.create_share_from_snapshot(&clone, &snap)
+            .unwrap()
+            .export_locations
+            .unwrap(),
         exports,
         "a retried create from a snapshot makes no second volume"
     );
@@ -513,9 +533,12 @@ fn generic_serves_every_operation_of_contract_0_2() {
         "unmanage left the snapshot"
     );
     let adopted = snapshot("0a1b2c3d-0000-4000-8000-000000000001", ID1);
-    assert!(b.manage_existing_snapshot(&adopted, &snap_volume).unwrap() >= 1);
+    let managed = b
+        .manage_existing_snapshot(&adopted, &by_name(&snap_volume))
+        .unwrap();
+    assert!(managed.size_gib >= Some(1), "{managed:?}");
     let err = b
-        .manage_existing_snapshot(&adopted, "snap-nonexistent")
+        .manage_existing_snapshot(&adopted, &by_name("snap-nonexistent"))
         .unwrap_err();
     assert!(
         matches!(
@@ -553,6 +576,8 @@ fn the_python_sdk_keeps_manilas_private_storage_api() {
     let got: Vec<String> = f
         .backend("py")
         .create_share(&share(ID1))
+        .unwrap()
+        .export_locations
         .unwrap()
         .into_iter()
         .map(|e| e.path)

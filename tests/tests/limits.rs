@@ -26,7 +26,12 @@ fn a_driver_flooding_the_store_stops_at_its_entry_quota() {
         flood,
         BackendSpec::new("other", drivers::HOSTILE).option("mode", "probe"),
     ]);
-    let report = f.backend("flood").create_share(&share(ID1)).unwrap();
+    let report = f
+        .backend("flood")
+        .create_share(&share(ID1))
+        .unwrap()
+        .export_locations
+        .unwrap();
     let (written, refusal) = report[0].path.split_once('\t').unwrap();
     assert_eq!(written, "50");
     assert!(

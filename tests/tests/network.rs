@@ -39,7 +39,7 @@ fn the_listed_endpoint_works_and_the_array_ids_live_in_private_data() {
         let nas = FakeNas::http().unwrap();
         let f = Fixture::new([BackendSpec::rest("rest", driver, &nas)]);
         let b = f.backend("rest");
-        let created = b.create_share(&share(ID1)).unwrap();
+        let created = b.create_share(&share(ID1)).unwrap().export_locations.unwrap();
         let volumes = nas.volumes();
         assert_eq!(volumes.len(), 1, "{language}");
         assert_eq!(volumes[0].name, format!("share-{ID1}"), "{language}");
@@ -110,7 +110,11 @@ fn one_backends_allow_list_never_lets_another_through() {
         // b is allowed its own array but pointed at a's.
         rest_to("b", &a_nas.url(), &[&b_nas.url()], None),
     ]);
-    f.backend("a").create_share(&share(ID1)).unwrap();
+    f.backend("a")
+        .create_share(&share(ID1))
+        .unwrap()
+        .export_locations
+        .unwrap();
     let err = f.backend("b").create_share(&share(ID2)).unwrap_err();
     assert!(backend_error(&err).contains("backend `b`"), "{err}");
     assert_eq!(a_nas.volumes().len(), 1, "only a's share is on a's array");
@@ -133,6 +137,8 @@ fn raw_tcp_only_to_a_listed_endpoint_and_never_udp_or_name_lookups() {
             .backend("tcp")
             .create_share(&s)
             .unwrap()
+            .export_locations
+            .unwrap_or_default()
             .into_iter()
             .map(|l| l.path)
             .collect();
@@ -200,8 +206,16 @@ fn a_slow_array_is_stopped_by_the_time_limit_and_holds_up_only_its_own_backend()
             std::thread::sleep(Duration::from_millis(5));
         }
         let generic = f.backend("generic");
-        generic.create_share(&share(ID2)).unwrap();
-        generic.ensure_share(&share(ID2)).unwrap();
+        generic
+            .create_share(&share(ID2))
+            .unwrap()
+            .export_locations
+            .unwrap();
+        generic
+            .ensure_share(&share(ID2))
+            .unwrap()
+            .export_locations
+            .unwrap();
         generic.delete_share(&share(ID2)).unwrap();
         let served = Instant::now();
         let (result, took, slow_ended) = slow_call.join().unwrap();
@@ -249,7 +263,11 @@ fn a_driver_blocked_reading_a_silent_tcp_endpoint_is_stopped_by_the_time_limit()
         took < Duration::from_secs(8),
         "waited {took:?}, past the 1 s limit"
     );
-    f.backend("generic").create_share(&share(ID2)).unwrap();
+    f.backend("generic")
+        .create_share(&share(ID2))
+        .unwrap()
+        .export_locations
+        .unwrap();
 }
 
 #[test]
@@ -260,7 +278,7 @@ fn an_array_vanishing_mid_operation_is_a_backend_error_and_the_host_serves_on() 
         BackendSpec::new("generic", drivers::GENERIC),
     ]);
     let b = f.backend("rest");
-    b.create_share(&share(ID1)).unwrap();
+    b.create_share(&share(ID1)).unwrap().export_locations.unwrap();
     nas.vanish();
     let err = b.extend_share(&share(ID1), 3).unwrap_err();
     assert!(backend_error(&err).contains("PATCH"), "{err}");
@@ -275,7 +293,11 @@ fn an_array_vanishing_mid_operation_is_a_backend_error_and_the_host_serves_on() 
             .len(),
         1
     );
-    f.backend("generic").create_share(&share(ID2)).unwrap();
+    f.backend("generic")
+        .create_share(&share(ID2))
+        .unwrap()
+        .export_locations
+        .unwrap();
 }
 
 #[test]
@@ -289,7 +311,11 @@ fn tls_is_verified_against_the_backends_ca() {
         // No CA at all: the public web CAs, which did not sign it either.
         rest_to("public", &nas.url(), &[&nas.url()], None),
     ]);
-    f.backend("trusted").create_share(&share(ID1)).unwrap();
+    f.backend("trusted")
+        .create_share(&share(ID1))
+        .unwrap()
+        .export_locations
+        .unwrap();
     assert_eq!(nas.volumes().len(), 1);
     for name in ["mistrusted", "public"] {
         let err = f.backend(name).create_share(&share(ID2)).unwrap_err();
@@ -356,7 +382,9 @@ fn bytes_on_a_raw_tcp_connection_count_against_the_limit() {
             )]);
         let mut s = share(ID1);
         s.name = addr.to_string();
-        f.backend("pull").create_share(&s).map(|l| l[0].path.clone())
+        f.backend("pull")
+            .create_share(&s)
+            .map(|u| u.exports()[0].path.clone())
     };
     assert_eq!(pull(4 << 20).unwrap(), format!("read {} bytes", 1 << 20));
     let err = pull(64 << 10).unwrap_err();

@@ -50,6 +50,7 @@ fn limits(hosts: &[(&str, DataLimits)]) -> HostLimits {
                     driver: "unused.wasm".into(),
                     root: "unused".into(),
                     options: Default::default(),
+                    manila_conf: Default::default(),
                     data_limits: *limits,
                     sandbox_limits: Default::default(),
                     network: Default::default(),

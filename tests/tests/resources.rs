@@ -95,7 +95,9 @@ fn hostile(mode: &str) -> BackendSpec {
 fn attack(f: &Fixture, args: &str) -> Result<String, Error> {
     let mut s = share(ID1);
     s.name = args.into();
-    f.backend("hostile").create_share(&s).map(|l| l[0].path.clone())
+    f.backend("hostile")
+        .create_share(&s)
+        .map(|u| u.exports()[0].path.clone())
 }
 
 fn trap(result: Result<String, Error>) -> String {
@@ -108,7 +110,7 @@ fn trap(result: Result<String, Error>) -> String {
 /// The neighbour serves a lifecycle after the attack.
 fn neighbour_served(f: &Fixture) {
     let good = f.backend("good");
-    good.create_share(&share(ID2)).unwrap();
+    good.create_share(&share(ID2)).unwrap().export_locations.unwrap();
     good.delete_share(&share(ID2)).unwrap();
 }
 
@@ -326,6 +328,7 @@ proptest! {
             max_memory_bytes: 16 << 20,
             max_resources: 64,
             timeout: std::time::Duration::from_secs(5),
+            ..SandboxLimits::default()
         };
         let f = with_neighbour(spec);
         neighbour_served(&f);

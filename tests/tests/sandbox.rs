@@ -33,7 +33,7 @@ fn trap_message(f: &Fixture) -> String {
 /// The neighbour still works, and the hostile backend wrote nothing.
 fn others_unharmed(f: &Fixture) {
     let good = f.backend("good");
-    good.create_share(&share(ID2)).unwrap();
+    good.create_share(&share(ID2)).unwrap().export_locations.unwrap();
     good.delete_share(&share(ID2)).unwrap();
     assert_eq!(
         f.backend("hostile").private_data().get(ID1, None).unwrap(),
@@ -72,8 +72,8 @@ fn an_endless_loop_times_out_while_other_backends_keep_working() {
             std::thread::sleep(Duration::from_millis(5));
         }
         let good = f.backend("good");
-        good.create_share(&share(ID3)).unwrap();
-        good.ensure_share(&share(ID3)).unwrap();
+        good.create_share(&share(ID3)).unwrap().export_locations.unwrap();
+        good.ensure_share(&share(ID3)).unwrap().export_locations.unwrap();
         good.delete_share(&share(ID3)).unwrap();
         let served = Instant::now();
         let (msg, took, spin_ended) = spinning_call.join().unwrap();
@@ -116,7 +116,12 @@ fn a_driver_cannot_leave_its_root() {
     std::os::unix::fs::symlink("/etc", root.join("link-to-etc")).unwrap();
     std::os::unix::fs::symlink(&outside, root.join("link-to-tmp")).unwrap();
 
-    let report = f.backend("hostile").create_share(&share(ID1)).unwrap();
+    let report = f
+        .backend("hostile")
+        .create_share(&share(ID1))
+        .unwrap()
+        .export_locations
+        .unwrap();
     assert_eq!(report.len(), 8);
     for line in &report {
         let (attempt, outcome) = line.path.split_once('\t').unwrap();
@@ -197,7 +202,12 @@ fn a_backend_whose_driver_is_missing_does_not_stop_the_others() {
         BackendSpec::new("good", drivers::GENERIC),
     ]);
     let m = Manager::new(&config).unwrap();
-    m.backend("good").unwrap().create_share(&share(ID1)).unwrap();
+    m.backend("good")
+        .unwrap()
+        .create_share(&share(ID1))
+        .unwrap()
+        .export_locations
+        .unwrap();
     let err = m.backend("broken").unwrap_err();
     assert!(matches!(err, Error::BackendUnavailable { .. }), "{err:?}");
     assert!(err.to_string().contains("gone.wasm"), "{err}");
@@ -216,6 +226,8 @@ fn no_network_and_no_environment_inside_the_sandbox() {
         .backend("hostile")
         .create_share(&s)
         .unwrap()
+        .export_locations
+        .unwrap_or_default()
         .into_iter()
         .map(|l| l.path)
         .collect();
@@ -245,7 +257,13 @@ fn max_stack_bounds_how_deep_a_driver_may_recurse() {
     let mut deep = share(ID1);
     deep.name = "4000".into();
     let roomy = Manager::new(&config).unwrap();
-    let got = roomy.backend("hostile").unwrap().create_share(&deep).unwrap();
+    let got = roomy
+        .backend("hostile")
+        .unwrap()
+        .create_share(&deep)
+        .unwrap()
+        .export_locations
+        .unwrap();
     assert_eq!(got[0].path, "4000", "4,000 levels fit the default 1 MiB stack");
     config.max_stack_bytes = 64 << 10;
     let tight = Manager::new(&config).unwrap();
@@ -290,10 +308,14 @@ fn a_python_driver_is_held_to_the_same_limits() {
     let msg = trap("raise");
     assert!(msg.contains("KeyError: 'a bug in the driver'"), "{msg}");
     // Nothing outside the root can be read: the driver goes on to create.
-    f.backend("escape").create_share(&share(ID1)).unwrap();
+    f.backend("escape")
+        .create_share(&share(ID1))
+        .unwrap()
+        .export_locations
+        .unwrap();
 
     let good = f.backend("good");
-    good.create_share(&share(ID2)).unwrap();
+    good.create_share(&share(ID2)).unwrap().export_locations.unwrap();
     good.delete_share(&share(ID2)).unwrap();
     for name in ["loop", "alloc", "recurse", "raise"] {
         assert_eq!(

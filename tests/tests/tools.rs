@@ -29,7 +29,11 @@ fn rename_host_moves_everything_atomically_and_refuses_to_clobber() {
         BackendSpec::new("b", drivers::GENERIC).host("taken@b"),
     ]);
     let storage = f.manager.storage();
-    f.backend("a").create_share(&share(ID1)).unwrap();
+    f.backend("a")
+        .create_share(&share(ID1))
+        .unwrap()
+        .export_locations
+        .unwrap();
     f.backend("a").create_snapshot(&snapshot(ID2, ID1)).unwrap();
     let before = f.backend("a").private_data().get(ID1, None).unwrap();
 
@@ -45,7 +49,11 @@ fn rename_host_moves_everything_atomically_and_refuses_to_clobber() {
     let hosts: Vec<String> = storage.hosts().unwrap().into_iter().map(|h| h.host).collect();
     assert_eq!(hosts, ["new@a"]);
 
-    f.backend("b").create_share(&share(ID1)).unwrap();
+    f.backend("b")
+        .create_share(&share(ID1))
+        .unwrap()
+        .export_locations
+        .unwrap();
     let err = storage
         .rename_host("new@a", "taken@b", false)
         .unwrap_err()
@@ -136,9 +144,12 @@ fn the_last_page_of_entities_has_no_cursor_even_when_full() {
 fn a_driver_built_against_contract_0_1_0_keeps_working() {
     let f = Fixture::new([BackendSpec::new("old", drivers::LEGACY)]);
     let b = f.backend("old");
-    let created = b.create_share(&share(ID1)).unwrap();
+    let created = b.create_share(&share(ID1)).unwrap().export_locations.unwrap();
     assert_eq!(created[0].path, format!("old-nas:/legacy-{}", &ID1[..8]));
-    assert_eq!(b.ensure_share(&share(ID1)).unwrap(), created);
+    assert_eq!(
+        b.ensure_share(&share(ID1)).unwrap().export_locations.unwrap(),
+        created
+    );
     assert_eq!(b.private_data().get(ID1, None).unwrap().len(), 1);
     b.delete_share(&share(ID1)).unwrap();
     assert_eq!(b.private_data().get(ID1, None).unwrap(), vec![]);
@@ -156,11 +167,14 @@ fn assert_added_in_0_2_is_unsupported(b: &privdata_host::Backend) {
             "create-share-from-snapshot",
             b.create_share_from_snapshot(&share(ID3), &snap).map(drop),
         ),
-        ("revert-to-snapshot", b.revert_to_snapshot(&snap)),
-        ("update-access", b.update_access(&s, &[], &[], &[]).map(drop)),
+        (
+            "revert-to-snapshot",
+            b.revert_to_snapshot(&snap, &[], &[]).map(drop),
+        ),
+        ("update-access", b.update_access(&s, &[], &[], &[], &[]).map(drop)),
         (
             "manage-existing-snapshot",
-            b.manage_existing_snapshot(&snap, "x").map(drop),
+            b.manage_existing_snapshot(&snap, &by_name("x")).map(drop),
         ),
         ("unmanage-snapshot", b.unmanage_snapshot(&snap)),
         ("get-stats", b.get_stats().map(drop)),
@@ -188,7 +202,7 @@ fn a_driver_built_against_contract_0_1_1_keeps_working() {
     let f = Fixture::new([BackendSpec::new("old", drivers::LEGACY_0_1_1)]);
     let b = f.backend("old");
     assert_eq!(b.contract(), "0.1");
-    let created = b.create_share(&share(ID1)).unwrap();
+    let created = b.create_share(&share(ID1)).unwrap().export_locations.unwrap();
     assert_eq!(created[0].path, format!("old-nas:/v011-{}", &ID1[..8]));
     b.extend_share(&share(ID1), 3).unwrap();
     let kept = b.private_data().get(ID1, None).unwrap();
@@ -197,7 +211,10 @@ fn a_driver_built_against_contract_0_1_1_keeps_working() {
         "{kept:?}"
     );
     // ensure-share goes through entities-list, which 0.1.1 added.
-    assert_eq!(b.ensure_share(&share(ID1)).unwrap(), created);
+    assert_eq!(
+        b.ensure_share(&share(ID1)).unwrap().export_locations.unwrap(),
+        created
+    );
     assert!(matches!(
         b.ensure_share(&share(ID2)),
         Err(Error::Driver {
@@ -297,7 +314,7 @@ fn orphans_are_purged_in_one_transaction_per_batch() {
 fn the_audit_journal_records_every_change_with_digests_not_values() {
     let (_dir, m) = audited([BackendSpec::new("g", drivers::GENERIC)]);
     let b = m.backend("g").unwrap();
-    b.create_share(&share(ID1)).unwrap();
+    b.create_share(&share(ID1)).unwrap().export_locations.unwrap();
     let volume = b.private_data().get(ID1, None).unwrap()[0].1.clone();
     b.private_data()
         .update(ID1, &pairs(&[("volume_id", &volume)]), false)

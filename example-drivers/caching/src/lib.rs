@@ -12,7 +12,10 @@
 //! addresses are the lines of `.backend/interfaces` (or the `export_addresses`
 //! option, comma-separated, when that file does not exist).
 
-use manila_driver_sdk::{BackendStats, Driver, DriverError, ExportLocation, Options, PrivateStorage, Share};
+use manila_driver_sdk::{
+    BackendStats, Driver, DriverError, ExportLocation, Options, PrivateStorage, Share, ShareUpdate,
+    manage_target,
+};
 use std::fs;
 use std::path::Path;
 
@@ -52,15 +55,9 @@ impl Caching {
             .lines()
             .map(str::trim)
             .filter(|a| !a.is_empty())
-            .map(|a| ExportLocation {
-                path: format!("{a}:{dir}"),
-                is_admin_only: false,
-            })
+            .map(|a| ExportLocation::new(format!("{a}:{dir}")))
             .collect();
-        exports.push(ExportLocation {
-            path: format!("admin:{dir}"),
-            is_admin_only: true,
-        });
+        exports.push(ExportLocation::new(format!("admin:{dir}")).admin_only());
         let size_gib = fs::read_to_string(format!("{dir}/.size"))
             .ok()
             .and_then(|s| s.trim().parse().ok())
@@ -110,8 +107,8 @@ fn decode_exports(cached: &str) -> Vec<ExportLocation> {
         .lines()
         .filter_map(|line| line.split_once('\t'))
         .map(|(path, kind)| ExportLocation {
-            path: path.to_string(),
             is_admin_only: kind == "admin",
+            ..ExportLocation::new(path)
         })
         .collect()
 }
@@ -124,7 +121,7 @@ impl Driver for Caching {
         })
     }
 
-    fn create_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
+    fn create_share(&self, share: &Share) -> Result<ShareUpdate, DriverError> {
         let dir = Caching::dir(share);
         fs::create_dir_all(&dir)?;
         fs::write(format!("{dir}/.size"), share.size_gib.to_string())?;
@@ -133,7 +130,7 @@ impl Driver for Caching {
             let _ = fs::remove_dir_all(&dir);
             return Err(e);
         }
-        Ok(learned.exports)
+        Ok(ShareUpdate::exported(learned.exports))
     }
 
     fn delete_share(&self, share: &Share) -> Result<(), DriverError> {
@@ -194,24 +191,22 @@ impl Driver for Caching {
             free_capacity_gib: None,
             thin_provisioning: true,
             pools: Vec::new(),
+            capabilities: Vec::new(),
         })
     }
 
-    fn ensure_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
+    fn ensure_share(&self, share: &Share) -> Result<ShareUpdate, DriverError> {
         let cached = self.private_storage.get_many(&share.id, CACHE_KEYS)?;
         if let Some(exports) = cached.get("export_locations") {
-            return Ok(decode_exports(exports));
+            return Ok(ShareUpdate::exported(decode_exports(exports)));
         }
         let learned = self.learn(share)?;
         self.cache(share, &learned)?;
-        Ok(learned.exports)
+        Ok(ShareUpdate::exported(learned.exports))
     }
 
-    fn manage_existing(
-        &self,
-        share: &Share,
-        backend_name: &str,
-    ) -> Result<(u64, Vec<ExportLocation>), DriverError> {
+    fn manage_existing(&self, share: &Share, driver_options: &Options) -> Result<ShareUpdate, DriverError> {
+        let backend_name = manage_target(share, driver_options)?;
         if backend_name != share.id {
             return Err(DriverError::Invalid(format!(
                 "this backend names shares by their id; expected {:?}, got {backend_name:?}",
@@ -220,7 +215,10 @@ impl Driver for Caching {
         }
         let learned = self.learn(share)?;
         self.cache(share, &learned)?;
-        Ok((learned.size_gib, learned.exports))
+        Ok(ShareUpdate {
+            size_gib: Some(learned.size_gib),
+            ..ShareUpdate::exported(learned.exports)
+        })
     }
 
     fn unmanage(&self, share: &Share) -> Result<(), DriverError> {

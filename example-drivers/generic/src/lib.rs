@@ -17,8 +17,9 @@
 //! leave.
 
 use manila_driver_sdk::{
-    AccessLevel, AccessRule, AccessType, BackendStats, Driver, DriverError, ExportLocation, Options,
-    PrivateStorage, RuleResult, RuleState, Share, Snapshot, random_hex,
+    AccessChanges, AccessLevel, AccessRule, AccessType, BackendStats, Driver, DriverError, ExportLocation,
+    Options, PrivateStorage, RuleResult, RuleState, Share, ShareUpdate, Snapshot, SnapshotUpdate,
+    manage_target, random_hex,
 };
 use std::collections::BTreeMap;
 use std::fs;
@@ -82,10 +83,10 @@ impl Generic {
     }
 
     fn exports(&self, volume: &str) -> Vec<ExportLocation> {
-        vec![ExportLocation {
-            path: format!("{}:{VOLUMES}/{volume}", self.export_host),
-            is_admin_only: false,
-        }]
+        vec![ExportLocation::new(format!(
+            "{}:{VOLUMES}/{volume}",
+            self.export_host
+        ))]
     }
 }
 
@@ -188,8 +189,18 @@ impl Driver for Generic {
         })
     }
 
-    fn create_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
+    /// What the driver is set up with: while it stays the same, Manila
+    /// need not ensure every share at start.
+    fn get_backend_info(&self) -> Result<Option<Vec<(String, String)>>, DriverError> {
+        Ok(Some(vec![
+            ("export_host".into(), self.export_host.clone()),
+            ("capacity_gib".into(), self.capacity_gib.to_string()),
+        ]))
+    }
+
+    fn create_share(&self, share: &Share) -> Result<ShareUpdate, DriverError> {
         self.new_volume(share, |dir| fs::create_dir_all(dir))
+            .map(ShareUpdate::exported)
     }
 
     fn delete_share(&self, share: &Share) -> Result<(), DriverError> {
@@ -213,7 +224,7 @@ impl Driver for Generic {
         Ok(())
     }
 
-    fn ensure_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
+    fn ensure_share(&self, share: &Share) -> Result<ShareUpdate, DriverError> {
         let volume = self.volume_of(&share.id)?;
         if !Path::new(&format!("{VOLUMES}/{volume}")).is_dir() {
             return Err(DriverError::Backend(format!(
@@ -221,15 +232,19 @@ impl Driver for Generic {
                 share.id
             )));
         }
-        Ok(self.exports(&volume))
+        Ok(ShareUpdate::exported(self.exports(&volume)))
     }
 
-    fn create_snapshot(&self, snapshot: &Snapshot) -> Result<(), DriverError> {
-        let volume = self.volume_of(&snapshot.share_id)?;
+    fn create_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotUpdate, DriverError> {
+        let volume = self.volume_of(&snapshot.share.id)?;
+        let made = |snap_volume: String| SnapshotUpdate {
+            provider_location: Some(snap_volume),
+            ..SnapshotUpdate::default()
+        };
         if let Some(snap_volume) = self.private_storage.get(&snapshot.id, "snapshot_volume_id")?
             && Path::new(&format!("{SNAPSHOTS}/{snap_volume}")).is_dir()
         {
-            return Ok(());
+            return Ok(made(snap_volume));
         }
         let snap_volume = format!("snap-{}", random_hex(12));
         let target = format!("{SNAPSHOTS}/{snap_volume}");
@@ -245,7 +260,7 @@ impl Driver for Generic {
             let _ = fs::remove_dir_all(&target);
             return Err(e.into());
         }
-        Ok(())
+        Ok(made(snap_volume))
     }
 
     fn delete_snapshot(&self, snapshot: &Snapshot) -> Result<(), DriverError> {
@@ -256,11 +271,8 @@ impl Driver for Generic {
         Ok(())
     }
 
-    fn manage_existing(
-        &self,
-        share: &Share,
-        backend_name: &str,
-    ) -> Result<(u64, Vec<ExportLocation>), DriverError> {
+    fn manage_existing(&self, share: &Share, driver_options: &Options) -> Result<ShareUpdate, DriverError> {
+        let backend_name = &manage_target(share, driver_options)?;
         if backend_name.is_empty() || backend_name.contains('/') || backend_name.starts_with('.') {
             return Err(DriverError::Invalid(format!(
                 "{backend_name:?} is not a volume name"
@@ -275,7 +287,10 @@ impl Driver for Generic {
         let size = read_size(&dir).unwrap_or(share.size_gib.max(1));
         self.private_storage
             .update(&share.id, [("volume_id", backend_name)])?;
-        Ok((size, self.exports(backend_name)))
+        Ok(ShareUpdate {
+            size_gib: Some(size),
+            ..ShareUpdate::exported(self.exports(backend_name))
+        })
     }
 
     fn unmanage(&self, share: &Share) -> Result<(), DriverError> {
@@ -306,14 +321,24 @@ impl Driver for Generic {
         &self,
         share: &Share,
         snapshot: &Snapshot,
-    ) -> Result<Vec<ExportLocation>, DriverError> {
+    ) -> Result<ShareUpdate, DriverError> {
         let source = format!("{SNAPSHOTS}/{}", self.snapshot_volume_of(&snapshot.id)?);
-        self.new_volume(share, |dir| copy_dir(Path::new(&source), dir))
+        let exports = self.new_volume(share, |dir| copy_dir(Path::new(&source), dir))?;
+        Ok(ShareUpdate {
+            status: Some("available".into()),
+            ..ShareUpdate::exported(exports)
+        })
     }
 
-    fn revert_to_snapshot(&self, snapshot: &Snapshot) -> Result<(), DriverError> {
+    /// The share takes the snapshot's data and its size.
+    fn revert_to_snapshot(
+        &self,
+        snapshot: &Snapshot,
+        _: &[AccessRule],
+        _: &[AccessRule],
+    ) -> Result<ShareUpdate, DriverError> {
         let source = format!("{SNAPSHOTS}/{}", self.snapshot_volume_of(&snapshot.id)?);
-        let volume = self.volume_of(&snapshot.share_id)?;
+        let volume = self.volume_of(&snapshot.share.id)?;
         // Copy aside first, then swap: a failed copy leaves the share as it was.
         let staged = format!("{VOLUMES}/.{volume}.revert");
         remove_dir(&staged)?;
@@ -321,28 +346,36 @@ impl Driver for Generic {
         let dir = format!("{VOLUMES}/{volume}");
         remove_dir(&dir)?;
         fs::rename(&staged, &dir)?;
-        Ok(())
+        Ok(ShareUpdate {
+            size_gib: Some(read_size(&dir)?),
+            ..ShareUpdate::default()
+        })
     }
 
+    /// An updated rule (its level changed) is written again like an added
+    /// one.
     fn update_access(
         &self,
         share: &Share,
-        access_rules: &[AccessRule],
-        add_rules: &[AccessRule],
-        delete_rules: &[AccessRule],
+        changes: AccessChanges<'_>,
     ) -> Result<Vec<RuleResult>, DriverError> {
         let volume = self.volume_of(&share.id)?;
-        let full_sync = add_rules.is_empty() && delete_rules.is_empty();
+        let full_sync = changes.is_full_sync();
         let mut exports = if full_sync {
             BTreeMap::new()
         } else {
             read_exports(&volume)?
         };
-        for rule in delete_rules {
+        for rule in changes.delete {
             exports.remove(&rule.id);
         }
         let applies = |rule: &AccessRule| rule.access_type == AccessType::Ip && valid_client(&rule.access_to);
-        for rule in if full_sync { access_rules } else { add_rules } {
+        let written = if full_sync {
+            changes.all.to_vec()
+        } else {
+            [changes.add, changes.update].concat()
+        };
+        for rule in &written {
             if applies(rule) {
                 let level = match rule.access_level {
                     AccessLevel::Rw => "rw",
@@ -355,7 +388,8 @@ impl Driver for Generic {
             }
         }
         write_exports(&volume, &exports)?;
-        Ok(access_rules
+        Ok(changes
+            .all
             .iter()
             .map(|rule| RuleResult {
                 id: rule.id.clone(),
@@ -364,12 +398,23 @@ impl Driver for Generic {
                 } else {
                     RuleState::Error
                 },
+                access_key: None,
             })
             .collect())
     }
 
-    fn manage_existing_snapshot(&self, snapshot: &Snapshot, backend_name: &str) -> Result<u64, DriverError> {
-        let volume = self.volume_of(&snapshot.share_id)?;
+    /// The snapshot to adopt is named by its provider location, or the
+    /// `backend_name` driver option.
+    fn manage_existing_snapshot(
+        &self,
+        snapshot: &Snapshot,
+        driver_options: &Options,
+    ) -> Result<SnapshotUpdate, DriverError> {
+        let backend_name = driver_options
+            .get("backend_name")
+            .or(snapshot.provider_location.as_deref())
+            .unwrap_or_default();
+        let volume = self.volume_of(&snapshot.share.id)?;
         let dir = format!("{SNAPSHOTS}/{backend_name}");
         if backend_name.is_empty() || backend_name.contains('/') || !Path::new(&dir).is_dir() {
             return Err(DriverError::NotFound(format!(
@@ -384,7 +429,11 @@ impl Driver for Generic {
                 ("source_volume_id", &volume),
             ],
         )?;
-        Ok(size)
+        Ok(SnapshotUpdate {
+            size_gib: Some(size),
+            provider_location: Some(backend_name.to_string()),
+            ..SnapshotUpdate::default()
+        })
     }
 
     fn unmanage_snapshot(&self, snapshot: &Snapshot) -> Result<(), DriverError> {
@@ -410,6 +459,7 @@ impl Driver for Generic {
             free_capacity_gib: Some(self.capacity_gib.saturating_sub(allocated)),
             thin_provisioning: false,
             pools: Vec::new(),
+            capabilities: Vec::new(),
         })
     }
 }

@@ -13,8 +13,9 @@
 
 use manila_driver_sdk::http::{Client, Response};
 use manila_driver_sdk::{
-    AccessLevel, AccessRule, AccessType, BackendStats, Driver, DriverError, ExportLocation, Options,
-    PrivateStorage, RuleResult, RuleState, Share, Snapshot,
+    AccessChanges, AccessLevel, AccessRule, AccessType, BackendStats, Driver, DriverError, ExportLocation,
+    Options, PrivateStorage, RuleResult, RuleState, Share, ShareUpdate, Snapshot, SnapshotUpdate,
+    manage_target,
 };
 use serde_json::{Value, json};
 
@@ -63,11 +64,11 @@ impl Rest {
             .ok_or_else(|| DriverError::NotFound(format!("share {share_id} has no volume on this backend")))
     }
 
-    fn exports(&self, volume: &str) -> Vec<ExportLocation> {
-        vec![ExportLocation {
-            path: format!("{}:/exports/{volume}", self.export_host),
-            is_admin_only: false,
-        }]
+    fn exports(&self, volume: &str) -> ShareUpdate {
+        ShareUpdate::exported(vec![ExportLocation::new(format!(
+            "{}:/exports/{volume}",
+            self.export_host
+        ))])
     }
 
     fn resize(&self, share: &Share, new_size_gib: u64) -> Result<(), DriverError> {
@@ -128,7 +129,7 @@ impl Driver for Rest {
         })
     }
 
-    fn create_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
+    fn create_share(&self, share: &Share) -> Result<ShareUpdate, DriverError> {
         // A retried create finds the volume it made the first time.
         if let Some(volume) = self.private_storage.get(&share.id, "volume_id")? {
             return Ok(self.exports(&volume));
@@ -162,7 +163,7 @@ impl Driver for Rest {
         self.resize(share, new_size_gib)
     }
 
-    fn ensure_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
+    fn ensure_share(&self, share: &Share) -> Result<ShareUpdate, DriverError> {
         let volume = self.volume_of(&share.id)?;
         match expect(self.api.get(&format!("/api/volumes/{volume}"))?, "ensure") {
             Ok(_) => Ok(self.exports(&volume)),
@@ -174,11 +175,16 @@ impl Driver for Rest {
         }
     }
 
-    fn create_snapshot(&self, snapshot: &Snapshot) -> Result<(), DriverError> {
-        if self.private_storage.get(&snapshot.id, "snapshot_id")?.is_some() {
-            return Ok(());
+    /// The array's snapshot id is the provider location Manila keeps.
+    fn create_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotUpdate, DriverError> {
+        let made = |id: String| SnapshotUpdate {
+            provider_location: Some(id),
+            ..SnapshotUpdate::default()
+        };
+        if let Some(id) = self.private_storage.get(&snapshot.id, "snapshot_id")? {
+            return Ok(made(id));
         }
-        let volume = self.volume_of(&snapshot.share_id)?;
+        let volume = self.volume_of(&snapshot.share.id)?;
         let body = json!({ "name": format!("snapshot-{}", snapshot.id) }).to_string();
         let created = expect(
             self.api
@@ -193,20 +199,20 @@ impl Driver for Rest {
             let _ = self.api.delete(&format!("/api/snapshots/{id}"));
             return Err(e.into());
         }
-        Ok(())
+        Ok(made(id))
     }
 
     fn delete_snapshot(&self, snapshot: &Snapshot) -> Result<(), DriverError> {
         self.delete_kept(&snapshot.id, "snapshot_id", "snapshot")
     }
 
-    fn manage_existing(
-        &self,
-        share: &Share,
-        backend_name: &str,
-    ) -> Result<(u64, Vec<ExportLocation>), DriverError> {
-        let size = self.adopt(share, backend_name)?;
-        Ok((size, self.exports(backend_name)))
+    fn manage_existing(&self, share: &Share, driver_options: &Options) -> Result<ShareUpdate, DriverError> {
+        let backend_name = manage_target(share, driver_options)?;
+        let size = self.adopt(share, &backend_name)?;
+        Ok(ShareUpdate {
+            size_gib: Some(size),
+            ..self.exports(&backend_name)
+        })
     }
 
     fn unmanage(&self, share: &Share) -> Result<(), DriverError> {
@@ -219,13 +225,12 @@ impl Driver for Rest {
     fn update_access(
         &self,
         share: &Share,
-        access_rules: &[AccessRule],
-        _add_rules: &[AccessRule],
-        _delete_rules: &[AccessRule],
+        changes: AccessChanges<'_>,
     ) -> Result<Vec<RuleResult>, DriverError> {
         let volume = self.volume_of(&share.id)?;
         let applies = |rule: &AccessRule| rule.access_type == AccessType::Ip;
-        let clients: Vec<String> = access_rules
+        let clients: Vec<String> = changes
+            .all
             .iter()
             .filter(|r| applies(r))
             .map(|r| {
@@ -242,7 +247,8 @@ impl Driver for Rest {
                 .put(&format!("/api/volumes/{volume}/exports"), body.as_bytes())?,
             &format!("setting the exports of volume {volume}"),
         )?;
-        Ok(access_rules
+        Ok(changes
+            .all
             .iter()
             .map(|rule| RuleResult {
                 id: rule.id.clone(),
@@ -251,6 +257,7 @@ impl Driver for Rest {
                 } else {
                     RuleState::Error
                 },
+                access_key: None,
             })
             .collect())
     }
@@ -264,6 +271,7 @@ impl Driver for Rest {
             free_capacity_gib: capacity.get("free_gib").and_then(Value::as_u64),
             thin_provisioning: false,
             pools: Vec::new(),
+            capabilities: Vec::new(),
         })
     }
 }

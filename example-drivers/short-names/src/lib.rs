@@ -11,7 +11,8 @@
 //! in `shares/<short name>/.snapshots/<short name>/`.
 
 use manila_driver_sdk::{
-    BackendStats, Driver, DriverError, ExportLocation, Options, PrivateStorage, Share, Snapshot, random_hex,
+    BackendStats, Driver, DriverError, ExportLocation, Options, PrivateStorage, Share, ShareUpdate, Snapshot,
+    SnapshotUpdate, manage_target, random_hex,
 };
 use std::fs;
 use std::path::Path;
@@ -52,11 +53,11 @@ impl ShortNames {
         )))
     }
 
-    fn exports(&self, name: &str) -> Vec<ExportLocation> {
-        vec![ExportLocation {
-            path: format!("{}:{SHARES}/{name}", self.export_host),
-            is_admin_only: false,
-        }]
+    fn exports(&self, name: &str) -> ShareUpdate {
+        ShareUpdate::exported(vec![ExportLocation::new(format!(
+            "{}:{SHARES}/{name}",
+            self.export_host
+        ))])
     }
 }
 
@@ -75,7 +76,7 @@ impl Driver for ShortNames {
         })
     }
 
-    fn create_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
+    fn create_share(&self, share: &Share) -> Result<ShareUpdate, DriverError> {
         // A retried create: the name the private data holds is the share's.
         if let Some(name) = self.private_storage.get(&share.id, "backend_name")? {
             let dir = format!("{SHARES}/{name}");
@@ -114,7 +115,7 @@ impl Driver for ShortNames {
         Ok(())
     }
 
-    fn ensure_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
+    fn ensure_share(&self, share: &Share) -> Result<ShareUpdate, DriverError> {
         let name = self.name_of(&share.id)?;
         if !Path::new(&format!("{SHARES}/{name}")).is_dir() {
             return Err(DriverError::Backend(format!("backend share {name} is missing")));
@@ -122,13 +123,13 @@ impl Driver for ShortNames {
         Ok(self.exports(&name))
     }
 
-    fn create_snapshot(&self, snapshot: &Snapshot) -> Result<(), DriverError> {
-        let share_name = self.name_of(&snapshot.share_id)?;
+    fn create_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotUpdate, DriverError> {
+        let share_name = self.name_of(&snapshot.share.id)?;
         let parent = format!("{SHARES}/{share_name}/.snapshots");
         if let Some(name) = self.private_storage.get(&snapshot.id, "backend_name")?
             && Path::new(&format!("{parent}/{name}")).is_dir()
         {
-            return Ok(());
+            return Ok(SnapshotUpdate::default());
         }
         fs::create_dir_all(&parent)?;
         let name = self.new_name(&snapshot.id, &parent)?;
@@ -140,7 +141,7 @@ impl Driver for ShortNames {
                 ("share_backend_name", &share_name),
             ],
         )?;
-        Ok(())
+        Ok(SnapshotUpdate::default())
     }
 
     fn delete_snapshot(&self, snapshot: &Snapshot) -> Result<(), DriverError> {
@@ -157,11 +158,8 @@ impl Driver for ShortNames {
         Ok(())
     }
 
-    fn manage_existing(
-        &self,
-        share: &Share,
-        backend_name: &str,
-    ) -> Result<(u64, Vec<ExportLocation>), DriverError> {
+    fn manage_existing(&self, share: &Share, driver_options: &Options) -> Result<ShareUpdate, DriverError> {
+        let backend_name = &manage_target(share, driver_options)?;
         if backend_name.len() > self.max_len || backend_name.contains('/') || backend_name.starts_with('.') {
             return Err(DriverError::Invalid(format!(
                 "{backend_name:?} is not a backend name of at most {} characters",
@@ -180,7 +178,10 @@ impl Driver for ShortNames {
             .unwrap_or(1);
         self.private_storage
             .update(&share.id, [("backend_name", backend_name)])?;
-        Ok((size, self.exports(backend_name)))
+        Ok(ShareUpdate {
+            size_gib: Some(size),
+            ..self.exports(backend_name)
+        })
     }
 
     fn unmanage(&self, share: &Share) -> Result<(), DriverError> {
@@ -205,9 +206,18 @@ impl Driver for ShortNames {
         Ok(())
     }
 
-    /// Adopt `.snapshots/<backend_name>` of the snapshot's share.
-    fn manage_existing_snapshot(&self, snapshot: &Snapshot, backend_name: &str) -> Result<u64, DriverError> {
-        let share_name = self.name_of(&snapshot.share_id)?;
+    /// Adopt `.snapshots/<name>` of the snapshot's share, named by its
+    /// provider location or the `backend_name` driver option.
+    fn manage_existing_snapshot(
+        &self,
+        snapshot: &Snapshot,
+        driver_options: &Options,
+    ) -> Result<SnapshotUpdate, DriverError> {
+        let backend_name = driver_options
+            .get("backend_name")
+            .or(snapshot.provider_location.as_deref())
+            .unwrap_or_default();
+        let share_name = self.name_of(&snapshot.share.id)?;
         let dir = format!("{SHARES}/{share_name}/.snapshots/{backend_name}");
         if backend_name.is_empty() || backend_name.contains('/') || !Path::new(&dir).is_dir() {
             return Err(DriverError::NotFound(format!(
@@ -221,7 +231,10 @@ impl Driver for ShortNames {
                 ("share_backend_name", &share_name),
             ],
         )?;
-        Ok(snapshot.size_gib.max(1))
+        Ok(SnapshotUpdate {
+            size_gib: Some(snapshot.size_gib.max(1)),
+            ..SnapshotUpdate::default()
+        })
     }
 
     /// Forget the snapshot's names; it stays on the NAS.
@@ -241,6 +254,7 @@ impl Driver for ShortNames {
             free_capacity_gib: None,
             thin_provisioning: true,
             pools: Vec::new(),
+            capabilities: Vec::new(),
         })
     }
 }

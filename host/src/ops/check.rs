@@ -151,9 +151,10 @@ fn kept_values(data: &PrivateData, entity: &str) -> Vec<String> {
         .collect()
 }
 
-/// After an unmanage, adopt the same backend object again under `step`,
-/// trying each name the driver kept and then `old_id`: the kit cannot know
-/// the backend's name. Whether it was adopted; a trap is a violation, and
+/// After an unmanage, adopt the same backend object again under `step`: as
+/// an administrator does (by the export path, or the snapshot's provider
+/// location), then naming as `backend_name` each value the driver kept and
+/// then `old_id`, since the kit cannot know the backend's name. Whether it was adopted; a trap is a violation, and
 /// a driver that answers `unsupported` to every name does not support it.
 fn adopt<T>(
     report: &mut Report,
@@ -162,18 +163,28 @@ fn adopt<T>(
     kept: &[String],
     old_id: &str,
     try_name: impl Fn(&str) -> Result<T, Error>,
-    detail: impl Fn(&T) -> String,
+    detail: impl Fn(&T) -> Result<String, String>,
 ) -> bool {
     let mut tried = Vec::new();
     let mut all_unsupported = true;
-    for name in kept.iter().map(String::as_str).chain([old_id]) {
+    for name in [""]
+        .into_iter()
+        .chain(kept.iter().map(String::as_str))
+        .chain([old_id])
+    {
         match try_name(name) {
             Ok(adopted) => {
-                report.push(
-                    step,
-                    Outcome::Ok,
-                    format!("adopted {name:?}: {}", detail(&adopted)),
-                );
+                let how = if name.is_empty() {
+                    "by its export location / provider location".to_string()
+                } else {
+                    format!("as backend_name {name:?}")
+                };
+                match detail(&adopted) {
+                    Ok(d) => report.push(step, Outcome::Ok, format!("adopted {how}: {d}")),
+                    Err(violation) => {
+                        report.push(step, Outcome::Fail, format!("adopted {how}, but {violation}"))
+                    }
+                }
                 return true;
             }
             Err(Error::DriverTrap { message, .. }) => {
@@ -199,6 +210,16 @@ fn adopt<T>(
     false
 }
 
+/// The driver options that name the backend object to manage; none for
+/// `""` (the export path or provider location says which).
+fn backend_name(name: &str) -> Vec<(String, String)> {
+    if name.is_empty() {
+        Vec::new()
+    } else {
+        vec![("backend_name".into(), name.into())]
+    }
+}
+
 fn is_unsupported(e: &Error) -> bool {
     matches!(
         e,
@@ -210,12 +231,7 @@ fn is_unsupported(e: &Error) -> bool {
 }
 
 fn rule(id: &str, to: &str, level: AccessLevel) -> AccessRule {
-    AccessRule {
-        id: id.into(),
-        access_type: AccessType::Ip,
-        access_to: to.into(),
-        access_level: level,
-    }
+    AccessRule::new(id, AccessType::Ip, to, level)
 }
 
 /// Allow two rules, then deny one: each call must answer for exactly the
@@ -243,9 +259,11 @@ fn check_access(report: &mut Report, backend: &Backend, share: &Share) {
         ("update-access: deny all", vec![], vec![], vec![ro.clone()]),
     ];
     for (name, all, add, delete) in steps {
-        let Some(states) = report.record(name, backend.update_access(share, &all, &add, &delete), |s| {
-            format!("{} rule(s) answered", s.len())
-        }) else {
+        let Some(states) = report.record(
+            name,
+            backend.update_access(share, &all, &add, &delete, &[]),
+            |s| format!("{} rule(s) answered", s.len()),
+        ) else {
             return;
         };
         let mut answered: Vec<&str> = states.iter().map(|s| s.id.as_str()).collect();
@@ -319,15 +337,31 @@ pub fn check_driver(
     let backend = config.backend("check", component, storage);
     let data = backend.private_data().clone();
     let share = |id: &str| Share {
-        id: id.into(),
-        name: "conformance".into(),
-        size_gib: 1,
-        protocol: "NFS".into(),
+        display_name: "conformance".into(),
+        ..Share::new(id, 1, "NFS")
     };
     let exports_of = |op: &'static str, id: &str| match op {
-        "create-share" => backend.create_share(&share(id)),
-        _ => backend.ensure_share(&share(id)),
+        "create-share" => backend.create_share(&share(id)).map(|u| u.exports().to_vec()),
+        _ => backend.ensure_shares(&[share(id)]).map(|updates| {
+            updates
+                .into_iter()
+                .find(|(answered, _)| answered == id)
+                .map(|(_, u)| u.exports().to_vec())
+                .unwrap_or_default()
+        }),
     };
+
+    report.record(
+        "get-backend-info",
+        backend.get_backend_info(),
+        |info| match info {
+            Some(info) => format!(
+                "{} item(s): Manila skips ensure while they stay the same",
+                info.len()
+            ),
+            None => "none: Manila ensures every share at start".into(),
+        },
+    );
 
     let created = report.record("create-share", exports_of("create-share", SHARE), |e| {
         format!("{} export location(s)", e.len())
@@ -350,14 +384,14 @@ pub fn check_driver(
             "create-share kept no private data (allowed)",
         );
     }
-    if let Some(ensured) = report.record("ensure-share", exports_of("ensure-share", SHARE), |e| {
+    if let Some(ensured) = report.record("ensure-shares", exports_of("ensure-shares", SHARE), |e| {
         format!("{} export location(s)", e.len())
     }) && ensured != created
     {
         report.push(
-            "ensure-share",
+            "ensure-shares",
             Outcome::Ok,
-            "note: export locations differ from create-share's",
+            "note: export locations differ from create-share's (or the share was not answered for)",
         );
     }
     let mut s = share(SHARE);
@@ -377,15 +411,23 @@ pub fn check_driver(
         .is_some()
     {
         report.expect_no_data(&data, SHARE, "unmanage");
-        let adopted = share(ADOPTED);
+        // As an administrator adopts it: by the export path it had.
+        let adopted = Share {
+            export_locations: created.clone(),
+            status: "manage_starting".into(),
+            ..share(ADOPTED)
+        };
         if adopt(
             &mut report,
             "manage-existing",
             "share",
             &kept,
             SHARE,
-            |name| backend.manage_existing(&adopted, name),
-            |(size, exports)| format!("{size} GiB, {} export location(s)", exports.len()),
+            |name| backend.manage_existing(&adopted, &backend_name(name)),
+            |u| match u.size_gib {
+                Some(size) => Ok(format!("{size} GiB, {} export location(s)", u.exports().len())),
+                None => Err("the answer has no size_gib: Manila needs the adopted share's size".into()),
+            },
         ) {
             to_delete = ADOPTED;
         }
@@ -428,11 +470,7 @@ fn check_snapshots(
     root: &Path,
     exports: &[ExportLocation],
 ) {
-    let snap = Snapshot {
-        id: SNAPSHOT.into(),
-        share_id: SHARE.into(),
-        size_gib: 1,
-    };
+    let snap = Snapshot::new(SNAPSHOT, Share::new(SHARE, 1, "NFS"));
     let marker = share_dir(root, exports).map(|d| d.join(MARKER));
     if let Some(m) = &marker
         && std::fs::write(m, b"before").is_err()
@@ -443,19 +481,28 @@ fn check_snapshots(
             "cannot write into the share",
         );
     }
-    let snapped = report.record("create-snapshot", backend.create_snapshot(&snap), |_| {
-        String::new()
+    let snapped = report.record("create-snapshot", backend.create_snapshot(&snap), |u| {
+        match &u.provider_location {
+            Some(location) => format!("provider location {location:?}"),
+            None => String::new(),
+        }
     });
-    if snapped.is_none() {
+    let Some(snapped) = snapped else {
         return;
-    }
+    };
+    let snap = Snapshot {
+        provider_location: snapped.provider_location,
+        ..snap
+    };
     if let Some(m) = &marker {
         let _ = std::fs::write(m, b"after");
     }
     if report
-        .record("revert-to-snapshot", backend.revert_to_snapshot(&snap), |_| {
-            String::new()
-        })
+        .record(
+            "revert-to-snapshot",
+            backend.revert_to_snapshot(&snap, &[], &[]),
+            |u| u.size_gib.map(|s| format!("now {s} GiB")).unwrap_or_default(),
+        )
         .is_some()
     {
         match &marker {
@@ -479,16 +526,16 @@ fn check_snapshots(
     }
 
     let clone = Share {
-        id: CLONE.into(),
-        name: "conformance clone".into(),
-        size_gib: 1,
-        protocol: "NFS".into(),
+        display_name: "conformance clone".into(),
+        snapshot_id: Some(SNAPSHOT.into()),
+        status: "creating_from_snapshot".into(),
+        ..Share::new(CLONE, 1, "NFS")
     };
     if report
         .record(
             "create-share-from-snapshot",
             backend.create_share_from_snapshot(&clone, &snap),
-            |e| format!("{} export location(s)", e.len()),
+            |u| format!("{} export location(s), status {:?}", u.exports().len(), u.status),
         )
         .is_some()
         && report
@@ -516,8 +563,11 @@ fn check_snapshots(
             "snapshot",
             &kept,
             SNAPSHOT,
-            |name| backend.manage_existing_snapshot(&snap, name),
-            |size| format!("{size} GiB"),
+            |name| backend.manage_existing_snapshot(&snap, &backend_name(name)),
+            |u| match u.size_gib {
+                Some(size) => Ok(format!("{size} GiB")),
+                None => Err("the answer has no size_gib: Manila needs the adopted snapshot's size".into()),
+            },
         );
     }
     if report

@@ -4,7 +4,7 @@
 //! one export location's path. `delete-share` does nothing, so the host can
 //! time a whole call that does no work.
 
-use manila_driver_sdk::{Driver, DriverError, ExportLocation, Options, PrivateStorage, Share};
+use manila_driver_sdk::{Driver, DriverError, ExportLocation, Options, PrivateStorage, Share, ShareUpdate};
 use std::time::Instant;
 
 struct Bench;
@@ -48,7 +48,7 @@ impl Driver for Bench {
         Ok(Bench)
     }
 
-    fn create_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
+    fn create_share(&self, share: &Share) -> Result<ShareUpdate, DriverError> {
         let (op, n) = share
             .name
             .split_once('\u{1f}')
@@ -56,10 +56,9 @@ impl Driver for Bench {
         let n = n
             .parse()
             .map_err(|_| DriverError::Invalid(format!("{n:?} is not a count")))?;
-        Ok(vec![ExportLocation {
-            path: run(op, n)?.to_string(),
-            is_admin_only: false,
-        }])
+        Ok(ShareUpdate::exported(vec![ExportLocation::new(
+            run(op, n)?.to_string(),
+        )]))
     }
 
     fn delete_share(&self, _share: &Share) -> Result<(), DriverError> {

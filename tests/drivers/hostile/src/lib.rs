@@ -29,7 +29,7 @@
 mod resources;
 
 use manila_driver_sdk::bindings::manila::driver::private_data as raw;
-use manila_driver_sdk::{Driver, DriverError, ExportLocation, Options, PrivateStorage, Share};
+use manila_driver_sdk::{Driver, DriverError, ExportLocation, Options, PrivateStorage, Share, ShareUpdate};
 
 struct Hostile {
     mode: String,
@@ -38,10 +38,7 @@ struct Hostile {
 const SEP: char = '\u{1f}';
 
 fn location(path: String) -> ExportLocation {
-    ExportLocation {
-        path,
-        is_admin_only: false,
-    }
+    ExportLocation::new(path)
 }
 
 fn probe(script: &str) -> Result<Vec<ExportLocation>, DriverError> {
@@ -149,14 +146,9 @@ fn reach(target: &str) -> Vec<ExportLocation> {
     ]
 }
 
-impl Driver for Hostile {
-    fn setup(options: Options) -> Result<Self, DriverError> {
-        Ok(Hostile {
-            mode: options.get("mode").unwrap_or("probe").to_string(),
-        })
-    }
-
-    fn create_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
+impl Hostile {
+    /// What the mode does, as the share's export locations.
+    fn create(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
         match self.mode.as_str() {
             "probe" => probe(&share.name),
             "escape" => Ok(escape()),
@@ -229,10 +221,22 @@ impl Driver for Hostile {
             other => Err(DriverError::Invalid(format!("unknown mode {other:?}"))),
         }
     }
+}
 
-    fn ensure_share(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
+impl Driver for Hostile {
+    fn setup(options: Options) -> Result<Self, DriverError> {
+        Ok(Hostile {
+            mode: options.get("mode").unwrap_or("probe").to_string(),
+        })
+    }
+
+    fn create_share(&self, share: &Share) -> Result<ShareUpdate, DriverError> {
+        self.create(share).map(ShareUpdate::exported)
+    }
+
+    fn ensure_share(&self, share: &Share) -> Result<ShareUpdate, DriverError> {
         match PrivateStorage.get(&share.id, "volume_id")? {
-            Some(volume) => Ok(vec![location(format!("nas:/{volume}"))]),
+            Some(volume) => Ok(ShareUpdate::exported(vec![location(format!("nas:/{volume}"))])),
             None => Err(DriverError::NotFound(share.id.clone())),
         }
     }

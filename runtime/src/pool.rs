@@ -1,0 +1,131 @@
+//! The live instances of one backend's driver, as Manila keeps its drivers:
+//! an instance is made and set up once, then serves one operation after
+//! another, keeping what it learned (a session with the array, a client,
+//! caches) in its memory. Up to [`SandboxLimits::max_instances`] of them
+//! serve operations at once; a further operation waits for one to be free.
+//! An instance that trapped (a timeout is a trap) is thrown away and the
+//! next operation gets a new one, set up again.
+//!
+//! [`SandboxLimits::max_instances`]: crate::SandboxLimits::max_instances
+
+use crate::contract::{Call, Driver};
+use crate::error::Result;
+use crate::sandbox::{DriverComponent, DriverInstance, Sandbox, State};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use wasmtime::Store;
+
+/// One backend's instances.
+#[derive(Debug)]
+pub(crate) struct InstancePool {
+    driver: DriverComponent,
+    sandbox: Sandbox,
+    instances: Mutex<Instances>,
+    /// Signalled when an instance comes back or a place frees up.
+    returned: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Instances {
+    /// Set up and waiting for an operation.
+    idle: Vec<DriverInstance>,
+    /// Idle, busy, or being made: never more than `max_instances`.
+    live: usize,
+    /// Instances made so far, for `stats` and tests.
+    made: u64,
+}
+
+/// What the pool has done so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Instances alive now (idle or serving an operation).
+    pub live: usize,
+    /// Instances made (and set up) since the backend was loaded.
+    pub made: u64,
+}
+
+impl InstancePool {
+    pub(crate) fn new(driver: DriverComponent, sandbox: Sandbox) -> Self {
+        InstancePool {
+            driver,
+            sandbox,
+            instances: Mutex::default(),
+            returned: Condvar::new(),
+        }
+    }
+
+    pub(crate) fn driver(&self) -> &DriverComponent {
+        &self.driver
+    }
+
+    pub(crate) fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    pub(crate) fn stats(&self) -> PoolStats {
+        let instances = self.lock();
+        PoolStats {
+            live: instances.live,
+            made: instances.made,
+        }
+    }
+
+    /// Run `operation` on an idle instance, or on a new one set up for it.
+    pub(crate) fn call<R>(
+        &self,
+        operation: &'static str,
+        op: impl FnOnce(&mut Store<State>, &Driver) -> Call<R>,
+    ) -> Result<R> {
+        let mut instance = self.take()?;
+        let result = instance.call(operation, op);
+        self.give_back(instance);
+        result
+    }
+
+    /// An idle instance, or a new one set up once there is room for it.
+    fn take(&self) -> Result<DriverInstance> {
+        let mut instances = self.lock();
+        loop {
+            if let Some(instance) = instances.idle.pop() {
+                return Ok(instance);
+            }
+            if instances.live < self.sandbox.limits.max_instances.max(1) {
+                instances.live += 1;
+                instances.made += 1;
+                drop(instances);
+                return self.make().inspect_err(|_| self.forget_one());
+            }
+            instances = self.returned.wait(instances).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn make(&self) -> Result<DriverInstance> {
+        let mut instance = self.driver.instantiate(&self.sandbox)?;
+        instance.setup()?;
+        Ok(instance)
+    }
+
+    /// Keep `instance` for the next operation, unless it trapped.
+    fn give_back(&self, instance: DriverInstance) {
+        if instance.is_usable() {
+            self.lock().idle.push(instance);
+            self.returned.notify_one();
+        } else {
+            tracing::info!(
+                backend = %self.sandbox.backend,
+                "the driver instance trapped; the next operation gets a new one"
+            );
+            drop(instance);
+            self.forget_one();
+        }
+    }
+
+    /// An instance that was counted is gone: make room for another.
+    fn forget_one(&self) {
+        self.lock().live -= 1;
+        self.returned.notify_one();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Instances> {
+        self.instances.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
