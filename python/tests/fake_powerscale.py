@@ -21,8 +21,10 @@ at start (``ca_file``, for ``emc_ssl_cert_path``):
   back as its snapshot holds it (``job_state`` says how jobs end:
   "succeeded", "failed" or "running").
 
-Ids are the fake's counters, so that two runs of the same calls give the
-same state().
+Ids are the fake's counters, and state() lists things in the order they
+were made (not sorted by name, which holds Manila's random ids), so that
+two runs of the same calls give the same state() once those ids are
+replaced by labels.
 """
 
 import json
@@ -52,12 +54,12 @@ class FakePowerScale(LoopbackArray):
     """A OneFS cluster with the System access zone and /ifs."""
 
     def __init__(self, username="admin", password="powerscale-password", capacity_gib=1024,
-                 release="9.7.0.0", cert_dir=None):
+                 onefs_release="9.7.0.0", cert_dir=None):
         super().__init__(tls=True, cert_dir=cert_dir)
         self.username = username
         self.password = password
         self.capacity_gib = capacity_gib
-        self.release = release
+        self.onefs_release = onefs_release
         self.job_state = "succeeded"
         self._sessions = {}  # isisessid -> isicsrf
         self._logins = 0
@@ -68,7 +70,7 @@ class FakePowerScale(LoopbackArray):
         self._quotas = {}  # id -> quota
         self._snapshots = {}  # id (int) -> snapshot
         self._jobs = {}  # id (int) -> job
-        self._domain_marks = set()
+        self._domain_marks = {}  # path -> None: a set in the order marked
         self._users = {}  # name -> SID
         self._dedupe = {"paths": [], "assess_paths": []}
         self._dedupe_job = {"id": "Dedupe", "enabled": False, "schedule": None, "policy": "LOW", "priority": 4}
@@ -111,30 +113,30 @@ class FakePowerScale(LoopbackArray):
     def state(self):
         with self.lock:
             return {
-                "directories": sorted(p for p, n in self._fs.items() if n["type"] == "container"),
-                "files": {p: n["content"] for p, n in sorted(self._fs.items()) if n["type"] == "object"},
+                "directories": [p for p, n in self._fs.items() if n["type"] == "container"],
+                "files": {p: n["content"] for p, n in self._fs.items() if n["type"] == "object"},
                 "nfs_exports": [_export_state(e) for _, e in sorted(self._exports.items())],
-                "nfs_aliases": {n: a["path"] for n, a in sorted(self._aliases.items())},
+                "nfs_aliases": {n: a["path"] for n, a in self._aliases.items()},
                 "smb_shares": {
                     n: {"path": s["path"], "host_acl": list(s["host_acl"]), "permissions": s["permissions"]}
-                    for n, s in sorted(self._smb.items())
+                    for n, s in self._smb.items()
                 },
                 "quotas": {
                     q["path"]: {"type": q["type"], "hard_gib": _gib(q["thresholds"]["hard"]),
                                 "advisory_gib": _gib(q["thresholds"].get("advisory")), "enforced": q["enforced"]}
-                    for q in sorted(self._quotas.values(), key=lambda q: (q["path"], q["type"]))
+                    for q in self._quotas.values()
                 },
                 "snapshots": {
                     s["name"]: {"id": s["id"], "path": s["path"], "files": _files(s["tree"])}
                     for _, s in sorted(self._snapshots.items())
                 },
                 "dedupe": {
-                    "paths": sorted(self._dedupe["paths"]),
-                    "assess_paths": sorted(self._dedupe["assess_paths"]),
+                    "paths": list(self._dedupe["paths"]),
+                    "assess_paths": list(self._dedupe["assess_paths"]),
                     "job_enabled": self._dedupe_job["enabled"],
                     "job_schedule": self._dedupe_job["schedule"],
                 },
-                "domain_marks": sorted(self._domain_marks),
+                "domain_marks": list(self._domain_marks),
                 "jobs": [
                     {"id": j["id"], "type": j["type"], "state": j["state"]} for _, j in sorted(self._jobs.items())
                 ],
@@ -243,7 +245,7 @@ class FakePowerScale(LoopbackArray):
         else:
             live, tree = path, self._fs
         entries = []
-        for p, node in sorted(tree.items()):
+        for p, node in tree.items():
             if posixpath.dirname(p) == live and p != live:
                 entries.append((posixpath.basename(p), node))
         return entries
@@ -267,7 +269,7 @@ class FakePowerScale(LoopbackArray):
         domains)."""
         for p in list(self._subtree(path)):
             del self._fs[p]
-            self._domain_marks.discard(p)
+            self._domain_marks.pop(p, None)
 
     def _usage(self, path):
         return sum(len(n["content"].encode()) for n in self._subtree(path).values() if n["type"] == "object")
@@ -353,7 +355,7 @@ class FakePowerScale(LoopbackArray):
         if parts == ["statistics", "current"] and method == "GET":
             return self._statistics(request)
         if parts == ["cluster", "version"] and method == "GET":
-            return _json(200, {"nodes": [{"id": 1, "lnn": 1, "release": self.release, "build": "B_" + self.release}],
+            return _json(200, {"nodes": [{"id": 1, "lnn": 1, "release": self.onefs_release, "build": "B_" + self.onefs_release}],
                                "total": 1})
         if parts == ["dedupe", "settings"]:
             if method == "GET":
@@ -421,7 +423,7 @@ class FakePowerScale(LoopbackArray):
                 self._aliases[name] = {"name": name, "path": path, "zone": "System", "health": "good"}
                 return _json(201, {"id": name})
             if method == "GET":
-                aliases = [a for _, a in sorted(self._aliases.items())]
+                aliases = list(self._aliases.values())
                 return _json(200, {"aliases": aliases, "total": len(aliases)})
             return None
         name = "/".join(rest)
@@ -444,7 +446,7 @@ class FakePowerScale(LoopbackArray):
                                    "permissions": body.get("permissions", []), "zone": "System"}
                 return _json(201, {"id": name})
             if method == "GET":
-                shares = [s for _, s in sorted(self._smb.items())]
+                shares = list(self._smb.values())
                 return _json(200, {"shares": shares, "total": len(shares)})
             return None
         name = "/".join(rest)
@@ -601,9 +603,9 @@ class FakePowerScale(LoopbackArray):
             if not self._is_dir(root or "") or params.get("type") != "SnapRevert":
                 return "failed"
             if params.get("delete"):
-                self._domain_marks.discard(root)
+                self._domain_marks.pop(root, None)
             else:
-                self._domain_marks.add(root)
+                self._domain_marks[root] = None
             return "succeeded"
         snapshot = self._snapshots.get((job["params"].get("snaprevert_params") or {}).get("snapid"))
         if snapshot is None or snapshot["path"] not in self._domain_marks:
@@ -620,7 +622,7 @@ def _gib(size):
 
 
 def _files(tree):
-    return {p: n["content"] for p, n in sorted(tree.items()) if n["type"] == "object"}
+    return {p: n["content"] for p, n in tree.items() if n["type"] == "object"}
 
 
 def _export_state(export):

@@ -529,9 +529,19 @@ class Lifecycle:
 
 # Options.
 
-# The groups in which the tests registered options (their required ones
-# need values before Manila's test base parses the configuration again).
-_GROUPS = set()
+# qnap.py registers its options in [DEFAULT] with required=True, and the
+# tests register them in each QNAP backend's section. Manila's test base
+# parses the configuration again for each test, which checks them, when a
+# test's overrides are gone: they get placeholders first (the backend's
+# section gets the real values; the driver never reads [DEFAULT]).
+_PLACEHOLDERS = {
+    "qnap_management_url": "http://192.0.2.1:8080",
+    "qnap_share_ip": "192.0.2.1",
+    "qnap_nas_login": "unset",
+    "qnap_nas_password": "unset",
+    "qnap_poolname": "unset",
+}
+_REQUIRED = {(None, opt.dest) for opt in qnap_driver.qnap_manila_opts if opt.required}
 
 
 def register_options(group, driver):
@@ -544,26 +554,12 @@ def register_options(group, driver):
         *driver.opts,
     ):
         CONF.register_opts(opts, group=group)
-    _GROUPS.add(group)
+        _REQUIRED.update((group, opt.dest) for opt in opts if opt.required)
 
 
 def _required_options_set():
-    """qnap.py registers its options in [DEFAULT] with required=True (and
-    the tests in each backend's section): Manila's test base parses the
-    configuration for each test, which checks them, and a test's overrides
-    are gone by then. Give them placeholders (the backend's section gets
-    the real values); the driver never reads [DEFAULT]."""
-    placeholders = {
-        "qnap_management_url": "http://192.0.2.1:8080",
-        "qnap_share_ip": "192.0.2.1",
-        "qnap_nas_login": "unset",
-        "qnap_nas_password": "unset",
-        "qnap_poolname": "unset",
-    }
-    for group in [None, *sorted(_GROUPS)]:
-        for opt in qnap_driver.qnap_manila_opts:
-            if opt.required:
-                CONF.set_override(opt.dest, placeholders[opt.dest], group=group)
+    for group, name in sorted(_REQUIRED, key=lambda pair: (pair[0] or "", pair[1])):
+        CONF.set_override(name, _PLACEHOLDERS[name], group=group)
 
 
 class InTreeDriverTest:

@@ -128,6 +128,7 @@ class ManilaStorageTest(unittest.TestCase):
                 "privdata_max_call_bytes",
                 "privdata_max_connections",
                 "privdata_max_entries",
+                "privdata_max_instances",
                 "privdata_max_memory_mib",
                 "privdata_max_network_bytes",
                 "privdata_max_resources",

@@ -111,7 +111,7 @@ def snapshot(record):
         size=record.size_gib,
         share=parent,
         share_instance_id=parent["id"],
-        share_id=parent["share_id"],
+        share_id=parent["id"],  # as Manila has it: the share instance's
         share_name=parent["name"],
         share_proto=parent["share_proto"],
         share_size=parent["size"],
