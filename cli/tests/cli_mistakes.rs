@@ -269,9 +269,9 @@ fn the_command_line_behaves_as_unix_tools_do() {
         &["share", "ensure", "--backend", "alpha", "--id", ID, "--json"],
     )))
     .unwrap();
-    assert_eq!(ensured["operation"], "ensure-share");
+    assert_eq!(ensured["operation"], "ensure-shares");
     assert!(
-        ensured["export_locations"][0]["path"]
+        ensured["update"]["export_locations"][0]["path"]
             .as_str()
             .unwrap()
             .starts_with("nas1:/volumes/vol-")

@@ -15,14 +15,10 @@
 //! # fn main() -> Result<(), privdata_host::Error> {
 //! let manager = Manager::from_config_file("privdata.toml".as_ref())?;
 //! let alpha = manager.backend("alpha")?;
-//! let share = Share {
-//!     id: "3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17".into(),
-//!     name: "projects".into(),
-//!     size_gib: 10,
-//!     protocol: "NFS".into(),
-//! };
-//! let exports = alpha.create_share(&share)?;
-//! println!("mount {}", exports[0].path);
+//! // A share instance as Manila hands it over: id, size in GiB, protocol.
+//! let share = Share::new("3f2a6c1e-8d4b-4e0a-9c71-5b2f0e9d4a17", 10, "NFS");
+//! let update = alpha.create_share(&share)?;
+//! println!("mount {}", update.exports()[0].path);
 //! // What the driver keeps about the share, as an operator may inspect it:
 //! for (key, value) in alpha.private_data().get(&share.id, None)? {
 //!     println!("{key} = {value}");

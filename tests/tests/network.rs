@@ -400,13 +400,13 @@ fn check_driver_passes_the_rest_driver_against_its_array() {
     let nas = FakeNas::https().unwrap();
     let ca = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(ca.path(), nas.ca_pem().unwrap()).unwrap();
-    let report = privdata_host::ops::check::check_driver(
-        std::path::Path::new(drivers::REST),
-        pairs(&[("api_url", &nas.url()), ("api_token", fake_nas::TOKEN)]),
-        &[nas.url()],
-        Some(ca.path()),
-    )
-    .unwrap();
+    let setup = privdata_host::ops::check::Setup {
+        options: pairs(&[("api_url", &nas.url()), ("api_token", fake_nas::TOKEN)]),
+        allowed_outbound: vec![nas.url()],
+        ca_file: Some(ca.path().to_path_buf()),
+        ..Default::default()
+    };
+    let report = privdata_host::ops::check::check_driver(std::path::Path::new(drivers::REST), setup).unwrap();
     assert!(report.passed(), "{report:?}");
     assert!(nas.requests() > 5, "the kit drove the array");
 }

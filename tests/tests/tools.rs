@@ -215,13 +215,12 @@ fn a_driver_built_against_contract_0_1_1_keeps_working() {
         b.ensure_share(&share(ID1)).unwrap().export_locations.unwrap(),
         created
     );
-    assert!(matches!(
-        b.ensure_share(&share(ID2)),
-        Err(Error::Driver {
-            error: DriverError::NotFound(_),
-            ..
-        })
-    ));
+    // A share it does not know is lost: Manila records it in error.
+    let lost = b.ensure_share(&share(ID2)).unwrap();
+    assert_eq!(
+        (lost.status.as_deref(), lost.export_locations),
+        (Some("error"), None)
+    );
     // The 0.1 SDK's "does not support" answer is what 0.2 calls unsupported.
     let err = b.create_snapshot(&snapshot(ID2, ID1)).unwrap_err();
     assert!(
@@ -428,5 +427,111 @@ fn renames_and_purges_are_journaled_on_every_store() {
     assert_eq!(
         purge.old_digest.as_deref(),
         Some(blake3::hash(b"3").to_hex().as_str())
+    );
+}
+
+/// A driver built against contract 0.2 keeps running: 0.3's records go down
+/// as 0.2's (the share's name is its display name), its answers come up as
+/// 0.3's updates, and what 0.3 added answers `unsupported`.
+#[test]
+fn a_driver_built_against_contract_0_2_keeps_working() {
+    use privdata_host::{AccessLevel, AccessRule, AccessType, ExportLocation, RuleState, Share};
+    let f = Fixture::new([BackendSpec::new("v2", drivers::LEGACY_0_2)]);
+    let b = f.backend("v2");
+    assert_eq!(b.contract(), "0.2");
+    let s = Share {
+        display_name: "projects".into(),
+        ..share(ID1)
+    };
+    let created = b.create_share(&s).unwrap();
+    assert_eq!(created.exports()[0].path, "v2-nas:/v2-projects");
+    assert_eq!(
+        b.private_data().get(ID1, None).unwrap(),
+        pairs(&[("volume_id", "v2-projects")])
+    );
+
+    // Ensuring is one share at a time; a share it does not know is lost.
+    let ensured = b.ensure_shares(&[s.clone(), share(ID3)]).unwrap();
+    assert_eq!(ensured[0].0, ID1);
+    assert_eq!(ensured[0].1.exports(), created.exports());
+    assert_eq!(ensured[0].1.status.as_deref(), Some("available"));
+    assert_eq!(
+        (ensured[1].0.as_str(), ensured[1].1.status.as_deref()),
+        (ID3, Some("error"))
+    );
+
+    // 0.2 had no cephx: such a rule is answered `error` without reaching it.
+    let ip = AccessRule::new(ID2, AccessType::Ip, "10.0.0.1", AccessLevel::Rw);
+    let ceph = AccessRule::new(ID3, AccessType::Cephx, "alice", AccessLevel::Rw);
+    let rules = [ip, ceph];
+    let states = b.update_access(&s, &rules, &rules, &[], &[]).unwrap();
+    let state_of = |id: &str| states.iter().find(|r| r.id == id).map(|r| r.state);
+    assert_eq!(state_of(ID2), Some(RuleState::Active));
+    assert_eq!(state_of(ID3), Some(RuleState::Error));
+    let kept = b.private_data().get(ID1, None).unwrap();
+    assert!(
+        kept.contains(&(format!("rule:{ID2}"), "ip 10.0.0.1 rw".into())),
+        "{kept:?}"
+    );
+    assert!(!kept.iter().any(|(k, _)| k.contains(ID3)), "{kept:?}");
+
+    // Managing by the export path an administrator gives: 0.2 took the
+    // backend's name, its last part.
+    let old = Share {
+        export_locations: vec![ExportLocation::new("v2-nas:/v2-old")],
+        ..share(ID3)
+    };
+    let adopted = b.manage_existing(&old, &Vec::new()).unwrap();
+    assert_eq!(adopted.size_gib, Some(7));
+    assert_eq!(adopted.exports()[0].path, "v2-nas:/v2-old");
+    assert_eq!(
+        b.private_data().get(ID3, None).unwrap(),
+        pairs(&[("volume_id", "v2-old")])
+    );
+
+    let stats = b.get_stats().unwrap();
+    assert_eq!(
+        (
+            stats.backend_name.as_str(),
+            stats.total_capacity_gib,
+            stats.free_capacity_gib
+        ),
+        ("legacy-0.2", Some(10), Some(4))
+    );
+    assert_eq!(b.get_backend_info().unwrap(), None);
+    let snap = snapshot(ID2, ID1);
+    let results: [(&str, Result<(), Error>); 3] = [
+        ("get-share-status", b.get_share_status(&s).map(drop)),
+        (
+            "update-share-usage-size",
+            b.update_share_usage_size(&[s.clone()]).map(drop),
+        ),
+        (
+            "snapshot-update-access",
+            b.snapshot_update_access(&snap, &[], &[], &[]),
+        ),
+    ];
+    for (op, result) in results {
+        match result {
+            Err(Error::Driver {
+                error: DriverError::Unsupported(m),
+                operation,
+                ..
+            }) => {
+                assert_eq!(operation, op);
+                assert!(
+                    m.contains("0.3") && m.contains("0.2") && m.contains("rebuild"),
+                    "{m}"
+                );
+            }
+            other => panic!("{op}: {other:?}"),
+        }
+    }
+    b.delete_share(&s).unwrap();
+    b.unmanage(&old).unwrap();
+    assert_eq!(
+        f.manager.storage().hosts().unwrap(),
+        vec![],
+        "orphans left in the store"
     );
 }

@@ -4,8 +4,8 @@
 use super::Context;
 use anyhow::Result;
 use clap::Args;
-use privdata_host::Endpoint;
 use privdata_host::ops::check;
+use privdata_host::{Endpoint, Limits};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -13,8 +13,17 @@ pub struct CheckDriver {
     /// The driver component.
     driver: PathBuf,
     /// A driver option, `key=value` (repeatable).
-    #[arg(long = "option", value_parser = parse_option)]
+    #[arg(long = "option", value_name = "KEY=VALUE", value_parser = parse_pair)]
     options: Vec<(String, String)>,
+    /// An option of the backend's manila.conf section, `key=value`, for a
+    /// Manila driver built with build-manila-driver (repeatable):
+    /// `--manila-option qnap_management_url=http://10.0.0.7:8080`.
+    #[arg(long = "manila-option", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    manila_options: Vec<(String, String)>,
+    /// A limit, as in a backend's `limits = { ... }` (repeatable):
+    /// `--limit max_memory_mib=512 --limit timeout_secs=60`.
+    #[arg(long = "limit", value_name = "NAME=VALUE", value_parser = parse_limit)]
+    limits: Vec<(String, f64)>,
     /// An endpoint the driver may reach, as in `allowed_outbound`:
     /// `https://10.0.0.5:8443`, `tcp://10.0.0.6:22` (repeatable).
     #[arg(long = "allow-outbound", value_name = "ENDPOINT", value_parser = Endpoint::parse)]
@@ -28,10 +37,20 @@ pub struct CheckDriver {
     json: bool,
 }
 
-fn parse_option(s: &str) -> std::result::Result<(String, String), String> {
+fn parse_pair(s: &str) -> std::result::Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| format!("{s:?} is not key=value"))
+}
+
+fn parse_limit(s: &str) -> std::result::Result<(String, f64), String> {
+    let (name, value) = parse_pair(s)?;
+    let number = value
+        .parse()
+        .map_err(|_| format!("{s:?}: {value:?} is not a number"))?;
+    // Checked here, so that a typo is an error before the driver loads.
+    Limits::default().set(&name, number)?;
+    Ok((name, number))
 }
 
 impl CheckDriver {
@@ -40,9 +59,19 @@ impl CheckDriver {
             "check-driver",
             "it runs the driver on a scratch store; give options with --option",
         )?;
-        let allowed: Vec<String> = self.allowed_outbound.iter().map(ToString::to_string).collect();
+        let mut limits = Limits::default();
+        for (name, value) in &self.limits {
+            limits.set(name, *value).map_err(anyhow::Error::msg)?;
+        }
+        let setup = check::Setup {
+            options: self.options,
+            manila_conf: self.manila_options,
+            limits,
+            allowed_outbound: self.allowed_outbound.iter().map(ToString::to_string).collect(),
+            ca_file: self.ca_file,
+        };
         let (driver, json) = (&self.driver, self.json);
-        let report = check::check_driver(driver, self.options, &allowed, self.ca_file.as_deref())?;
+        let report = check::check_driver(driver, setup)?;
         if !json {
             println!("check-driver {}", driver.display());
             for step in &report.steps {

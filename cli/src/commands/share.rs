@@ -276,7 +276,19 @@ impl Share {
                 };
                 done.share_update(&backend.create_share_from_snapshot(&share, &snapshot)?)
             }
-            Share::Ensure(_) => done.share_update(&backend.ensure_share(&share)?),
+            Share::Ensure(_) => {
+                let update = backend.ensure_share(&share)?;
+                done.share_update(&update)?;
+                // A share the backend does not have: Manila would record it
+                // in error; the operator hears it as a failure.
+                anyhow::ensure!(
+                    update.status.as_deref() != Some("error"),
+                    "share {} not found on backend {}: ensure-shares answered status \"error\"",
+                    share.id,
+                    args.backend
+                );
+                Ok(())
+            }
             Share::Status(_) => done.share_update(&backend.get_share_status(&share)?),
             Share::Usage(_) => {
                 let usage = backend.update_share_usage_size(std::slice::from_ref(&share))?;

@@ -280,16 +280,30 @@ fn check_access(report: &mut Report, backend: &Backend, share: &Share) {
     }
 }
 
-/// Run `driver` through the lifecycle with `options`, able to reach the
-/// endpoints of `allowed_outbound` (TLS verified against `ca_file`), in a
-/// scratch directory that is removed afterwards. The backend is described
-/// as a configuration's backends are, and checked the same way.
-pub fn check_driver(
-    driver: &Path,
-    options: Vec<(String, String)>,
-    allowed_outbound: &[String],
-    ca_file: Option<&Path>,
-) -> Result<Report, Error> {
+/// The backend host the kit runs the driver as.
+const CHECK_HOST: &str = "check@scratch";
+
+/// What a driver is checked with: its options, the manila.conf section a
+/// Manila driver reads, its limits and the endpoints it may reach.
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
+    /// The driver's options, as `options` of a backend's section.
+    pub options: Vec<(String, String)>,
+    /// The backend's manila.conf section, as `WasmShareDriver` passes it.
+    pub manila_conf: Vec<(String, String)>,
+    /// The backend's limits (a Manila driver built into a component needs
+    /// more memory and time than the defaults).
+    pub limits: Limits,
+    /// Endpoints the driver may reach, as in `allowed_outbound`.
+    pub allowed_outbound: Vec<String>,
+    /// The CA certificates its TLS endpoints are verified against.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Run `driver` through the lifecycle with `setup`, in a scratch directory
+/// that is removed afterwards. The backend is described as a
+/// configuration's backends are, and checked the same way.
+pub fn check_driver(driver: &Path, setup: Setup) -> Result<Report, Error> {
     let scratch = tempfile::tempdir().map_err(|e| Error::Io {
         what: "cannot create a scratch directory".into(),
         source: e,
@@ -306,16 +320,17 @@ pub fn check_driver(
         what: "cannot write the canary file".into(),
         source: e,
     })?;
-    let config = BackendConfig::new(
-        "check@scratch",
+    let mut config = BackendConfig::new(
+        CHECK_HOST,
         driver.to_path_buf(),
         root.clone(),
-        options.into_iter().collect(),
-        Limits::default(),
-        allowed_outbound,
-        ca_file,
+        setup.options.into_iter().collect(),
+        setup.limits,
+        &setup.allowed_outbound,
+        setup.ca_file.as_deref(),
     )
     .map_err(|message| Error::Config { path: None, message })?;
+    config.manila_conf = setup.manila_conf.into_iter().collect();
     let storage = store::open(&format!("sqlite://{}", scratch.path().join("store.db").display()))?;
     let mut report = Report { steps: Vec::new() };
 
@@ -336,8 +351,16 @@ pub fn check_driver(
     };
     let backend = config.backend("check", component, storage);
     let data = backend.private_data().clone();
+    // Shares are placed as Manila's scheduler places them: on the
+    // backend's first pool (`host@backend#pool`), which Manila's own
+    // drivers read.
+    let host = match backend.get_stats().map(|s| s.pools) {
+        Ok(pools) if !pools.is_empty() => format!("{CHECK_HOST}#{}", pools[0].name),
+        _ => CHECK_HOST.to_string(),
+    };
     let share = |id: &str| Share {
         display_name: "conformance".into(),
+        host: host.clone(),
         ..Share::new(id, 1, "NFS")
     };
     let exports_of = |op: &'static str, id: &str| match op {
@@ -400,7 +423,7 @@ pub fn check_driver(
     report.record("shrink-share", backend.shrink_share(&s, 1), |_| "to 1 GiB".into());
     s.size_gib = 1;
     check_access(&mut report, &backend, &s);
-    check_snapshots(&mut report, &backend, &data, &root, &created);
+    check_snapshots(&mut report, &backend, &data, &root, &created, &share);
 
     // Unmanage, then adopt the same backend object under a new id, by any
     // name the driver kept (or the old id): the kit cannot know the name.
@@ -469,8 +492,9 @@ fn check_snapshots(
     data: &PrivateData,
     root: &Path,
     exports: &[ExportLocation],
+    share: &dyn Fn(&str) -> Share,
 ) {
-    let snap = Snapshot::new(SNAPSHOT, Share::new(SHARE, 1, "NFS"));
+    let snap = Snapshot::new(SNAPSHOT, share(SHARE));
     let marker = share_dir(root, exports).map(|d| d.join(MARKER));
     if let Some(m) = &marker
         && std::fs::write(m, b"before").is_err()
@@ -529,7 +553,7 @@ fn check_snapshots(
         display_name: "conformance clone".into(),
         snapshot_id: Some(SNAPSHOT.into()),
         status: "creating_from_snapshot".into(),
-        ..Share::new(CLONE, 1, "NFS")
+        ..share(CLONE)
     };
     if report
         .record(
