@@ -53,31 +53,83 @@ class HostData:
         self, cursor: str | None = None, limit: int = 1000
     ) -> tuple[list[str], str | None]: ...
 
-class Share(TypedDict):
-    id: str
-    name: str
-    size_gib: int
-    protocol: str
+# The contract's records, as dicts with its field names. Only "id" is
+# required on the way in; every other key takes Manila's default. Properties
+# (extra specs, metadata, options) are lists of [key, value] pairs.
+Properties = list[tuple[str, str]]
 
-class Snapshot(TypedDict):
-    id: str
-    share_id: str
-    size_gib: int
-
-class AccessRule(TypedDict):
-    id: str
-    access_type: Literal["ip", "user", "cert"]
-    access_to: str
-    access_level: Literal["rw", "ro"]
-
-class ExportLocation(TypedDict):
+class ExportLocation(TypedDict, total=False):
     path: str
     is_admin_only: bool
+    preferred: bool
+    metadata: Properties
+
+class Share(TypedDict, total=False):
+    id: str
+    share_id: str
+    name: str
+    display_name: str
+    size_gib: int
+    protocol: str
+    host: str
+    share_type_id: str | None
+    share_type_name: str | None
+    extra_specs: Properties
+    metadata: Properties
+    availability_zone: str | None
+    export_locations: list[ExportLocation]
+    provider_location: str | None
+    status: str
+    mount_point_name: str | None
+    snapshot_id: str | None
+
+class Snapshot(TypedDict, total=False):
+    id: str
+    snapshot_id: str
+    name: str
+    display_name: str
+    size_gib: int
+    share: Share
+    provider_location: str | None
+    export_locations: list[ExportLocation]
+    status: str
+
+class AccessRule(TypedDict, total=False):
+    id: str
+    access_type: Literal["ip", "user", "cert", "cephx"]
+    access_to: str
+    access_level: Literal["rw", "ro"]
+    access_key: str | None
+    metadata: Properties
+
+class RuleState(TypedDict):
+    state: Literal["active", "error"]
+    access_key: str | None
+
+class ShareUpdate(TypedDict):
+    export_locations: list[ExportLocation] | None
+    size_gib: int | None
+    provider_location: str | None
+    status: str | None
+    metadata: Properties
+    reapply_access_rules: bool
+
+class SnapshotUpdate(TypedDict):
+    provider_location: str | None
+    size_gib: int | None
+    export_locations: list[ExportLocation] | None
+    status: str | None
+
+class ShareUsage(TypedDict):
+    id: str
+    used_size_gib: int
+    gathered_at: int
 
 class Pool(TypedDict):
     name: str
     total_capacity_gib: int | None
     free_capacity_gib: int | None
+    capabilities: Properties
 
 class Stats(TypedDict):
     backend_name: str
@@ -86,6 +138,7 @@ class Stats(TypedDict):
     free_capacity_gib: int | None
     thin_provisioning: bool
     pools: list[Pool]
+    capabilities: Properties
 
 class Backend:
     def __init__(
@@ -103,6 +156,7 @@ class Backend:
         allowed_outbound: list[str] | None = None,
         ca_file: str | None = None,
         limits: dict[str, float] | None = None,
+        manila_conf: dict[str, str] | None = None,
     ) -> None: ...
     @property
     def name(self) -> str: ...
@@ -112,25 +166,46 @@ class Backend:
     def contract(self) -> str: ...
     @property
     def private_data(self) -> HostData: ...
+    @property
+    def instances(self) -> tuple[int, int]: ...
     def check_setup(self) -> None: ...
-    def create_share(self, share: Share) -> list[ExportLocation]: ...
+    def get_backend_info(self) -> dict[str, str] | None: ...
+    def get_stats(self) -> Stats: ...
+    def create_share(self, share: Share) -> ShareUpdate: ...
+    def create_share_from_snapshot(self, share: Share, snapshot: Snapshot) -> ShareUpdate: ...
     def delete_share(self, share: Share) -> None: ...
     def extend_share(self, share: Share, new_size_gib: int) -> None: ...
     def shrink_share(self, share: Share, new_size_gib: int) -> None: ...
-    def ensure_share(self, share: Share) -> list[ExportLocation]: ...
-    def create_snapshot(self, snapshot: Snapshot) -> None: ...
+    def ensure_shares(self, shares: list[Share]) -> list[tuple[str, ShareUpdate]]: ...
+    def ensure_share(self, share: Share) -> ShareUpdate: ...
+    def get_share_status(self, share: Share) -> ShareUpdate: ...
+    def update_share_usage_size(self, shares: list[Share]) -> list[ShareUsage]: ...
+    def create_snapshot(self, snapshot: Snapshot) -> SnapshotUpdate: ...
     def delete_snapshot(self, snapshot: Snapshot) -> None: ...
-    def create_share_from_snapshot(self, share: Share, snapshot: Snapshot) -> list[ExportLocation]: ...
-    def revert_to_snapshot(self, snapshot: Snapshot) -> None: ...
+    def revert_to_snapshot(
+        self,
+        snapshot: Snapshot,
+        share_access_rules: list[AccessRule] | None = None,
+        snapshot_access_rules: list[AccessRule] | None = None,
+    ) -> ShareUpdate: ...
     def update_access(
         self,
         share: Share,
         access_rules: list[AccessRule],
         add_rules: list[AccessRule],
         delete_rules: list[AccessRule],
-    ) -> dict[str, Literal["active", "error"]]: ...
-    def manage_existing(self, share: Share, backend_name: str) -> tuple[int, list[ExportLocation]]: ...
+        update_rules: list[AccessRule] | None = None,
+    ) -> dict[str, RuleState]: ...
+    def snapshot_update_access(
+        self,
+        snapshot: Snapshot,
+        access_rules: list[AccessRule],
+        add_rules: list[AccessRule],
+        delete_rules: list[AccessRule],
+    ) -> None: ...
+    def manage_existing(self, share: Share, driver_options: dict[str, str] | None = None) -> ShareUpdate: ...
     def unmanage(self, share: Share) -> None: ...
-    def manage_existing_snapshot(self, snapshot: Snapshot, backend_name: str) -> int: ...
+    def manage_existing_snapshot(
+        self, snapshot: Snapshot, driver_options: dict[str, str] | None = None
+    ) -> SnapshotUpdate: ...
     def unmanage_snapshot(self, snapshot: Snapshot) -> None: ...
-    def get_stats(self) -> Stats: ...

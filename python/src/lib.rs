@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 use std::sync::Arc;
 
 mod backend;
+mod log;
 mod records;
 
 create_exception!(
@@ -215,6 +216,7 @@ impl HostData {
 
 #[pymodule]
 fn _privdata(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    log::install();
     let py = m.py();
     m.add_class::<Store>()?;
     m.add_class::<HostData>()?;

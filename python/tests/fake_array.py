@@ -4,16 +4,22 @@ the array's own.
 
 Run as a process of its own (Manila's test base makes threads and sockets
 green, and a green server would never run while the driver waits on it): it
-prints its port, then serves until stopped. ``GET /state`` answers the
-volumes and how many API requests came, for the tests; it is not counted.
+prints its port, then serves until stopped, each request in a thread of its
+own. ``GET /state`` answers the volumes and how many API requests came, for
+the tests; ``PUT /control/delay`` with ``{"seconds": S}`` makes the next
+volume create take S seconds (a slow array). Neither is counted.
 """
 
 import http.server
 import json
 import sys
+import threading
+import time
 
 volumes = {}
 requests = 0
+delays = []
+lock = threading.Lock()
 
 
 class Api(http.server.BaseHTTPRequestHandler):
@@ -38,12 +44,23 @@ class Api(http.server.BaseHTTPRequestHandler):
         parts = self.path.strip("/").split("/")
         return parts[2] if parts[:2] == ["api", "volumes"] and len(parts) > 2 else None
 
+    def do_PUT(self):
+        body = self.request_body()
+        if self.path == "/control/delay":
+            delays.append(float(body["seconds"]))
+            return self.answer(204, counted=False)
+        self.answer(404, {"error": "no route"})
+
     def do_POST(self):
         body = self.request_body()
         if self.path != "/api/volumes":
             return self.answer(404, {"error": "no route"})
-        vid = "vol-%d" % (len(volumes) + 1)
-        volumes[vid] = {"id": vid, "name": body["name"], "size_gib": body["size_gib"]}
+        with lock:
+            delay = delays.pop(0) if delays else 0
+        time.sleep(delay)
+        with lock:
+            vid = "vol-%d" % (len(volumes) + 1)
+            volumes[vid] = {"id": vid, "name": body["name"], "size_gib": body["size_gib"]}
         self.answer(201, volumes[vid])
 
     def do_GET(self):
@@ -64,7 +81,7 @@ class Api(http.server.BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    server = http.server.HTTPServer(("127.0.0.1", 0), Api)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Api)
     print(server.server_address[1], flush=True)
     sys.stdout.close()
     server.serve_forever()

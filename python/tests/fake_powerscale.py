@@ -73,7 +73,9 @@ class FakePowerScale(LoopbackArray):
         self._domain_marks = {}  # path -> None: a set in the order marked
         self._users = {}  # name -> SID
         self._dedupe = {"paths": [], "assess_paths": []}
-        self._dedupe_job = {"id": "Dedupe", "enabled": False, "schedule": None, "policy": "LOW", "priority": 4}
+        self._dedupe_job = {
+            "id": "Dedupe", "enabled": False, "schedule": None, "policy": "LOW", "priority": 4,
+        }
         self._ids = 0
 
     # For tests.
@@ -122,8 +124,12 @@ class FakePowerScale(LoopbackArray):
                     for n, s in self._smb.items()
                 },
                 "quotas": {
-                    q["path"]: {"type": q["type"], "hard_gib": _gib(q["thresholds"]["hard"]),
-                                "advisory_gib": _gib(q["thresholds"].get("advisory")), "enforced": q["enforced"]}
+                    q["path"]: {
+                        "type": q["type"],
+                        "hard_gib": _gib(q["thresholds"]["hard"]),
+                        "advisory_gib": _gib(q["thresholds"].get("advisory")),
+                        "enforced": q["enforced"],
+                    }
                     for q in self._quotas.values()
                 },
                 "snapshots": {
@@ -138,7 +144,8 @@ class FakePowerScale(LoopbackArray):
                 },
                 "domain_marks": list(self._domain_marks),
                 "jobs": [
-                    {"id": j["id"], "type": j["type"], "state": j["state"]} for _, j in sorted(self._jobs.items())
+                    {"id": j["id"], "type": j["type"], "state": j["state"]}
+                    for _, j in sorted(self._jobs.items())
                 ],
             }
 
@@ -355,8 +362,8 @@ class FakePowerScale(LoopbackArray):
         if parts == ["statistics", "current"] and method == "GET":
             return self._statistics(request)
         if parts == ["cluster", "version"] and method == "GET":
-            return _json(200, {"nodes": [{"id": 1, "lnn": 1, "release": self.onefs_release, "build": "B_" + self.onefs_release}],
-                               "total": 1})
+            node = {"id": 1, "lnn": 1, "release": self.onefs_release, "build": "B_" + self.onefs_release}
+            return _json(200, {"nodes": [node], "total": 1})
         if parts == ["dedupe", "settings"]:
             if method == "GET":
                 return _json(200, {"settings": {"paths": list(self._dedupe["paths"]),
@@ -370,7 +377,9 @@ class FakePowerScale(LoopbackArray):
             if method == "GET":
                 return _json(200, {"types": [dict(self._dedupe_job)]})
             if method == "PUT":
-                self._dedupe_job.update({k: body[k] for k in ("enabled", "schedule", "policy", "priority") if k in body})
+                for key in ("enabled", "schedule", "policy", "priority"):
+                    if key in body:
+                        self._dedupe_job[key] = body[key]
                 return Response(204)
         return None
 
@@ -478,7 +487,8 @@ class FakePowerScale(LoopbackArray):
         used = self._usage("/ifs")
         values = {"ifs.bytes.total": total, "ifs.bytes.used": used, "ifs.bytes.free": total - used}
         keys = [k for k in (request.arg("keys") or "").split(",") if k in values]
-        return _json(200, {"stats": [{"key": k, "value": values[k], "devid": 0, "error": None} for k in keys]})
+        stats = [{"key": k, "value": values[k], "devid": 0, "error": None} for k in keys]
+        return _json(200, {"stats": stats})
 
     # Quotas.
 
@@ -493,13 +503,16 @@ class FakePowerScale(LoopbackArray):
 
     def _quota_view(self, quota):
         usage = self._usage(quota["path"])
-        return dict(quota, usage={"logical": usage, "physical": usage, "inodes": len(self._subtree(quota["path"]))})
+        inodes = len(self._subtree(quota["path"]))
+        return dict(quota, usage={"logical": usage, "physical": usage, "inodes": inodes})
 
     def _quota(self, method, request, rest, body):
         if not rest:
             if method == "GET":
                 path = request.arg("path")
-                quotas = [self._quota_view(q) for q in self._quotas.values() if path is None or q["path"] == path]
+                quotas = [
+                    self._quota_view(q) for q in self._quotas.values() if path is None or q["path"] == path
+                ]
                 return _json(200, {"quotas": quotas, "resume": None})
             if method == "POST":
                 path, quota_type = body.get("path"), body.get("type")
@@ -507,9 +520,10 @@ class FakePowerScale(LoopbackArray):
                     return _error(400, "bad quota", "AEC_BAD_REQUEST")
                 if any(q["path"] == path and q["type"] == quota_type for q in self._quotas.values()):
                     return _error(409, "quota already exists", "AEC_CONFLICT")
-                thresholds = {k: v for k, v in (body.get("thresholds") or {}).items() if k in ("hard", "advisory", "soft")}
-                quota_id = self._new_quota(path, quota_type, thresholds, bool(body.get("enforced", True)),
-                                           bool(body.get("include_snapshots", False)))
+                quota_id = self._new_quota(
+                    path, quota_type, _thresholds(body.get("thresholds")), bool(body.get("enforced", True)),
+                    bool(body.get("include_snapshots", False)),
+                )
                 return _json(201, {"id": quota_id})
             return None
         quota = self._quotas.get("/".join(rest))
@@ -518,8 +532,7 @@ class FakePowerScale(LoopbackArray):
         if method == "GET":
             return _json(200, {"quotas": [self._quota_view(quota)]})
         if method == "PUT":
-            thresholds = body.get("thresholds") or {}
-            quota["thresholds"].update({k: v for k, v in thresholds.items() if k in ("hard", "advisory", "soft")})
+            quota["thresholds"].update(_thresholds(body.get("thresholds")))
             if "enforced" in body:
                 quota["enforced"] = body["enforced"]
             return Response(204)
@@ -615,6 +628,11 @@ class FakePowerScale(LoopbackArray):
             del self._fs[p]
         self._fs.update({p: dict(n) for p, n in snapshot["tree"].items()})
         return "succeeded"
+
+
+def _thresholds(given):
+    """The quota thresholds of a request body (hard, advisory, soft)."""
+    return {k: v for k, v in (given or {}).items() if k in ("hard", "advisory", "soft")}
 
 
 def _gib(size):

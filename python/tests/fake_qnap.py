@@ -127,7 +127,11 @@ class FakeQnap(LoopbackArray):
             }
             hosts = {s(name): sorted(h["ipv4"]) for name, h in self._hosts.items()}
             return {
-                "pool": {"id": self.pool, "capacity_gib": self.capacity_gib, "allocated_gib": self._allocated() / GiB},
+                "pool": {
+                    "id": self.pool,
+                    "capacity_gib": self.capacity_gib,
+                    "allocated_gib": self._allocated() / GiB,
+                },
                 "volumes": dict(sorted(volumes.items())),
                 "snapshots": dict(sorted(snapshots.items())),
                 "hosts": dict(sorted(hosts.items())),
@@ -221,8 +225,10 @@ class FakeQnap(LoopbackArray):
 
     # Volumes.
 
-    def _new_volume(self, label, size, nfs=True, cifs=False, thin=True, compression=True, dedup=False, cache=False,
-                    origin=None):
+    def _new_volume(
+        self, label, size, nfs=True, cifs=False, thin=True, compression=True, dedup=False, cache=False,
+        origin=None,
+    ):
         number = str(self._next_volume)
         self._next_volume += 1
         self._volumes[number] = {
@@ -336,7 +342,8 @@ class FakeQnap(LoopbackArray):
         if q("vol_size") is not None:
             size = _size(q("vol_size"), "GB")
             # A volume grows; it cannot shrink.
-            if size is None or size < volume["size"] or self._allocated() - volume["size"] + size > self.capacity_gib * GiB:
+            free = self.capacity_gib * GiB - self._allocated() + volume["size"]
+            if size is None or size < volume["size"] or size > free:
                 return self._result(FAILED, "ES_RET_CODE")
             volume["size"] = size
         volume.update(
@@ -418,7 +425,8 @@ class FakeQnap(LoopbackArray):
             )
             for name, h in self._hosts.items()
         ]
-        return self._answer(_element("result", OK), _element("content", None, _element("host_list", None, *hosts)))
+        content = _element("content", None, _element("host_list", None, *hosts))
+        return self._answer(_element("result", OK), content)
 
     def _host_add(self, request):
         name = request.arg("name") or ""

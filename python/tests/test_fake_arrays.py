@@ -18,6 +18,9 @@ from fake_powerscale import FakePowerScale
 from fake_qnap import FakeQnap
 
 
+TIME = "20240102030405060708"  # a time as the QNAP driver puts it in a name
+
+
 def qnap_get(array, path, timeout=5, **query):
     connection = http.client.HTTPConnection("127.0.0.1", array.port, timeout=timeout)
     try:
@@ -63,7 +66,8 @@ class FakeQnapTest(unittest.TestCase):
             qnap_get(self.array, "/cgi-bin/authLogin.cgi", timeout=0.3)
         self.assertTrue(self.array.hanging.is_set())
         self.array.release()
-        self.assertEqual(qnap_get(self.array, "/cgi-bin/authLogin.cgi").find("model/modelName").text, "ES1640dc")
+        info = qnap_get(self.array, "/cgi-bin/authLogin.cgi")
+        self.assertEqual(info.find("model/modelName").text, "ES1640dc")
         self.array.hang(0.3)
         started = time.monotonic()
         qnap_get(self.array, "/cgi-bin/authLogin.cgi")
@@ -83,13 +87,16 @@ class FakeQnapTest(unittest.TestCase):
     def test_state_names_times_by_token(self):
         self.array.add_volume("projects", 5)
         sid = qnap_login(self.array, "secret").find("authSid").text
-        qnap_get(self.array, "/cgi-bin/wizReq.cgi", wiz_func="share_create", vol_name="manila-shr-20240102030405060708",
-                 vol_size="2GB", thin_pro="1", compression="1", dedup="off", cache="0", nfs_enable="1",
-                 cifs_enable="0", pool_name="1", sid=sid)
+        qnap_get(
+            self.array, "/cgi-bin/wizReq.cgi", wiz_func="share_create", vol_name="manila-shr-" + TIME,
+            vol_size="2GB", thin_pro="1", compression="1", dedup="off", cache="0", nfs_enable="1",
+            cifs_enable="0", pool_name="1", sid=sid,
+        )
         state = self.array.state()
         self.assertEqual(sorted(state["volumes"]), ["manila-shr-T1", "projects"])
         self.assertEqual(state["volumes"]["manila-shr-T1"]["size_gib"], 2)
-        self.assertEqual(self.array.stable("10.0.0.1:/share/manila-shr-20240102030405060708"), "10.0.0.1:/share/manila-shr-T1")
+        path = self.array.stable("10.0.0.1:/share/manila-shr-" + TIME)
+        self.assertEqual(path, "10.0.0.1:/share/manila-shr-T1")
         json.dumps(state)
         self.assertEqual(self.array.unhandled, [])
 
@@ -102,6 +109,9 @@ class FakePowerScaleTest(unittest.TestCase):
         self.session = requests.Session()
         self.addCleanup(self.session.close)
 
+    def version_url(self):
+        return self.array.url + "/platform/12/cluster/version"
+
     def login(self):
         answer = self.session.post(self.array.url + "/session/1/session", verify=self.array.ca_file,
                                    data=json.dumps({"username": "admin", "password": "secret",
@@ -112,15 +122,15 @@ class FakePowerScaleTest(unittest.TestCase):
     def test_tls_is_verified_with_the_array_ca(self):
         self.assertTrue(self.array.url.startswith("https://127.0.0.1:"))
         with self.assertRaises(requests.exceptions.SSLError):
-            requests.get(self.array.url + "/platform/12/cluster/version", timeout=5)
-        answer = requests.get(self.array.url + "/platform/12/cluster/version", verify=self.array.ca_file, timeout=5)
+            requests.get(self.version_url(), timeout=5)
+        answer = requests.get(self.version_url(), verify=self.array.ca_file, timeout=5)
         self.assertEqual(answer.status_code, 401)
 
     def test_session_cookie_and_csrf(self):
         headers = self.login()
-        url = self.array.url + "/platform/12/cluster/version"
-        self.assertEqual(self.session.get(url, headers=headers, verify=self.array.ca_file).json()["nodes"][0]["release"],
-                         "9.7.0.0")
+        url = self.version_url()
+        version = self.session.get(url, headers=headers, verify=self.array.ca_file).json()
+        self.assertEqual(version["nodes"][0]["release"], "9.7.0.0")
         self.assertEqual(self.session.get(url, verify=self.array.ca_file).status_code, 401)  # no CSRF header
         self.array.expire_sessions()
         self.assertEqual(self.session.get(url, headers=headers, verify=self.array.ca_file).status_code, 401)
@@ -139,12 +149,15 @@ class FakePowerScaleTest(unittest.TestCase):
                                            data=json.dumps(body) if body is not None else None)
 
                 container = {"x-isi-ifs-target-type": "container"}
-                self.assertEqual(call("PUT", "/namespace/ifs/manila/a?recursive=True", **container).status_code, 200)
+                made = call("PUT", "/namespace/ifs/manila/a?recursive=True", **container)
+                self.assertEqual(made.status_code, 200)
                 array.write_file("/ifs/manila/a/data", "first")
-                self.assertEqual(call("POST", "/platform/1/protocols/nfs/exports", {"paths": ["/ifs/manila/a"]}).status_code, 201)
-                self.assertEqual(call("POST", "/platform/1/quota/quotas",
-                                      {"path": "/ifs/manila/a", "type": "directory", "thresholds": {"hard": 2 << 30}}).status_code, 201)
-                snap = call("POST", "/platform/1/snapshot/snapshots", {"name": "s1", "path": "/ifs/manila/a"}).json()["id"]
+                exported = call("POST", "/platform/1/protocols/nfs/exports", {"paths": ["/ifs/manila/a"]})
+                self.assertEqual(exported.status_code, 201)
+                quota = {"path": "/ifs/manila/a", "type": "directory", "thresholds": {"hard": 2 << 30}}
+                self.assertEqual(call("POST", "/platform/1/quota/quotas", quota).status_code, 201)
+                snapshot = {"name": "s1", "path": "/ifs/manila/a"}
+                snap = call("POST", "/platform/1/snapshot/snapshots", snapshot).json()["id"]
                 array.write_file("/ifs/manila/a/data", "second")
                 listing = call("GET", "/namespace/ifs/.snapshot/s1/manila/a?detail=default").json()
                 self.assertEqual(listing["children"], [{"name": "data", "type": "object"}])
@@ -169,9 +182,9 @@ class FakePowerScaleTest(unittest.TestCase):
     def test_hang(self):
         self.array.hang()
         with self.assertRaises(requests.exceptions.Timeout):
-            requests.get(self.array.url + "/platform/12/cluster/version", verify=self.array.ca_file, timeout=0.3)
+            requests.get(self.version_url(), verify=self.array.ca_file, timeout=0.3)
         self.array.release()
-        answer = requests.get(self.array.url + "/platform/12/cluster/version", verify=self.array.ca_file, timeout=5)
+        answer = requests.get(self.version_url(), verify=self.array.ca_file, timeout=5)
         self.assertEqual(answer.status_code, 401)
 
 

@@ -2,7 +2,7 @@
 
 A driver written for Manila (a subclass of ``manila.share.driver.ShareDriver``,
 from Manila's installed package or a vendor's) becomes the component's
-``share-driver`` export with one line, which ``privdata build-manila-driver``
+``share-driver`` export with one line, which ``guest-sdk-python/build-manila-driver``
 writes for you::
 
     from manila_driver.manila import export_manila_driver

@@ -6,7 +6,9 @@ written, the driver's own included), its ``private_storage`` this store
 under the backend's host, then ``do_setup`` and ``check_for_setup_error``.
 The instance keeps the driver, and what it holds (a session with the
 array), for every later call. Each operation calls the driver's method
-with Manila's records and maps its answer; Manila's exceptions cross as the
+with Manila's records, its arguments passed as Manila 23's share manager
+passes them (positional or by name, ``share_server=None``: drivers differ in
+which they give defaults), and maps its answer; Manila's exceptions cross as the
 contract's errors, carrying the exception's class name, so that the host
 raises the same one in ``manila-share``.
 """
@@ -128,7 +130,9 @@ def export_manila_driver(driver_path, also=()):
 
         def create_share(self, share):
             s = records.share(share)
-            return records.share_update(self.call("create-share", self.driver.create_share, self.context, s, shares=[s]))
+            return records.share_update(self.call(
+                "create-share", self.driver.create_share, self.context, s, share_server=None, shares=[s]
+            ))
 
         def create_share_from_snapshot(self, share, snapshot):
             s, snap = records.share(share), records.snapshot(snapshot)
@@ -138,21 +142,35 @@ def export_manila_driver(driver_path, also=()):
                 self.context,
                 s,
                 snap,
+                share_server=None,
+                parent_share=snap["share"],
                 shares=[s, snap["share"]],
             )
+            # Manila takes export locations (a list) or a model update with
+            # the share's status; anything else fails the share as Manila
+            # would fail it outside the sandbox.
+            if not isinstance(answer, list) and (answer or {}).get("status") is None:
+                from manila import exception
+
+                raise _manila_error(
+                    exception.InvalidShareInstance(
+                        reason="create_share_from_snapshot answered %r: no share status" % (answer,)
+                    ),
+                    "create-share-from-snapshot",
+                )
             return records.share_update(answer)
 
         def delete_share(self, share):
             s = records.share(share)
-            self.call("delete-share", self.driver.delete_share, self.context, s, shares=[s])
+            self.call("delete-share", self.driver.delete_share, self.context, s, share_server=None, shares=[s])
 
         def extend_share(self, share, new_size_gib):
             s = records.share(share)
-            self.call("extend-share", self.driver.extend_share, s, new_size_gib, shares=[s])
+            self.call("extend-share", self.driver.extend_share, s, new_size_gib, share_server=None, shares=[s])
 
         def shrink_share(self, share, new_size_gib):
             s = records.share(share)
-            self.call("shrink-share", self.driver.shrink_share, s, new_size_gib, shares=[s])
+            self.call("shrink-share", self.driver.shrink_share, s, new_size_gib, share_server=None, shares=[s])
 
         def ensure_shares(self, shares):
             manila_shares = [records.share(s) for s in shares]
@@ -164,14 +182,14 @@ def export_manila_driver(driver_path, also=()):
                 answer = {}
                 for s in manila_shares:
                     exports = self.call(
-                        "ensure-shares", self.driver.ensure_share, self.context, s, shares=[s]
+                        "ensure-shares", self.driver.ensure_share, self.context, s, share_server=None, shares=[s]
                     )
                     answer[s["id"]] = {"export_locations": exports} if exports else {}
             return {share_id: records.share_update(update or {}) for share_id, update in (answer or {}).items()}
 
         def get_share_status(self, share):
             s = records.share(share)
-            return records.share_update(self.call("get-share-status", self.driver.get_share_status, s, shares=[s]))
+            return records.share_update(self.call("get-share-status", self.driver.get_share_status, s, None, shares=[s]))
 
         def update_share_usage_size(self, shares):
             manila_shares = [records.share(s) for s in shares]
@@ -193,13 +211,25 @@ def export_manila_driver(driver_path, also=()):
         def create_snapshot(self, snapshot):
             snap = records.snapshot(snapshot)
             answer = self.call(
-                "create-snapshot", self.driver.create_snapshot, self.context, snap, shares=[snap["share"]]
+                "create-snapshot",
+                self.driver.create_snapshot,
+                self.context,
+                snap,
+                share_server=None,
+                shares=[snap["share"]],
             )
             return records.snapshot_update(answer)
 
         def delete_snapshot(self, snapshot):
             snap = records.snapshot(snapshot)
-            self.call("delete-snapshot", self.driver.delete_snapshot, self.context, snap, shares=[snap["share"]])
+            self.call(
+                "delete-snapshot",
+                self.driver.delete_snapshot,
+                self.context,
+                snap,
+                share_server=None,
+                shares=[snap["share"]],
+            )
 
         def revert_to_snapshot(self, snapshot, share_access_rules, snapshot_access_rules):
             snap = records.snapshot(snapshot)
@@ -210,6 +240,7 @@ def export_manila_driver(driver_path, also=()):
                 snap,
                 records.rules(share_access_rules),
                 records.rules(snapshot_access_rules),
+                share_server=None,
                 shares=[snap["share"]],
             )
             if isinstance(answer, int):
@@ -224,9 +255,10 @@ def export_manila_driver(driver_path, also=()):
                 self.context,
                 s,
                 records.rules(access_rules),
-                records.rules(add_rules),
-                records.rules(delete_rules),
-                records.rules(update_rules),
+                add_rules=records.rules(add_rules),
+                delete_rules=records.rules(delete_rules),
+                update_rules=records.rules(update_rules),
+                share_server=None,
                 shares=[s],
             )
             from manila_driver.types import RuleResult, RuleState
@@ -245,8 +277,9 @@ def export_manila_driver(driver_path, also=()):
                 self.context,
                 snap,
                 records.rules(access_rules),
-                records.rules(add_rules),
-                records.rules(delete_rules),
+                add_rules=records.rules(add_rules),
+                delete_rules=records.rules(delete_rules),
+                share_server=None,
                 shares=[snap["share"]],
             )
 

@@ -517,6 +517,11 @@ class WasmShareDriver(driver.ShareDriver):
             raise _manila_error(e, snapshot["id"]) from e
 
     def get_configured_ip_versions(self):
+        """The IP versions the driver reports (a Manila driver in the
+        component reports its own); IPv4 when it says nothing."""
+        reported = getattr(self, "_reported", {})
+        if "ipv4_support" in reported or "ipv6_support" in reported:
+            return [v for v, key in ((4, "ipv4_support"), (6, "ipv6_support")) if reported.get(key)]
         return [4]
 
     def _update_share_stats(self, data=None):
@@ -541,15 +546,17 @@ class WasmShareDriver(driver.ShareDriver):
             ),
         }
         thin = bool(stats.get("thin_provisioning", False))
+        # What the driver says of a pool (a Manila driver's own reserved
+        # percentages, thin provisioning as a list) wins over the defaults.
         pools = [
-            dict(
-                pool_name=pool["name"],
-                total_capacity_gb=_capacity(pool["total_capacity_gib"]),
-                free_capacity_gb=_capacity(pool["free_capacity_gib"]),
-                thin_provisioning=thin,
+            {
+                "pool_name": pool["name"],
+                "total_capacity_gb": _capacity(pool["total_capacity_gib"]),
+                "free_capacity_gb": _capacity(pool["free_capacity_gib"]),
+                "thin_provisioning": thin,
                 **reserved,
                 **_decoded(pool.get("capabilities")),
-            )
+            }
             for pool in stats.get("pools") or []
         ]
         stats_data = dict(
@@ -560,12 +567,14 @@ class WasmShareDriver(driver.ShareDriver):
             storage_protocol="_".join(stats.get("protocols") or []) or None,
             total_capacity_gb=_capacity(stats.get("total_capacity_gib")),
             free_capacity_gb=_capacity(stats.get("free_capacity_gib")),
-            thin_provisioning=thin,
             revert_to_snapshot_support=True,
             pools=pools or None,
             **reserved,
         )
-        stats_data.update(_decoded(stats.get("capabilities")))
+        if thin:  # absent is Manila's "thick"
+            stats_data["thin_provisioning"] = True
+        self._reported = _decoded(stats.get("capabilities"))
+        stats_data.update(self._reported)
         stats_data.update(data or {})
         super()._update_share_stats(stats_data)
 
