@@ -263,8 +263,12 @@ def export_manila_driver(driver_path, also=()):
             )
             from manila_driver.types import RuleResult, RuleState
 
+            # Manila's reading of the answer: a rule the driver says nothing
+            # of is in force; the driver's updates name errors and keys.
+            answer = answer or {}
             results = []
-            for rule_id, update in (answer or {}).items():
+            for rule_id in dict.fromkeys(r.id for r in [*access_rules, *add_rules]):
+                update = answer.get(rule_id) or {}
                 state = RuleState.ERROR if update.get("state") == "error" else RuleState.ACTIVE
                 results.append(RuleResult(rule_id, state, update.get("access_key")))
             return results

@@ -247,16 +247,49 @@ fn check_access(report: &mut Report, backend: &Backend, share: &Share) {
         "10.0.1.7",
         AccessLevel::Ro,
     );
-    // (step, the full list, rules to add, rules to delete)
+    // A backend may hold one access level per share (Manila then puts the
+    // rules it refuses in error): the kit goes on with read-write alone.
+    let mixed = backend.update_access(
+        share,
+        &[rw.clone(), ro.clone()],
+        &[rw.clone(), ro.clone()],
+        &[],
+        &[],
+    );
+    let second = match mixed {
+        Err(Error::Driver {
+            error: DriverError::Invalid(m),
+            ..
+        }) => {
+            report.push(
+                "update-access: allow rw and ro",
+                Outcome::Unsupported,
+                format!("refused together (Manila puts the rules in error): {m}"),
+            );
+            rule(
+                "0a1b2c3d-0000-4000-8000-000000000002",
+                "10.0.1.7",
+                AccessLevel::Rw,
+            )
+        }
+        _ => ro,
+    };
+    // (step, the full list, rules to add, rules to delete); the first
+    // allows again what the probe above may have applied.
     let steps = [
         (
             "update-access: allow",
-            vec![rw.clone(), ro.clone()],
-            vec![rw.clone(), ro.clone()],
+            vec![rw.clone(), second.clone()],
+            vec![rw.clone(), second.clone()],
             vec![],
         ),
-        ("update-access: deny", vec![ro.clone()], vec![], vec![rw.clone()]),
-        ("update-access: deny all", vec![], vec![], vec![ro.clone()]),
+        (
+            "update-access: deny",
+            vec![second.clone()],
+            vec![],
+            vec![rw.clone()],
+        ),
+        ("update-access: deny all", vec![], vec![], vec![second.clone()]),
     ];
     for (name, all, add, delete) in steps {
         let Some(states) = report.record(
@@ -358,9 +391,23 @@ pub fn check_driver(driver: &Path, setup: Setup) -> Result<Report, Error> {
         Ok(pools) if !pools.is_empty() => format!("{CHECK_HOST}#{}", pools[0].name),
         _ => CHECK_HOST.to_string(),
     };
+    // Their share type allows every operation the kit checks, as Manila's
+    // API requires of a share before it asks for them.
+    let extra_specs: Vec<(String, String)> = [
+        ("driver_handles_share_servers", "False"),
+        ("snapshot_support", "True"),
+        ("create_share_from_snapshot_support", "True"),
+        ("revert_to_snapshot_support", "True"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     let share = |id: &str| Share {
         display_name: "conformance".into(),
         host: host.clone(),
+        share_type_id: Some("c0ffee00-0000-4000-8000-00000000c4ec".into()),
+        share_type_name: Some("conformance".into()),
+        extra_specs: extra_specs.clone(),
         ..Share::new(id, 1, "NFS")
     };
     let exports_of = |op: &'static str, id: &str| match op {
@@ -417,13 +464,27 @@ pub fn check_driver(driver: &Path, setup: Setup) -> Result<Report, Error> {
             "note: export locations differ from create-share's (or the share was not answered for)",
         );
     }
-    let mut s = share(SHARE);
-    report.record("extend-share", backend.extend_share(&s, 2), |_| "to 2 GiB".into());
-    s.size_gib = 2;
-    report.record("shrink-share", backend.shrink_share(&s, 1), |_| "to 1 GiB".into());
-    s.size_gib = 1;
+    // From here on, the share as Manila holds it: with its export locations.
+    let mut s = Share {
+        export_locations: created.clone(),
+        ..share(SHARE)
+    };
+    // The share keeps the size the backend has: what snapshots and a share
+    // made from one are sized by.
+    if report
+        .record("extend-share", backend.extend_share(&s, 2), |_| "to 2 GiB".into())
+        .is_some()
+    {
+        s.size_gib = 2;
+        if report
+            .record("shrink-share", backend.shrink_share(&s, 1), |_| "to 1 GiB".into())
+            .is_some()
+        {
+            s.size_gib = 1;
+        }
+    }
     check_access(&mut report, &backend, &s);
-    check_snapshots(&mut report, &backend, &data, &root, &created, &share);
+    check_snapshots(&mut report, &backend, &data, &root, &created, &s, &share);
 
     // Unmanage, then adopt the same backend object under a new id, by any
     // name the driver kept (or the old id): the kit cannot know the name.
@@ -456,7 +517,11 @@ pub fn check_driver(driver: &Path, setup: Setup) -> Result<Report, Error> {
         }
     }
 
-    let victim = share(to_delete);
+    let victim = Share {
+        export_locations: created.clone(),
+        size_gib: s.size_gib,
+        ..share(to_delete)
+    };
     if report
         .record("delete-share", backend.delete_share(&victim), |_| String::new())
         .is_some()
@@ -483,6 +548,38 @@ pub fn check_driver(driver: &Path, setup: Setup) -> Result<Report, Error> {
     Ok(finish(report, &data, &outside))
 }
 
+/// A revert the driver finishes later (a job on the array): ask for the
+/// share's status as Manila's periodic task does, until it is `available`.
+fn finish_revert(report: &mut Report, backend: &Backend, share: &Share) {
+    let reverting = Share {
+        status: "reverting".into(),
+        ..share.clone()
+    };
+    const STEP: &str = "get-share-status (after revert)";
+    for _ in 0..30 {
+        match backend.get_share_status(&reverting) {
+            Ok(u) => match u.status.as_deref() {
+                None | Some("reverting" | "reverting_to_snapshot") => {
+                    std::thread::sleep(std::time::Duration::from_secs(1))
+                }
+                Some("available") => return report.push(STEP, Outcome::Ok, "available"),
+                Some(other) => {
+                    return report.push(STEP, Outcome::Fail, format!("the revert ended {other}"));
+                }
+            },
+            Err(e) => {
+                report.record(STEP, Err::<(), _>(e), |_| String::new());
+                return;
+            }
+        }
+    }
+    report.push(
+        STEP,
+        Outcome::Fail,
+        "the revert did not finish: the share was still reverting after 30 s",
+    );
+}
+
 /// Snapshot, revert (checking the content came back where the kit can see
 /// the share), a share from the snapshot and its deletion, unmanage and
 /// manage of the snapshot, and its deletion.
@@ -492,9 +589,10 @@ fn check_snapshots(
     data: &PrivateData,
     root: &Path,
     exports: &[ExportLocation],
+    parent: &Share,
     share: &dyn Fn(&str) -> Share,
 ) {
-    let snap = Snapshot::new(SNAPSHOT, share(SHARE));
+    let snap = Snapshot::new(SNAPSHOT, parent.clone());
     let marker = share_dir(root, exports).map(|d| d.join(MARKER));
     if let Some(m) = &marker
         && std::fs::write(m, b"before").is_err()
@@ -521,14 +619,18 @@ fn check_snapshots(
     if let Some(m) = &marker {
         let _ = std::fs::write(m, b"after");
     }
-    if report
-        .record(
-            "revert-to-snapshot",
-            backend.revert_to_snapshot(&snap, &[], &[]),
-            |u| u.size_gib.map(|s| format!("now {s} GiB")).unwrap_or_default(),
-        )
-        .is_some()
-    {
+    if let Some(reverted) = report.record(
+        "revert-to-snapshot",
+        backend.revert_to_snapshot(&snap, &[], &[]),
+        |u| match (&u.status, u.size_gib) {
+            (Some(status), _) => format!("status {status}"),
+            (None, Some(size)) => format!("now {size} GiB"),
+            (None, None) => String::new(),
+        },
+    ) {
+        if reverted.status.as_deref().is_some_and(|s| s != "available") {
+            finish_revert(report, backend, parent);
+        }
         match &marker {
             Some(m) if std::fs::read(m).is_ok_and(|c| c == b"before") => {
                 report.push("revert restores the data", Outcome::Ok, "")
@@ -553,6 +655,8 @@ fn check_snapshots(
         display_name: "conformance clone".into(),
         snapshot_id: Some(SNAPSHOT.into()),
         status: "creating_from_snapshot".into(),
+        // Manila makes a share from a snapshot at least the snapshot's size.
+        size_gib: parent.size_gib,
         ..share(CLONE)
     };
     if report
