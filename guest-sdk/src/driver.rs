@@ -457,7 +457,7 @@ macro_rules! export_driver {
                     driver()?.manage_existing(&share, &Options::from(driver_options))
                 }
                 fn unmanage(share: Share) -> Result<(), DriverError> {
-            driver()?.unmanage(&share)
+                    driver()?.unmanage(&share)
                 }
                 fn manage_existing_snapshot(
                     snapshot: Snapshot,
@@ -473,7 +473,7 @@ macro_rules! export_driver {
             // Component exports only mean something in a wasm component; a
             // native build (clippy, doc tests) must not export them.
             #[cfg(target_family = "wasm")]
-            $crate::bindings::__export_driver_world!(Export with_types_in $crate::bindings);
+    $crate::bindings::__export_driver_world!(Export with_types_in $crate::bindings);
             #[cfg(not(target_family = "wasm"))]
             let _ = [<Export as Guest>::setup];
         };
