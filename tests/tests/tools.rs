@@ -504,7 +504,7 @@ fn a_driver_built_against_contract_0_2_keeps_working() {
         ("get-share-status", b.get_share_status(&s).map(drop)),
         (
             "update-share-usage-size",
-            b.update_share_usage_size(&[s.clone()]).map(drop),
+            b.update_share_usage_size(std::slice::from_ref(&s)).map(drop),
         ),
         (
             "snapshot-update-access",
