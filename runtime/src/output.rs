@@ -2,7 +2,8 @@
 //!
 //! A driver's stdout and stderr are kept in memory (at most
 //! [`OUTPUT_CAPACITY`] bytes an operation; more is cut, not an error) and
-//! written to the host log, a line at a time, after each operation. When the
+//! written to the host log, a line at a time, after each operation (at the
+//! level a line names by its first word, `WARNING ...`, else info). When the
 //! driver traps, the last lines of its stderr (a panic's message, a Python
 //! traceback's last line) go into the error.
 
@@ -19,6 +20,21 @@ use wasmtime_wasi_io::streams::{OutputStream, StreamResult};
 
 /// How much a driver may print in one operation before its output is cut.
 pub(crate) const OUTPUT_CAPACITY: usize = 64 * 1024;
+
+/// The level a driver's line names by its first word, as Python's logging
+/// writes them (`WARNING name: message`), and the rest; info when it names
+/// none.
+fn line_level(line: &str) -> (tracing::Level, &str) {
+    let (first, rest) = line.split_once(' ').unwrap_or((line, ""));
+    let level = match first {
+        "CRITICAL" | "ERROR" => tracing::Level::ERROR,
+        "WARNING" | "WARN" => tracing::Level::WARN,
+        "INFO" => tracing::Level::INFO,
+        "DEBUG" => tracing::Level::DEBUG,
+        _ => return (tracing::Level::INFO, line),
+    };
+    (level, rest)
+}
 
 /// One of a driver's output streams, kept until the host logs it.
 #[derive(Clone, Default)]
@@ -45,7 +61,18 @@ impl LogPipe {
     pub(crate) fn log(&self, backend: &str, stream: &str) {
         let bytes = self.take();
         for line in String::from_utf8_lossy(&bytes).lines() {
-            tracing::info!(target: "privdata::driver", backend, stream, "{line}");
+            match line_level(line) {
+                (tracing::Level::ERROR, text) => {
+                    tracing::error!(target: "privdata::driver", backend, stream, "{text}")
+                }
+                (tracing::Level::WARN, text) => {
+                    tracing::warn!(target: "privdata::driver", backend, stream, "{text}")
+                }
+                (tracing::Level::DEBUG, text) => {
+                    tracing::debug!(target: "privdata::driver", backend, stream, "{text}")
+                }
+                (_, text) => tracing::info!(target: "privdata::driver", backend, stream, "{text}"),
+            }
         }
     }
 }
@@ -151,5 +178,23 @@ pub(crate) fn describe_trap(err: &wasmtime::Error, limits: &SandboxLimits, stder
         what
     } else {
         format!("{what}; driver's last words: {}", last.join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_level;
+    use tracing::Level;
+
+    #[test]
+    fn a_line_naming_its_level_is_logged_at_it() {
+        assert_eq!(line_level("WARNING qnap: gone"), (Level::WARN, "qnap: gone"));
+        assert_eq!(line_level("CRITICAL x"), (Level::ERROR, "x"));
+        assert_eq!(line_level("DEBUG sid: 1"), (Level::DEBUG, "sid: 1"));
+        assert_eq!(
+            line_level("panicked at src/lib.rs"),
+            (Level::INFO, "panicked at src/lib.rs")
+        );
+        assert_eq!(line_level("ERROR"), (Level::ERROR, ""));
     }
 }
