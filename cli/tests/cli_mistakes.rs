@@ -410,6 +410,12 @@ fn an_operator_checks_a_configuration_and_the_demo_keeps_one_to_start_from() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["passed"], false);
     assert_eq!(report["backends"]["generic"]["ok"], true);
+    // Each backend's digest, for the operator to pin.
+    let generic = &report["backends"]["generic"];
+    let digest = generic["driver_sha256"].as_str().unwrap();
+    assert_eq!(digest.len(), 64, "{generic}");
+    assert_eq!(generic["pinned"], false);
+    assert!(generic["detail"].as_str().unwrap().contains(digest), "{generic}");
     let detail = report["backends"]["short"]["detail"].as_str().unwrap();
     assert!(detail.contains("unknown option(s) `max_name_lenght`"), "{detail}");
 

@@ -21,6 +21,8 @@
 //!
 //! [backends.alpha]
 //! driver = "drivers/generic_driver.wasm"
+//! # optional: refuse any other file (`privdata check-config` prints it)
+//! driver_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 //! root = "/srv/alpha"
 //! options = { export_host = "10.0.0.5" }
 //! limits = { max_value_bytes = 1023, timeout_secs = 10, max_memory_mib = 64 }
@@ -66,6 +68,9 @@ pub struct BackendConfig {
     pub host: String,
     /// The driver component (`.wasm`).
     pub driver: PathBuf,
+    /// The SHA-256 the driver must have (`driver_sha256`, lowercase hex):
+    /// another file is refused before anything of it runs.
+    pub driver_sha256: Option<String>,
     /// The directory the driver manages; it sees it as `/`.
     pub root: PathBuf,
     /// Options passed to the driver's `setup`.
@@ -116,6 +121,7 @@ struct StorageSection {
 struct BackendSection {
     host: Option<String>,
     driver: PathBuf,
+    driver_sha256: Option<String>,
     root: PathBuf,
     #[serde(default)]
     options: BTreeMap<String, toml::Value>,
@@ -158,6 +164,7 @@ impl BackendConfig {
         Ok(BackendConfig {
             host: host.to_string(),
             driver,
+            driver_sha256: None,
             root,
             options,
             manila_conf: BTreeMap::new(),
@@ -165,6 +172,48 @@ impl BackendConfig {
             sandbox_limits: limits.sandbox,
             network: network(allowed_outbound, ca_file, limits.network)?,
         })
+    }
+
+    /// This backend, running only a driver whose SHA-256 is `sha256` (64
+    /// hex digits, either case).
+    pub fn pinned(mut self, sha256: &str) -> std::result::Result<BackendConfig, String> {
+        let pin = sha256.trim().to_ascii_lowercase();
+        if pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!(
+                "driver_sha256 = {sha256:?} is not a SHA-256 (64 hex digits); `privdata check-config` \
+                 and `sha256sum` print the driver's"
+            ));
+        }
+        self.driver_sha256 = Some(pin);
+        Ok(self)
+    }
+
+    /// The backend's driver, loaded by `runtime` and checked against the
+    /// pin, if any.
+    pub fn load_driver(&self, runtime: &privdata_runtime::Runtime) -> Result<DriverComponent> {
+        let driver = runtime.load_pinned(&self.driver, self.driver_sha256.as_deref())?;
+        if self.driver_sha256.is_none() {
+            tracing::info!(
+                driver = %self.driver.display(),
+                sha256 = driver.sha256(),
+                "driver loaded, not pinned (driver_sha256 pins it)"
+            );
+        }
+        Ok(driver)
+    }
+
+    /// Whether `driver` (loaded for another backend) may serve this one.
+    pub fn check_pin(&self, driver: &DriverComponent) -> Result<()> {
+        match &self.driver_sha256 {
+            Some(pin) if pin != driver.sha256() => Err(Error::DriverLoad {
+                path: self.driver.clone(),
+                message: format!(
+                    "its sha256 is {}, not the {pin} the backend pins (driver_sha256)",
+                    driver.sha256()
+                ),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// The sandbox of the backend this section describes, named `name`,
@@ -326,6 +375,10 @@ impl Config {
                 ca_file.as_deref(),
             )
             .map_err(bad)?;
+            let backend = match &b.driver_sha256 {
+                Some(pin) => backend.pinned(pin).map_err(bad)?,
+                None => backend,
+            };
             backends.insert(name, backend);
         }
         let config = Config {

@@ -50,20 +50,20 @@ impl Manager {
             .check_hosts()
             .map_err(|message| Error::Config { path: None, message })?;
         for (name, b) in &config.backends {
-            let driver = match compiled.get(&b.driver) {
-                Some(d) => d.clone(),
-                None => match runtime.load(&b.driver) {
-                    Ok(d) => {
-                        compiled.insert(b.driver.clone(), d.clone());
-                        d
-                    }
-                    Err(err) => {
-                        tracing::error!(backend = %name, "backend not started: {err}");
-                        unavailable.insert(name.clone(), err.to_string());
-                        first_failure.get_or_insert(err);
-                        continue;
-                    }
-                },
+            let loaded = match compiled.get(&b.driver) {
+                Some(d) => b.check_pin(d).map(|()| d.clone()),
+                None => b.load_driver(runtime).inspect(|d| {
+                    compiled.insert(b.driver.clone(), d.clone());
+                }),
+            };
+            let driver = match loaded {
+                Ok(d) => d,
+                Err(err) => {
+                    tracing::error!(backend = %name, "backend not started: {err}");
+                    unavailable.insert(name.clone(), err.to_string());
+                    first_failure.get_or_insert(err);
+                    continue;
+                }
             };
             backends.insert(name.clone(), b.backend(name, driver, storage.clone()));
         }

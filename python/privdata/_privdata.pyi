@@ -157,7 +157,10 @@ class Backend:
         ca_file: str | None = None,
         limits: dict[str, float] | None = None,
         manila_conf: dict[str, str] | None = None,
+        driver_sha256: str | None = None,
     ) -> None: ...
+    @property
+    def driver_sha256(self) -> str: ...
     @property
     def name(self) -> str: ...
     @property

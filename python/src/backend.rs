@@ -100,6 +100,7 @@ fn runtime(cache_dir: Option<PathBuf>) -> PyResult<Runtime> {
 #[pyclass(frozen, module = "privdata")]
 pub(crate) struct Backend {
     backend: privdata_host::Backend,
+    sha256: String,
 }
 
 #[pymethods]
@@ -113,12 +114,14 @@ impl Backend {
     /// `privdata.LIMITS` by name; `timeout`, `max_memory_mib` and
     /// `max_value_bytes` are three of them. `manila_conf` is the backend's
     /// section of manila.conf, passed to the driver's setup as Manila gives
-    /// an in-tree driver its configuration.
+    /// an in-tree driver its configuration. With `driver_sha256`, a
+    /// component whose SHA-256 differs is refused before it is compiled.
     #[new]
     #[pyo3(signature = (
         store, name, host, driver, root, options = None, timeout = None,
         max_memory_mib = None, max_value_bytes = None,
         cache_dir = None, allowed_outbound = None, ca_file = None, limits = None, manila_conf = None,
+        driver_sha256 = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -137,6 +140,7 @@ impl Backend {
         ca_file: Option<PathBuf>,
         limits: Option<HashMap<String, f64>>,
         manila_conf: Option<HashMap<String, String>>,
+        driver_sha256: Option<String>,
     ) -> PyResult<Backend> {
         let mut set = Limits::default();
         let named = [
@@ -161,14 +165,24 @@ impl Backend {
             ca_file.as_deref(),
         )
         .map_err(PyValueError::new_err)?;
+        if let Some(pin) = &driver_sha256 {
+            config = config.pinned(pin).map_err(PyValueError::new_err)?;
+        }
         config.manila_conf = manila_conf.unwrap_or_default().into_iter().collect();
         let runtime = runtime(cache_dir)?;
         let component = py
-            .detach(|| runtime.load(&config.driver))
+            .detach(|| config.load_driver(&runtime))
             .map_err(driver_raised)?;
         Ok(Backend {
+            sha256: component.sha256().to_string(),
             backend: config.backend(name, component, store.storage.clone()),
         })
+    }
+
+    /// The SHA-256 of the driver component it runs (lowercase hex).
+    #[getter]
+    fn driver_sha256(&self) -> &str {
+        &self.sha256
     }
 
     /// The backend's name.

@@ -28,6 +28,7 @@ ran and passed. Needs manila==23.0.1 and the privdata package with its
 native module.
 """
 
+import hashlib
 import json
 import os
 import subprocess
@@ -57,7 +58,7 @@ CONF = cfg.CONF
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DRIVERS = os.environ.get("PRIVDATA_DRIVERS") or os.path.join(REPO, "target", "drivers")
 BACKEND = "wasm"  # the backend's section of manila.conf, and its service name
-EXPECTED = 12
+EXPECTED = 13
 # The operations each driver answered unsupported, for the summary.
 UNSUPPORTED = {}
 
@@ -575,6 +576,21 @@ class SetupTest(WasmBackendTestCase):
         setup_fails(exception.ShareBackendException, nothing, privdata_driver=nothing, privdata_root=root)
         reason = "privdata_driver is not set in [%s]" % BACKEND
         setup_fails(exception.BadConfigurationException, reason, privdata_driver=None)
+
+    def test_a_pinned_driver_runs_and_another_is_refused(self):
+        component = CONF[BACKEND].privdata_driver
+        with open(component, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        self.override_config("privdata_driver_sha256", digest, group=BACKEND)
+        self.manager.driver.do_setup(self.context)
+        self.manager.driver.check_for_setup_error()
+        self.assertEqual(self.manager.driver.backend.driver_sha256, digest)
+        other = "0" * 64
+        self.override_config("privdata_driver_sha256", other, group=BACKEND)
+        with self.assertRaises(exception.ShareBackendException) as caught:
+            self.manager.driver.do_setup(self.context)
+        self.assertIn(digest, str(caught.exception))
+        self.assertIn(other, str(caught.exception))
 
 
 class Hostile:

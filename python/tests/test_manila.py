@@ -123,6 +123,7 @@ class ManilaStorageTest(unittest.TestCase):
                 "privdata_ca_file",
                 "privdata_driver",
                 "privdata_driver_cache",
+                "privdata_driver_sha256",
                 "privdata_durability",
                 "privdata_max_bytes",
                 "privdata_max_call_bytes",

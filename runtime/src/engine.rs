@@ -94,10 +94,29 @@ impl Runtime {
 
     /// Compile (or load from the cache) the driver component at `path`.
     pub fn load(&self, path: &Path) -> Result<DriverComponent> {
+        self.load_pinned(path, None)
+    }
+
+    /// [`Runtime::load`], refusing the file unless its SHA-256 is `sha256`
+    /// (hex, either case): checked before anything of it is compiled or run.
+    pub fn load_pinned(&self, path: &Path, sha256: Option<&str>) -> Result<DriverComponent> {
         let bytes = std::fs::read(path).map_err(|e| Error::DriverLoad {
             path: path.to_path_buf(),
             message: format!("cannot read the file: {e}"),
         })?;
+        if let Some(pinned) = sha256 {
+            let actual = sha256_hex(&bytes);
+            if !actual.eq_ignore_ascii_case(pinned.trim()) {
+                return Err(Error::DriverLoad {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "its sha256 is {actual}, not the {pinned} the backend pins (driver_sha256): \
+                         the file changed since it was pinned; check the new component, then pin its \
+                         digest"
+                    ),
+                });
+            }
+        }
         self.load_bytes(&bytes, path)
     }
 
@@ -137,6 +156,15 @@ impl Runtime {
             ))
         })?;
         let pre = DriverPre::new(pre).map_err(load_err)?;
-        Ok(DriverComponent::new(pre, path))
+        Ok(DriverComponent::new(pre, path, sha256_hex(wasm)))
     }
+}
+
+/// The SHA-256 of `bytes`, in lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -24,7 +24,7 @@ pub use bindings::{
     AccessLevel, AccessRule, AccessType, BackendStats, ExportLocation, Pool, Properties, RuleResult,
     RuleState, Share, ShareUpdate, ShareUsage, Snapshot, SnapshotUpdate,
 };
-pub use engine::{DEFAULT_MAX_STACK, MAX_MEMORY_LIMIT, Runtime};
+pub use engine::{DEFAULT_MAX_STACK, MAX_MEMORY_LIMIT, Runtime, sha256_hex};
 pub use network::{Endpoint, Network, NetworkLimits};
 pub use pool::PoolStats;
 pub use sandbox::{

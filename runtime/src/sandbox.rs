@@ -160,6 +160,7 @@ impl WasiView for State {
 pub struct DriverComponent {
     pre: DriverPre<State>,
     path: PathBuf,
+    sha256: String,
 }
 
 impl std::fmt::Debug for DriverComponent {
@@ -171,16 +172,23 @@ impl std::fmt::Debug for DriverComponent {
 }
 
 impl DriverComponent {
-    pub(crate) fn new(pre: DriverPre<State>, path: &Path) -> Self {
+    pub(crate) fn new(pre: DriverPre<State>, path: &Path, sha256: String) -> Self {
         DriverComponent {
             pre,
             path: path.to_path_buf(),
+            sha256,
         }
     }
 
     /// The file this driver was loaded from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The SHA-256 of the component's bytes as loaded, in lowercase hex:
+    /// what an operator pins (`driver_sha256`).
+    pub fn sha256(&self) -> &str {
+        &self.sha256
     }
 
     /// The contract version the driver was built against: `0.2`, or `0.1`

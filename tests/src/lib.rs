@@ -306,6 +306,7 @@ impl Scratch {
                 BackendConfig {
                     host: b.host.unwrap_or_else(|| format!("test-node@{}", b.name)),
                     driver: b.driver,
+                    driver_sha256: None,
                     root,
                     options: b.options.into_iter().collect(),
                     manila_conf: BTreeMap::new(),

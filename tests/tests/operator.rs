@@ -48,6 +48,7 @@ fn limits(hosts: &[(&str, DataLimits)]) -> HostLimits {
                 BackendConfig {
                     host: host.to_string(),
                     driver: "unused.wasm".into(),
+                    driver_sha256: None,
                     root: "unused".into(),
                     options: Default::default(),
                     manila_conf: Default::default(),

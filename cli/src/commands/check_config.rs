@@ -47,9 +47,11 @@ impl CheckConfig {
         }
         let mut backends = serde_json::Map::new();
         for (name, b) in &config.backends {
-            let outcome = runtime
-                .load(&b.driver)
-                .and_then(|driver| b.backend(name, driver, storage.clone()).check_setup());
+            let mut sha256 = None;
+            let outcome = b.load_driver(&runtime).and_then(|driver| {
+                sha256 = Some(driver.sha256().to_string());
+                b.backend(name, driver, storage.clone()).check_setup()
+            });
             if outcome.is_err() {
                 failed += 1;
             }
@@ -58,9 +60,15 @@ impl CheckConfig {
                 serde_json::json!({
                     "host": b.host,
                     "ok": outcome.is_ok(),
-                    "detail": match &outcome {
-                        Ok(()) => "driver loaded, setup accepted its options".to_string(),
-                        Err(e) => e.to_string(),
+                    "driver_sha256": sha256,
+                    "pinned": b.driver_sha256.is_some(),
+                    "detail": match (&outcome, &sha256) {
+                        (Ok(()), Some(sha256)) => format!(
+                            "driver loaded (sha256 {sha256}{}), setup accepted its options",
+                            if b.driver_sha256.is_some() { ", as pinned" } else { "" }
+                        ),
+                        (Ok(()), None) => "driver loaded, setup accepted its options".to_string(),
+                        (Err(e), _) => e.to_string(),
                     },
                 }),
             );

@@ -373,7 +373,11 @@ pub fn check_driver(driver: &Path, setup: Setup) -> Result<Report, Error> {
             report.push(
                 "load",
                 Outcome::Ok,
-                format!("compiled in {} ms", start.elapsed().as_millis()),
+                format!(
+                    "compiled in {} ms; sha256 {} (pin it with driver_sha256)",
+                    start.elapsed().as_millis(),
+                    c.sha256()
+                ),
             );
             c
         }

@@ -57,6 +57,12 @@ wasm_driver_opts = [
         "a .wasm file.",
     ),
     cfg.StrOpt(
+        "privdata_driver_sha256",
+        help="WasmShareDriver: the SHA-256 (64 hex digits) the driver "
+        "component must have; another file is refused before anything of it "
+        "runs. The log says which digest was loaded when this is unset.",
+    ),
+    cfg.StrOpt(
         "privdata_root",
         help="WasmShareDriver (required): the directory the driver "
         "manages. The driver sees it as / and nothing else.",

@@ -341,13 +341,16 @@ class WasmShareDriver(driver.ShareDriver):
                 allowed_outbound=list(conf.privdata_allowed_outbound or []),
                 ca_file=conf.privdata_ca_file,
                 manila_conf=_manila_conf(group),
+                driver_sha256=conf.safe_get("privdata_driver_sha256"),
             )
         except (privdata.Error, ValueError, OSError) as e:
             raise exception.ShareBackendException(msg=str(e)) from e
         LOG.info(
-            "Driver %s (contract %s) serves backend host %s",
+            "Driver %s (contract %s, sha256 %s%s) serves backend host %s",
             conf.privdata_driver,
             self.backend.contract,
+            self.backend.driver_sha256,
+            ", pinned" if conf.safe_get("privdata_driver_sha256") else "; pin it with privdata_driver_sha256",
             self.backend.host,
         )
 
