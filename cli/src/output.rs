@@ -38,50 +38,24 @@ pub struct Done<'a> {
 impl Done<'_> {
     /// An operation that answers what Manila should record of a share.
     pub fn share_update(&self, update: &ShareUpdate) -> Result<()> {
-        if self.json {
-            let mut out = self.object();
-            out["update"] = serde_json::to_value(update)?;
-            println!("{}", serde_json::to_string_pretty(&out)?);
-            return Ok(());
-        }
-        if let Some(status) = &update.status {
-            println!("status {status}");
-        }
-        if let Some(size) = update.size_gib {
-            println!("size {size} GiB");
-        }
-        if let Some(location) = &update.provider_location {
-            println!("provider location {}", printable(location));
-        }
-        for (key, value) in &update.metadata {
-            println!("metadata {}={}", printable(key), printable(value));
-        }
-        if update.reapply_access_rules {
-            println!("access rules to apply again");
-        }
-        print_exports(update.exports());
-        Ok(())
+        self.value("update", update, |u| {
+            print_recorded(&u.status, u.size_gib, &u.provider_location);
+            for (key, value) in &u.metadata {
+                println!("metadata {}={}", printable(key), printable(value));
+            }
+            if u.reapply_access_rules {
+                println!("access rules to apply again");
+            }
+            print_exports(u.exports());
+        })
     }
 
     /// An operation that answers what Manila should record of a snapshot.
     pub fn snapshot_update(&self, update: &SnapshotUpdate) -> Result<()> {
-        if self.json {
-            let mut out = self.object();
-            out["update"] = serde_json::to_value(update)?;
-            println!("{}", serde_json::to_string_pretty(&out)?);
-            return Ok(());
-        }
-        if let Some(status) = &update.status {
-            println!("status {status}");
-        }
-        if let Some(size) = update.size_gib {
-            println!("size {size} GiB");
-        }
-        if let Some(location) = &update.provider_location {
-            println!("provider location {}", printable(location));
-        }
-        print_exports(update.export_locations.as_deref().unwrap_or_default());
-        Ok(())
+        self.value("update", update, |u| {
+            print_recorded(&u.status, u.size_gib, &u.provider_location);
+            print_exports(u.export_locations.as_deref().unwrap_or_default());
+        })
     }
 
     /// An operation that answers a value of its own: `text` prints it.
@@ -127,4 +101,17 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     out.into()
+}
+
+/// What shares' and snapshots' updates have in common, one line each.
+fn print_recorded(status: &Option<String>, size_gib: Option<u64>, provider_location: &Option<String>) {
+    if let Some(status) = status {
+        println!("status {status}");
+    }
+    if let Some(size) = size_gib {
+        println!("size {size} GiB");
+    }
+    if let Some(location) = provider_location {
+        println!("provider location {}", printable(location));
+    }
 }
