@@ -41,8 +41,8 @@ pub use limits::{LIMITS, Limit, Limits};
 pub use manager::Manager;
 pub use privdata_runtime::{
     AccessLevel, AccessRule, AccessType, Backend, BackendStats, DriverComponent, DriverInstance, Endpoint,
-    ExportLocation, Network, NetworkLimits, Pool, PoolStats, Properties, RuleResult, RuleState, Runtime,
-    Sandbox, SandboxLimits, Share, ShareUpdate, ShareUsage, Snapshot, SnapshotUpdate,
+    ExportLocation, Exposition, Metrics, Network, NetworkLimits, Pool, PoolStats, Properties, RuleResult,
+    RuleState, Runtime, Sandbox, SandboxLimits, Share, ShareUpdate, ShareUsage, Snapshot, SnapshotUpdate,
 };
 pub use privdata_store::error::{self, DriverError, Error, Result};
 pub use privdata_store::{Admin, DataLimits, PrivateData, Storage, validate};

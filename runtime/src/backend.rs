@@ -62,6 +62,11 @@ impl Backend {
         &self.pool.sandbox().private_data
     }
 
+    /// What the backend's driver has done: see [`crate::exposition`].
+    pub fn metrics(&self) -> &crate::Metrics {
+        &self.pool.sandbox().metrics
+    }
+
     /// How many instances of the driver are alive, and how many were made.
     pub fn instances(&self) -> PoolStats {
         self.pool.stats()

@@ -10,6 +10,7 @@ mod bindings;
 mod cache;
 mod contract;
 mod engine;
+mod metrics;
 pub mod network;
 mod output;
 mod pool;
@@ -25,6 +26,8 @@ pub use bindings::{
     RuleState, Share, ShareUpdate, ShareUsage, Snapshot, SnapshotUpdate,
 };
 pub use engine::{DEFAULT_MAX_STACK, MAX_MEMORY_LIMIT, Runtime, sha256_hex};
+pub use metrics::Metrics;
+pub use metrics::exposition::{Exposition, exposition};
 pub use network::{Endpoint, Network, NetworkLimits};
 pub use pool::PoolStats;
 pub use sandbox::{

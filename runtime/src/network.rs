@@ -238,6 +238,8 @@ pub(crate) struct Outbound {
     /// The operation's time limit, for messages.
     pub(crate) timeout: std::time::Duration,
     pub(crate) usage: Arc<Usage>,
+    /// The backend's counters.
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 impl Outbound {
@@ -247,6 +249,7 @@ impl Outbound {
             backend: self.backend.clone(),
             usage: Arc::clone(&self.usage),
             limits: self.network.limits,
+            traffic: None,
         }
     }
 }
@@ -270,7 +273,7 @@ pub(crate) mod tcp;
 pub(crate) mod wait;
 
 pub(crate) use handover::add_to_linker as add_handover_to_linker;
-pub(crate) use meter::{Meter, Usage};
+pub(crate) use meter::{Meter, OverLimit, Usage};
 
 #[cfg(test)]
 mod tests {

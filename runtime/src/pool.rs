@@ -32,6 +32,8 @@ struct Instances {
     live: usize,
     /// Instances made so far, for `stats` and tests.
     made: u64,
+    /// Instances discarded after a trap and not yet replaced.
+    lost: u64,
 }
 
 /// What the pool has done so far.
@@ -91,8 +93,21 @@ impl InstancePool {
             if instances.live < self.sandbox.limits.max_instances.max(1) {
                 instances.live += 1;
                 instances.made += 1;
+                let replacing = instances.lost > 0;
+                instances.lost = instances.lost.saturating_sub(1);
                 drop(instances);
-                return self.make().inspect_err(|_| self.forget_one());
+                let made = self.make();
+                match &made {
+                    Ok(_) => self.sandbox.metrics.instance_built(replacing),
+                    Err(_) => {
+                        let mut instances = self.lock();
+                        instances.lost += u64::from(replacing);
+                        instances.live -= 1;
+                        drop(instances);
+                        self.returned.notify_one();
+                    }
+                }
+                return made;
             }
             instances = self.returned.wait(instances).unwrap_or_else(|e| e.into_inner());
         }
@@ -115,14 +130,12 @@ impl InstancePool {
                 "the driver instance trapped; the next operation gets a new one"
             );
             drop(instance);
-            self.forget_one();
+            let mut instances = self.lock();
+            instances.live -= 1;
+            instances.lost += 1;
+            drop(instances);
+            self.returned.notify_one();
         }
-    }
-
-    /// An instance that was counted is gone: make room for another.
-    fn forget_one(&self) {
-        self.lock().live -= 1;
-        self.returned.notify_one();
     }
 
     fn lock(&self) -> MutexGuard<'_, Instances> {

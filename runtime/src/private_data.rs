@@ -3,7 +3,9 @@
 
 use crate::bindings::private_data::{Error as WitError, Host};
 use crate::error::Error;
+use crate::metrics::{DataCall, DataOutcome, Metrics};
 use privdata_store::PrivateData;
+use std::time::Instant;
 use wasmtime::component::HasData;
 
 /// What an instance's `private-data` import reaches: its backend's data,
@@ -13,6 +15,8 @@ pub(crate) struct PrivateDataView<'a> {
     pub(crate) backend: &'a str,
     /// The backend's private data.
     pub(crate) data: &'a PrivateData,
+    /// The backend's counters.
+    pub(crate) metrics: &'a Metrics,
 }
 
 /// The [`HasData`] marker under which the linker hands the view out.
@@ -28,9 +32,9 @@ impl Host for PrivateDataView<'_> {
         entity_id: String,
         keys: Option<Vec<String>>,
     ) -> Result<Vec<(String, String)>, WitError> {
-        self.data
-            .get(&entity_id, keys.as_deref())
-            .map_err(|e| self.to_guest(e))
+        let started = Instant::now();
+        let result = self.data.get(&entity_id, keys.as_deref());
+        self.answer(DataCall::Get, started, result)
     }
 
     fn details_update(
@@ -39,9 +43,9 @@ impl Host for PrivateDataView<'_> {
         details: Vec<(String, String)>,
         delete_existing: bool,
     ) -> Result<(), WitError> {
-        self.data
-            .update(&entity_id, &details, delete_existing)
-            .map_err(|e| self.to_guest(e))
+        let started = Instant::now();
+        let result = self.data.update(&entity_id, &details, delete_existing);
+        self.answer(DataCall::Update, started, result)
     }
 
     fn entities_list(
@@ -49,15 +53,15 @@ impl Host for PrivateDataView<'_> {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<(Vec<String>, Option<String>), WitError> {
-        self.data
-            .entities(cursor.as_deref(), limit)
-            .map_err(|e| self.to_guest(e))
+        let started = Instant::now();
+        let result = self.data.entities(cursor.as_deref(), limit);
+        self.answer(DataCall::List, started, result)
     }
 
     fn details_delete(&mut self, entity_id: String, keys: Option<Vec<String>>) -> Result<(), WitError> {
-        self.data
-            .delete(&entity_id, keys.as_deref())
-            .map_err(|e| self.to_guest(e))
+        let started = Instant::now();
+        let result = self.data.delete(&entity_id, keys.as_deref());
+        self.answer(DataCall::Delete, started, result)
     }
 }
 
@@ -119,6 +123,21 @@ older_contract!(v0_2);
 older_contract!(v0_1);
 
 impl PrivateDataView<'_> {
+    /// Count the call that began at `started`, and answer the guest.
+    fn answer<T>(&self, call: DataCall, started: Instant, result: Result<T, Error>) -> Result<T, WitError> {
+        let outcome = match &result {
+            Ok(_) => DataOutcome::Ok,
+            Err(Error::InvalidEntityId(_) | Error::InvalidKey(_) | Error::ValueTooLong(_)) => {
+                DataOutcome::Invalid
+            }
+            Err(Error::QuotaExceeded(_)) => DataOutcome::QuotaExceeded,
+            Err(Error::StorageUnavailable(_)) => DataOutcome::Unavailable,
+            Err(_) => DataOutcome::Failed,
+        };
+        self.metrics.private_data(call, outcome, started.elapsed());
+        result.map_err(|e| self.to_guest(e))
+    }
+
     /// Turn a host error into what the guest may see. Storage details (paths,
     /// SQL) stay in the host log.
     fn to_guest(&self, err: Error) -> WitError {

@@ -6,6 +6,8 @@
 use crate::bindings::WitDriverError;
 use crate::contract::{Call, Driver, DriverPre};
 use crate::error::{DriverError, Error, Result};
+use crate::metrics::{Metrics, Outcome, Refusal};
+use crate::network::OverLimit;
 use crate::network::{Network, NetworkView, Outbound};
 use crate::output::{LogPipe, describe_trap};
 use crate::private_data::{HasPrivateData, PrivateDataView};
@@ -83,6 +85,8 @@ pub struct Sandbox {
     pub limits: SandboxLimits,
     /// What the driver may reach on the network (by default, nothing).
     pub network: Network,
+    /// The backend's counters, shared by its instances.
+    pub metrics: Metrics,
 }
 
 /// The linker every driver is instantiated with: WASI (the sandbox's part
@@ -109,6 +113,7 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<DriverLinker
 pub(crate) struct State {
     backend: String,
     private_data: PrivateData,
+    metrics: Metrics,
     wasi: WasiCtx,
     http: WasiHttpCtx,
     outbound: Outbound,
@@ -122,6 +127,7 @@ impl State {
         PrivateDataView {
             backend: &self.backend,
             data: &self.private_data,
+            metrics: &self.metrics,
         }
     }
 }
@@ -217,6 +223,7 @@ impl DriverComponent {
             deadline: Instant::now() + sandbox.limits.timeout,
             timeout: sandbox.limits.timeout,
             usage: Arc::default(),
+            metrics: sandbox.metrics.clone(),
         };
         // Raw TCP only to the listed tcp:// endpoints (and the implicit
         // bind a connect makes); no UDP, no name lookups.
@@ -227,7 +234,11 @@ impl DriverComponent {
                 let allowed = match usage {
                     SocketAddrUse::TcpConnect => {
                         let listed = tcp.network.allows_tcp(addr);
-                        if !listed {
+                        let endpoint = format!("tcp://{addr}");
+                        if listed {
+                            tcp.metrics.request(&endpoint);
+                        } else {
+                            tcp.metrics.refused(&endpoint, Refusal::NotListed);
                             tracing::warn!(
                                 target: "privdata::network",
                                 "backend `{}`: tcp://{addr} is not an endpoint this backend may reach ({})",
@@ -254,6 +265,7 @@ impl DriverComponent {
         let state = State {
             backend: sandbox.backend.clone(),
             private_data: sandbox.private_data.clone(),
+            metrics: sandbox.metrics.clone(),
             wasi: wasi.build(),
             http,
             outbound,
@@ -279,7 +291,20 @@ impl DriverComponent {
                 instance.driver = Some(driver);
                 Ok(instance)
             }
-            Err(trap) => Err(instance.trap("instantiate", trap)),
+            Err(trap) => {
+                let outcome = trap_outcome(&trap);
+                let error = instance.trap("instantiate", trap);
+                let took = sandbox.limits.timeout.saturating_sub(
+                    instance
+                        .store
+                        .data()
+                        .outbound
+                        .deadline
+                        .saturating_duration_since(Instant::now()),
+                );
+                sandbox.metrics.operation("instantiate", outcome, took);
+                Err(error)
+            }
         }
     }
 }
@@ -328,24 +353,44 @@ impl DriverInstance {
         let Some(driver) = &self.driver else {
             unreachable!("checked above")
         };
+        let started = Instant::now();
         let answer = op(&mut self.store, driver);
+        let took = started.elapsed();
         if answer.is_ok() {
             self.log_output();
         }
-        match answer {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(Error::Driver {
-                backend: self.sandbox.backend.clone(),
-                operation,
-                error: error.into(),
-            }),
+        self.count_network_overrun();
+        let (result, outcome) = match answer {
+            Ok(Ok(value)) => (Ok(value), Outcome::Ok),
+            Ok(Err(error)) => {
+                let error: DriverError = error.into();
+                let outcome = Outcome::Driver(error.kind());
+                let error = Error::Driver {
+                    backend: self.sandbox.backend.clone(),
+                    operation,
+                    error,
+                };
+                (Err(error), outcome)
+            }
             Err(trap) => {
                 // A trapped instance must not be entered again.
                 self.driver = None;
+                let outcome = trap_outcome(&trap);
                 let error = self.trap(operation, trap);
                 self.log_output();
-                Err(error)
+                (Err(error), outcome)
             }
+        };
+        self.sandbox.metrics.operation(operation, outcome, took);
+        result
+    }
+
+    /// An operation that went past its network byte limit was refused
+    /// there (once, however many of its reads and writes were).
+    fn count_network_overrun(&self) {
+        let outbound = &self.store.data().outbound;
+        if outbound.usage.over_bytes(&outbound.network.limits) {
+            self.sandbox.metrics.refused("", Refusal::MaxNetworkBytes);
         }
     }
 
@@ -383,6 +428,26 @@ impl DriverInstance {
             message: describe_trap(&trap, &self.sandbox.limits, &self.stderr),
         }
     }
+}
+
+/// How a trap ended an operation: its time limit, a limit of the host's
+/// (resources, network bytes), or the driver itself.
+fn trap_outcome(trap: &wasmtime::Error) -> Outcome {
+    use wasmtime::component::ResourceTableError;
+    if matches!(
+        trap.downcast_ref::<wasmtime::Trap>(),
+        Some(wasmtime::Trap::Interrupt)
+    ) {
+        return Outcome::Timeout;
+    }
+    let by_limit = trap.chain().any(|e| {
+        e.is::<OverLimit>()
+            || matches!(
+                e.downcast_ref::<ResourceTableError>(),
+                Some(ResourceTableError::Full)
+            )
+    });
+    if by_limit { Outcome::Limit } else { Outcome::Trap }
 }
 
 impl Drop for DriverInstance {

@@ -52,6 +52,12 @@ impl PrivateData {
         &self.host
     }
 
+    /// What the host holds, (entries, bytes of keys and values), and its
+    /// quota: for metrics and operators.
+    pub fn usage(&self) -> Result<((u64, u64), crate::Quota)> {
+        Ok((self.storage.usage(&self.host)?, self.limits.quota))
+    }
+
     /// `details-get`: see the WIT contract.
     pub fn get(&self, entity: &str, keys: Option<&[String]>) -> Result<Vec<Pair>> {
         let entity = validate::entity_id(entity)?;

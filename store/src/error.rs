@@ -189,6 +189,20 @@ pub enum DriverError {
     Unsupported(String),
 }
 
+impl DriverError {
+    /// The kind, as metrics name it: `not_found`, `invalid`, `backend`,
+    /// `private_data`, `unsupported`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DriverError::NotFound(_) => "not_found",
+            DriverError::Invalid(_) => "invalid",
+            DriverError::Backend(_) => "backend",
+            DriverError::PrivateData(_) => "private_data",
+            DriverError::Unsupported(_) => "unsupported",
+        }
+    }
+}
+
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

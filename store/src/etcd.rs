@@ -313,6 +313,13 @@ impl Storage for EtcdStorage {
     fn entity_page(&self, host: &str, after: Option<&str>, limit: usize) -> Result<Vec<String>> {
         self.page_of_entities(host, after, limit)
     }
+
+    fn usage(&self, host: &str) -> Result<(u64, u64)> {
+        let read = self
+            .gateway
+            .txn(&[], &[range(&self.keys.usage(host), None)], &[])?;
+        Ok(usage_of(&read.ranges[0].0)?.0)
+    }
 }
 
 #[cfg(test)]

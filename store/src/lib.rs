@@ -60,6 +60,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Up to `limit` entity ids of `host` that sort after `after`, in order:
     /// one page of `entities-list`.
     fn entity_page(&self, host: &str, after: Option<&str>, limit: usize) -> Result<Vec<String>>;
+
+    /// What `host` holds, as its quota counts it: (entries, bytes of keys
+    /// and values).
+    fn usage(&self, host: &str) -> Result<(u64, u64)>;
 }
 
 /// The operator's face of a store: every host's data, for the operator

@@ -196,4 +196,20 @@ impl<D: Dialect> Storage for ServerStorage<D> {
             rows.into_iter().map(|row| Ok(Row::from(row).text()?)).collect()
         })
     }
+
+    fn usage(&self, host: &str) -> Result<(u64, u64)> {
+        self.run(false, |sql| {
+            let rows = sql.query(
+                "SELECT entries, bytes FROM host_usage WHERE host = ?",
+                &[Param::Text(host)],
+            )?;
+            match rows.into_iter().next() {
+                Some(row) => {
+                    let mut c = Row::from(row);
+                    Ok((c.count()?, c.count()?))
+                }
+                None => Ok((0, 0)),
+            }
+        })
+    }
 }

@@ -365,4 +365,8 @@ impl Storage for SqliteStorage {
         let rows = stmt.query_map(params![host, after.unwrap_or(""), limit as i64], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+
+    fn usage(&self, host: &str) -> Result<(u64, u64)> {
+        usage(&*self.reader()?, host)
+    }
 }

@@ -76,6 +76,7 @@ fn damaged_or_foreign_artifacts_are_rebuilt_not_loaded() {
             manila_conf: Vec::new(),
             limits: Default::default(),
             network: Default::default(),
+            metrics: Default::default(),
         };
         let exports = privdata_host::Backend::new(driver, sandbox)
             .create_share(&share(ID1))

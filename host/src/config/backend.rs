@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use privdata_runtime::network::{Endpoint, Network, NetworkLimits};
-use privdata_runtime::{Backend, DriverComponent, Sandbox, SandboxLimits};
+use privdata_runtime::{Backend, DriverComponent, Metrics, Sandbox, SandboxLimits};
 use privdata_store::{DataLimits, PrivateData, Storage};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -117,6 +117,7 @@ impl BackendConfig {
             manila_conf: self.manila_conf.clone().into_iter().collect(),
             limits: self.sandbox_limits,
             network: self.network.clone(),
+            metrics: Metrics::new(),
         }
     }
 

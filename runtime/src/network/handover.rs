@@ -28,7 +28,7 @@ fn count(state: &mut impl NetworkView, n: usize) -> wasmtime::Result<()> {
         .outbound()
         .meter()
         .count(n)
-        .map_err(|message| wasmtime::format_err!("{message}"))
+        .map_err(|message| wasmtime::Error::new(super::OverLimit(message)))
 }
 
 type Answer<T> = wasmtime::Result<(Result<T, HeaderError>,)>;

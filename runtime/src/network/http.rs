@@ -5,7 +5,8 @@
 //! its byte limit (what the driver sends was counted when it handed it
 //! over: `handover.rs`).
 
-use super::{Meter, Outbound, Scheme};
+use super::{Meter, Outbound, OverLimit, Scheme};
+use crate::metrics::Refusal;
 use bytes::Bytes;
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
@@ -105,6 +106,7 @@ impl Outbound {
     }
 
     fn out_of_time(&self, when: &str) -> HttpError {
+        self.metrics.refused("", Refusal::Timeout);
         self.refuse(format!(
             "the operation's time limit of {:?} ran out {when}",
             self.timeout
@@ -172,7 +174,9 @@ impl Outbound {
         let port = authority
             .port_u16()
             .unwrap_or(if scheme == Scheme::Https { 443 } else { 80 });
+        let target = format!("{}://{authority}", scheme.as_str());
         if !self.network.allows(scheme, &host, port) {
+            self.metrics.refused(&target, Refusal::NotListed);
             return Err(self.refuse(format!(
                 "{}://{authority} is not an endpoint this backend may reach ({})",
                 scheme.as_str(),
@@ -180,13 +184,13 @@ impl Outbound {
             )));
         }
         if !self.usage.connect(&self.network.limits) {
+            self.metrics.refused(&target, Refusal::MaxConnections);
             return Err(self.refuse(format!(
                 "an operation may open at most {} connections (limits.max_connections)",
                 self.network.limits.max_connections
             )));
         }
-
-        let target = format!("{}://{authority}", scheme.as_str());
+        let traffic = self.metrics.request(&target);
         let connect = self.time_left(options.connect_timeout)?;
         let stream = self
             .within(
@@ -203,7 +207,10 @@ impl Outbound {
         let _ = stream.set_nodelay(true);
         let stream = Received {
             inner: stream,
-            meter: self.meter(),
+            meter: Meter {
+                traffic,
+                ..self.meter()
+            },
         };
         let stream: Box<dyn Stream> = match (scheme, &self.network.tls) {
             (Scheme::Https, Some(tls)) => {
@@ -358,19 +365,6 @@ struct Received<S> {
     meter: Meter,
 }
 
-/// The error a connection's read fails with past the limit: the driver is
-/// told the reason (see `p2_error_from_hyper`).
-#[derive(Debug)]
-struct OverLimit(String);
-
-impl std::fmt::Display for OverLimit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for OverLimit {}
-
 impl<S: AsyncRead + Unpin> AsyncRead for Received<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -380,11 +374,16 @@ impl<S: AsyncRead + Unpin> AsyncRead for Received<S> {
         let before = buf.filled().len();
         ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
         let n = buf.filled().len() - before;
-        Poll::Ready(
-            self.meter
-                .count(n)
-                .map_err(|message| std::io::Error::other(OverLimit(message))),
-        )
+        // Past the limit the read fails with the reason, which the driver
+        // is told (see `p2_error_from_hyper`).
+        let counted = self
+            .meter
+            .count(n)
+            .map_err(|message| std::io::Error::other(OverLimit(message)));
+        if let Some(t) = &self.meter.traffic {
+            t.received(n);
+        }
+        Poll::Ready(counted)
     }
 }
 
@@ -394,7 +393,13 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Received<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        // What goes out was counted against the limit when the driver
+        // handed it over; here it is counted for the endpoint's metrics.
+        let n = ready!(Pin::new(&mut self.inner).poll_write(cx, buf))?;
+        if let Some(t) = &self.meter.traffic {
+            t.sent(n);
+        }
+        Poll::Ready(Ok(n))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {

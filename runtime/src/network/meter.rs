@@ -14,6 +14,21 @@ use wasmtime_wasi_io::streams::{
 };
 
 use super::NetworkLimits;
+use crate::metrics::Traffic;
+
+/// Why a driver's network use trapped or failed: past a limit of its
+/// operation (the message names it). Metrics tell such a trap from the
+/// driver's own.
+#[derive(Debug)]
+pub(crate) struct OverLimit(pub(crate) String);
+
+impl std::fmt::Display for OverLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for OverLimit {}
 
 /// What one operation has used of its network limits.
 #[derive(Debug, Default)]
@@ -45,6 +60,11 @@ impl Usage {
             .unwrap_or(u64::MAX);
         before.saturating_add(n) <= limits.max_bytes
     }
+
+    /// Whether the operation went past its byte limit.
+    pub(crate) fn over_bytes(&self, limits: &NetworkLimits) -> bool {
+        self.bytes.load(Ordering::Relaxed) > limits.max_bytes
+    }
 }
 
 /// The byte budget of one operation, as its streams and hooks share it.
@@ -53,6 +73,8 @@ pub(crate) struct Meter {
     pub(crate) backend: String,
     pub(crate) usage: Arc<Usage>,
     pub(crate) limits: NetworkLimits,
+    /// The endpoint's counters, for a connection's streams.
+    pub(crate) traffic: Option<Arc<Traffic>>,
 }
 
 impl Meter {
@@ -77,7 +99,25 @@ impl Meter {
 
     fn count_stream(&self, n: usize) -> StreamResult<()> {
         self.count(n)
-            .map_err(|message| StreamError::Trap(wasmtime::format_err!("{message}")))
+            .map_err(|message| StreamError::Trap(wasmtime::Error::new(OverLimit(message))))
+    }
+
+    /// Count `n` bytes read from the endpoint's connection.
+    pub(crate) fn received(&self, n: usize) -> StreamResult<()> {
+        self.count_stream(n)?;
+        if let Some(t) = &self.traffic {
+            t.received(n);
+        }
+        Ok(())
+    }
+
+    /// Count `n` bytes written to the endpoint's connection.
+    pub(crate) fn sent(&self, n: usize) -> StreamResult<()> {
+        self.count_stream(n)?;
+        if let Some(t) = &self.traffic {
+            t.sent(n);
+        }
+        Ok(())
     }
 
     /// `input`, counting every byte read from it.
@@ -114,25 +154,25 @@ impl Pollable for MeteredInput {
 impl InputStream for MeteredInput {
     fn read(&mut self, size: usize) -> StreamResult<Bytes> {
         let bytes = self.inner.read(size)?;
-        self.meter.count_stream(bytes.len())?;
+        self.meter.received(bytes.len())?;
         Ok(bytes)
     }
 
     async fn blocking_read(&mut self, size: usize) -> StreamResult<Bytes> {
         let bytes = self.inner.blocking_read(size).await?;
-        self.meter.count_stream(bytes.len())?;
+        self.meter.received(bytes.len())?;
         Ok(bytes)
     }
 
     fn skip(&mut self, nelem: usize) -> StreamResult<usize> {
         let n = self.inner.skip(nelem)?;
-        self.meter.count_stream(n)?;
+        self.meter.received(n)?;
         Ok(n)
     }
 
     async fn blocking_skip(&mut self, nelem: usize) -> StreamResult<usize> {
         let n = self.inner.blocking_skip(nelem).await?;
-        self.meter.count_stream(n)?;
+        self.meter.received(n)?;
         Ok(n)
     }
 
@@ -158,7 +198,7 @@ impl Pollable for MeteredOutput {
 #[async_trait::async_trait]
 impl OutputStream for MeteredOutput {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        self.meter.count_stream(bytes.len())?;
+        self.meter.sent(bytes.len())?;
         self.inner.write(bytes)
     }
 
@@ -171,14 +211,14 @@ impl OutputStream for MeteredOutput {
     }
 
     async fn blocking_write_and_flush(&mut self, bytes: Bytes) -> StreamResult<()> {
-        self.meter.count_stream(bytes.len())?;
+        self.meter.sent(bytes.len())?;
         self.inner.blocking_write_and_flush(bytes).await
     }
 
     fn write_zeroes(&mut self, nelem: usize) -> StreamResult<()> {
         // More than the stream takes is the stream's own error, uncounted.
         if nelem <= self.inner.check_write()? {
-            self.meter.count_stream(nelem)?;
+            self.meter.sent(nelem)?;
         }
         self.inner.write_zeroes(nelem)
     }

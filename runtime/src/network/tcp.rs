@@ -8,7 +8,8 @@
 //! `tcp-socket.finish-connect`, to put a `Meter` (meter.rs) around the connection's
 //! streams in the table before the driver gets them.
 
-use super::NetworkView;
+use super::{Meter, NetworkView};
+use crate::metrics::Refusal;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::p2::TcpSocket;
@@ -31,6 +32,7 @@ pub(crate) fn add_to_linker<T: NetworkView>(linker: &mut Linker<T>) -> wasmtime:
             let state = store.data_mut();
             let outbound = state.outbound();
             if !outbound.usage.connect(&outbound.network.limits) {
+                outbound.metrics.refused("", Refusal::MaxConnections);
                 tracing::warn!(
                     target: "privdata::network",
                     "backend `{}`: an operation may open at most {} connections and sockets \
@@ -52,9 +54,23 @@ pub(crate) fn add_to_linker<T: NetworkView>(linker: &mut Linker<T>) -> wasmtime:
         |mut store: StoreContextMut<'_, T>, (socket,): (Resource<TcpSocket>,)| {
             let state = store.data_mut();
             type Streams = (Resource<DynInputStream>, Resource<DynOutputStream>);
+            let rep = socket.rep();
             let answer: Result<Streams, ErrorCode> = match state.sockets().finish_connect(socket) {
                 Ok((input, output)) => {
-                    let meter = state.outbound().meter();
+                    // The request was counted when the address was allowed
+                    // (sandbox.rs); its bytes go to the same endpoint.
+                    let peer = state.sockets().remote_address(Resource::new_borrow(rep));
+                    let traffic = match peer {
+                        Ok(peer) => state
+                            .outbound()
+                            .metrics
+                            .traffic(&format!("tcp://{}", std::net::SocketAddr::from(peer))),
+                        Err(_) => None,
+                    };
+                    let meter = Meter {
+                        traffic,
+                        ..state.outbound().meter()
+                    };
                     let table = state.table();
                     let entry = table.get_mut(&input)?;
                     let inner =

@@ -22,6 +22,9 @@
 //! - `pull`: reads everything the address in the share's name sends.
 //! - `hang`: connects to the address in the share's name and waits to read
 //!   a byte that never comes.
+//! - `per-share`: each create does what the share's name says, `MODE:NAME`
+//!   (`panic:`, `probe:OP␟…`, `reach:127.0.0.1:9`), as that mode would
+//!   with NAME as the share's name: one backend's scripted lifecycle.
 //! - `zeroes`, `bodies`, `reuse`, `heads`, `hoard`, `table`, `script`: try
 //!   to make the host hold more than the backend's limits allow, with raw
 //!   WASI calls (`resources.rs`); the share's name holds the arguments.
@@ -150,6 +153,15 @@ impl Hostile {
     /// What the mode does, as the share's export locations.
     fn create(&self, share: &Share) -> Result<Vec<ExportLocation>, DriverError> {
         match self.mode.as_str() {
+            "per-share" => {
+                let (mode, name) = share.name.split_once(':').unwrap_or((&share.name, ""));
+                let this = Hostile {
+                    mode: mode.to_string(),
+                };
+                let mut share = share.clone();
+                share.name = name.to_string();
+                this.create(&share)
+            }
             "probe" => probe(&share.name),
             "escape" => Ok(escape()),
             "leaky" => {
