@@ -12,6 +12,7 @@ mod history;
 mod hosts;
 mod import;
 mod list;
+mod metrics;
 mod migrate;
 mod orphans;
 mod rename_host;
@@ -121,6 +122,9 @@ enum Command {
     Stats(stats::Stats),
     /// List the hosts that hold private data, with counts.
     Hosts(hosts::Hosts),
+    /// The store's usage per host against each backend's quota, in
+    /// Prometheus' text format.
+    Metrics(metrics::Metrics),
     /// List the entities a host holds private data for.
     List(list::List),
     /// Show the private data of one entity of a host.
@@ -163,6 +167,7 @@ impl Command {
             Command::Snapshot(c) => c.execute(context),
             Command::Stats(c) => c.execute(context),
             Command::Hosts(c) => c.execute(context),
+            Command::Metrics(c) => c.execute(context),
             Command::List(c) => c.execute(context),
             Command::Get(c) => c.execute(context),
             Command::Set(c) => c.execute(context),

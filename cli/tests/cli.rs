@@ -65,6 +65,21 @@ fn share_operations_and_inspection_from_the_command_line() {
     .unwrap();
     let volume = got["volume_id"].as_str().unwrap();
     assert!(out.contains(volume));
+
+    // The store's usage against the backend's quota, as Prometheus reads it.
+    let metrics = ok(privdata(d, &["metrics"]));
+    for want in [
+        "# TYPE privdata_usage_entries gauge\n".to_string(),
+        "privdata_store_entities{host=\"cli-node@alpha\"} 1\n".to_string(),
+        "privdata_usage_entries{host=\"cli-node@alpha\"} 1\n".to_string(),
+        format!(
+            "privdata_usage_bytes{{host=\"cli-node@alpha\"}} {}\n",
+            "volume_id".len() + volume.len()
+        ),
+        "privdata_quota_entries{backend=\"alpha\",host=\"cli-node@alpha\"} 1000000\n".to_string(),
+    ] {
+        assert!(metrics.contains(&want), "missing {want:?} in:\n{metrics}");
+    }
     assert!(d.join("alpha/volumes").join(volume).is_dir());
 
     let ensured = ok(privdata(

@@ -7,3 +7,4 @@ pub mod migrate;
 pub mod orphans;
 pub mod rename;
 pub mod transfer;
+pub mod usage;
