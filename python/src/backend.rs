@@ -225,6 +225,31 @@ impl Backend {
         (stats.live, stats.made)
     }
 
+    /// What the backend's driver has done, in Prometheus' text format:
+    /// operations by outcome with their latency, private-data calls,
+    /// network requests, bytes and refusals, instances, and the host's
+    /// usage against its quota (docs/operating.md says what each means).
+    fn metrics(&self, py: Python<'_>) -> String {
+        py.detach(|| privdata_host::runtime::exposition(&[&self.backend]))
+    }
+
+    /// Write `metrics()` to `path` whole: to a temporary file beside it,
+    /// then renamed over it, so a collector never reads half of one.
+    fn write_metrics(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        py.detach(|| {
+            let text = privdata_host::runtime::exposition(&[&self.backend]);
+            let mut part = path.clone().into_os_string();
+            part.push(format!(".{}.tmp", std::process::id()));
+            std::fs::write(&part, text)?;
+            std::fs::rename(&part, &path).inspect_err(|_| {
+                let _ = std::fs::remove_file(&part);
+            })
+        })
+        .map_err(|e| {
+            pyo3::exceptions::PyOSError::new_err(format!("cannot write metrics to {}: {e}", path.display()))
+        })
+    }
+
     /// The backend's identity and settings as a dict, or None.
     fn get_backend_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let info = py

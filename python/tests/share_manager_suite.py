@@ -58,7 +58,7 @@ CONF = cfg.CONF
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DRIVERS = os.environ.get("PRIVDATA_DRIVERS") or os.path.join(REPO, "target", "drivers")
 BACKEND = "wasm"  # the backend's section of manila.conf, and its service name
-EXPECTED = 13
+EXPECTED = 15
 # The operations each driver answered unsupported, for the summary.
 UNSUPPORTED = {}
 
@@ -699,6 +699,31 @@ class RestDriver:
         self.assertIn('allowed_outbound = ["http://127.0.0.1:9"]', str(caught.exception))
         self.assertEqual(self.status(share), constants.STATUS_ERROR)
         self.assertEqual(self.array.requests, before, "nothing reached the array")
+
+    def test_metrics_are_written_for_node_exporters_textfile_collector(self):
+        metrics_dir = self.useFixture(fixtures.TempDir()).path
+        self.override_config("privdata_metrics_dir", metrics_dir, group=BACKEND)
+        self.manager.driver.do_setup(self.context)  # a new backend, its counts from zero
+        before = self.array.requests
+        share = self.new_share()
+        self.manager.create_share_instance(self.context, share.instance["id"])
+        self.manager.driver.get_share_stats(refresh=True)
+        self.manager.delete_share_instance(self.context, share.instance["id"])
+        self.assertEqual(os.listdir(metrics_dir), ["privdata_%s.prom" % BACKEND], "written whole, nothing left")
+        with open(os.path.join(metrics_dir, "privdata_%s.prom" % BACKEND)) as f:
+            samples = {}
+            for line in f:
+                if not line.startswith("#"):
+                    key, _, value = line.rpartition(" ")
+                    samples[key] = float(value)
+        for operation in ("create-share", "get-stats", "delete-share"):
+            key = 'privdata_operations_total{backend="%s",operation="%s",outcome="ok"}' % (BACKEND, operation)
+            self.assertEqual(samples.get(key), 1.0, key)
+        requests = 'privdata_network_requests_total{backend="%s",endpoint="%s"}' % (BACKEND, self.array.url)
+        self.assertEqual(samples.get(requests), self.array.requests - before, "every request the array had")
+        host = 'backend="%s",host="%s"' % (BACKEND, self.host)
+        self.assertEqual(samples.get("privdata_usage_entries{%s}" % host), 0.0, "the share's data went with it")
+        self.assertEqual(samples.get("privdata_instances_built_total{backend=\"%s\"}" % BACKEND), 1.0)
 
 
 class RestDriverTest(RestDriver, WasmBackendTestCase):

@@ -87,6 +87,14 @@ wasm_driver_opts = [
         "array's self-signed certificate. Unset: the public web CAs.",
     ),
     cfg.StrOpt(
+        "privdata_metrics_dir",
+        help="WasmShareDriver: a directory where this backend's metrics "
+        "are written, in Prometheus' text format, as "
+        "privdata_BACKEND.prom after each driver call: point "
+        "node_exporter's --collector.textfile.directory at it. Unset: no "
+        "metrics are written.",
+    ),
+    cfg.StrOpt(
         "privdata_driver_cache",
         help="WasmShareDriver: where compiled drivers are kept, so that a "
         "restart loads the driver instead of compiling it again (seconds "

@@ -299,6 +299,7 @@ class WasmShareDriver(driver.ShareDriver):
         self.configuration.append_config_values(opts.privdata_opts)
         self.configuration.append_config_values(opts.wasm_driver_opts)
         self.backend = None
+        self._metrics_file = None
 
     def _root(self):
         """The backend's root: ``privdata_root``, or a directory of its own
@@ -345,6 +346,9 @@ class WasmShareDriver(driver.ShareDriver):
             )
         except (privdata.Error, ValueError, OSError) as e:
             raise exception.ShareBackendException(msg=str(e)) from e
+        if conf.safe_get("privdata_metrics_dir"):
+            self._metrics_file = os.path.join(conf.privdata_metrics_dir, "privdata_%s.prom" % (group or "DEFAULT"))
+            self._write_metrics()
         LOG.info(
             "Driver %s (contract %s, sha256 %s%s) serves backend host %s",
             conf.privdata_driver,
@@ -366,11 +370,25 @@ class WasmShareDriver(driver.ShareDriver):
     def _call(self, method, *args):
         """Call the component; under eventlet, from a real thread, so that
         the service's other greenthreads (heartbeat, RPC) go on meanwhile."""
-        if _green():
-            from eventlet import tpool
+        try:
+            if _green():
+                from eventlet import tpool
 
-            return tpool.execute(method, *args)
-        return method(*args)
+                return tpool.execute(method, *args)
+            return method(*args)
+        finally:
+            self._write_metrics()
+
+    def _write_metrics(self):
+        """Write the backend's metrics for node_exporter's textfile
+        collector, if ``privdata_metrics_dir`` is set. A failure is logged,
+        never the operation's."""
+        if self._metrics_file is None or self.backend is None:
+            return
+        try:
+            self.backend.write_metrics(self._metrics_file)
+        except OSError as e:
+            LOG.warning("%s (privdata_metrics_dir)", e)
 
     def _run(self, entity_id, operation, *args, invalid=None):
         try:
