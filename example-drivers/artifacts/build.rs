@@ -131,9 +131,10 @@ fn build_python(workspace: &Path, out: &Path) -> String {
     // componentize-py writes __pycache__ beside the sources it reads: it
     // reads copies, so the watched source directories stay unchanged.
     let staged = out.join("python");
-    let sdk = workspace.join("guest-sdk-python");
+    // The SDK package alone (not the build commands beside it).
+    let sdk = workspace.join("guest-sdk-python").join("manila_driver");
     println!("cargo:rerun-if-changed={}", sdk.display());
-    copy_sources(&sdk, &staged.join("sdk"));
+    copy_sources(&sdk, &staged.join("sdk").join("manila_driver"));
     let mut code = String::new();
     for (name, dir, module, stem) in PYTHON_DRIVERS {
         let dir = workspace.join(dir);
