@@ -198,6 +198,7 @@ fn run(sizes: Sizes, json_out: bool, servers: &[String]) -> Result<()> {
     }
 
     let (instantiate_ns, call_ns) = per_call_overhead(&bench, &guest, sizes)?;
+    let metrics = metrics_cost(&bench, &guest, sizes)?;
     let cold_start = cold_start(&runtime, dir.path())?;
     let scale = scale(dir.path(), sizes)?;
     let durability = durability(dir.path(), sizes)?;
@@ -209,6 +210,7 @@ fn run(sizes: Sizes, json_out: bool, servers: &[String]) -> Result<()> {
         "servers": server_ops,
         "instantiate_ns": instantiate_ns.round() as u64,
         "noop_call_ns": call_ns.round() as u64,
+        "metrics": metrics,
         "cold_start_ms": cold_start,
         "scale": scale,
         "durability": durability,
@@ -359,6 +361,52 @@ fn host_op(data: &PrivateData, op: &str, ids: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What the host's metrics cost on the hot paths: a guest's get_one and
+/// update_one, and a driver call on a live instance that does nothing,
+/// with metrics on and off, rounds interleaved (ns per call, median).
+fn metrics_cost(bench: &privdata_host::DriverComponent, sandbox: &Sandbox, sizes: Sizes) -> Result<Value> {
+    let on = Backend::new(bench.clone(), sandbox.clone());
+    let off = Backend::new(
+        bench.clone(),
+        Sandbox {
+            metrics: privdata_host::Metrics::off(),
+            ..sandbox.clone()
+        },
+    );
+    let ids: Vec<String> = (0..sizes.iterations).map(entity).collect();
+    let share = Share::new(&entity(0), 1, "NFS");
+    let mut report = serde_json::Map::new();
+    for op in ["get_one", "update_one", "noop_call"] {
+        let (mut on_ns, mut off_ns) = (Vec::new(), Vec::new());
+        for _ in 0..sizes.rounds {
+            for (backend, figures) in [(&on, &mut on_ns), (&off, &mut off_ns)] {
+                let ns = if op == "noop_call" {
+                    let start = Instant::now();
+                    for _ in 0..sizes.iterations {
+                        backend.delete_share(&share)?;
+                    }
+                    start.elapsed().as_nanos() as f64
+                } else {
+                    prepare(backend.private_data(), &ids)?;
+                    let timed = Share {
+                        name: format!("{op}\u{1f}{}", sizes.iterations),
+                        ..Share::new(&entity(0), 1, "NFS")
+                    };
+                    let out = backend.create_share(&timed)?;
+                    out.exports()[0].path.parse().context("bench driver's timing")?
+                };
+                figures.push(ns / sizes.iterations as f64);
+            }
+        }
+        let (on_ns, off_ns) = (median(on_ns), median(off_ns));
+        report.insert(
+            op.into(),
+            json!({"on_ns": on_ns.round() as u64, "off_ns": off_ns.round() as u64, "ratio": ratio(on_ns, off_ns)}),
+        );
+    }
+    Ok(Value::Object(report))
 }
 
 /// Instantiation alone (a store with its limits and WASI context, the
@@ -673,6 +721,19 @@ fn table(r: &Value) -> String {
     let c = &r["cold_start_ms"];
     let sc = &r["scale"];
     let d = &r["durability"];
+    let m = &r["metrics"];
+    let cost = |op: &str| {
+        format!(
+            "{} ns on, {} off ({}x)",
+            m[op]["on_ns"], m[op]["off_ns"], m[op]["ratio"]
+        )
+    };
+    s.push_str(&format!(
+        "\nmetrics: guest get_one {}; guest update_one {}; a no-op call on a live instance {}\n",
+        cost("get_one"),
+        cost("update_one"),
+        cost("noop_call")
+    ));
     s.push_str(&format!(
         "\ninstantiate per call (pooling): {} ns; a whole no-op call (instantiate, setup, call): {} ns\n\
          cold start, worst example driver: compile {} ms, from cache {} ms\n\
