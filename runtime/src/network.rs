@@ -240,6 +240,8 @@ pub(crate) struct Outbound {
     pub(crate) usage: Arc<Usage>,
     /// The backend's counters.
     pub(crate) metrics: crate::metrics::Metrics,
+    /// The instance's open HTTP connections.
+    pub(crate) keep_alive: keep_alive::KeepAlive,
 }
 
 impl Outbound {
@@ -268,6 +270,7 @@ pub(crate) trait NetworkView:
 
 mod handover;
 mod http;
+mod keep_alive;
 mod meter;
 pub(crate) mod tcp;
 pub(crate) mod wait;

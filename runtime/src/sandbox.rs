@@ -224,6 +224,7 @@ impl DriverComponent {
             timeout: sandbox.limits.timeout,
             usage: Arc::default(),
             metrics: sandbox.metrics.clone(),
+            keep_alive: Default::default(),
         };
         // Raw TCP only to the listed tcp:// endpoints (and the implicit
         // bind a connect makes); no UDP, no name lookups.

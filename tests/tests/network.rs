@@ -67,6 +67,31 @@ fn the_listed_endpoint_works_and_the_array_ids_live_in_private_data() {
 }
 
 #[test]
+fn requests_share_one_connection_and_a_closed_one_is_replaced() {
+    for (language, driver) in REST_DRIVERS {
+        let nas = FakeNas::https().unwrap();
+        let f = Fixture::new([BackendSpec::rest("rest", driver, &nas)]);
+        let b = f.backend("rest");
+        b.create_share(&share(ID1)).unwrap();
+        b.extend_share(&share(ID1), 7).unwrap();
+        b.get_stats().unwrap();
+        assert!(nas.requests() >= 3, "{language}");
+        assert_eq!(
+            nas.connections(),
+            1,
+            "{language}: one TLS connection for every request"
+        );
+        // The array closes it (its keep-alive timeout): the next request
+        // goes on a new one.
+        nas.close_connections();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        b.delete_share(&share(ID1)).unwrap();
+        assert_eq!(nas.volumes(), vec![], "{language}");
+        assert_eq!(nas.connections(), 2, "{language}");
+    }
+}
+
+#[test]
 fn other_ports_addresses_names_and_schemes_are_refused_naming_the_allow_list() {
     let nas = FakeNas::http().unwrap();
     let other = FakeNas::http().unwrap();

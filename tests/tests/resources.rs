@@ -29,9 +29,13 @@ impl Sink {
         Sink::start(reply, false)
     }
 
-    /// An HTTP server that answers every request 204, with no body.
+    /// An HTTP server that answers a connection's first request 204, with
+    /// no body, and says it closes the connection (it reads on).
     fn http() -> Sink {
-        Sink::start(b"HTTP/1.1 204 No Content\r\n\r\n".to_vec(), true)
+        Sink::start(
+            b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n".to_vec(),
+            true,
+        )
     }
 
     fn start(reply: Vec<u8>, after_head: bool) -> Sink {

@@ -58,6 +58,10 @@ struct Shared {
     received: AtomicU64,
     vanish: AtomicBool,
     stopped: AtomicBool,
+    /// TCP connections accepted.
+    connections: AtomicU64,
+    /// Each of them, to close at once ([`FakeNas::close_connections`]).
+    open: Mutex<std::collections::HashMap<u64, TcpStream>>,
     capacity_gib: u64,
 }
 
@@ -98,6 +102,8 @@ impl FakeNas {
             received: AtomicU64::new(0),
             vanish: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
+            connections: AtomicU64::new(0),
+            open: Mutex::default(),
             capacity_gib: 1000,
         });
         let (ca_pem, config) = match tls {
@@ -184,6 +190,19 @@ impl FakeNas {
         self.shared.received.load(Ordering::SeqCst)
     }
 
+    /// How many TCP connections it has accepted.
+    pub fn connections(&self) -> u64 {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// Close every connection it holds open between requests, as a server
+    /// does after its keep-alive timeout.
+    pub fn close_connections(&self) {
+        for (_, stream) in self.shared.open.lock().unwrap().drain() {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
     /// How many requests it has answered.
     pub fn requests(&self) -> u64 {
         self.shared.array.lock().unwrap().requests
@@ -230,20 +249,36 @@ fn tls_config() -> Result<(String, rustls::ServerConfig), Box<dyn std::error::Er
 
 fn serve(stream: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, shared: &Shared) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    match tls {
+    let id = shared.connections.fetch_add(1, Ordering::SeqCst);
+    shared.open.lock().unwrap().insert(id, stream.try_clone()?);
+    let served = match tls {
         Some(config) => {
             let conn = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
-            exchange(rustls::StreamOwned::new(conn, stream), shared)
+            exchanges(BufReader::new(rustls::StreamOwned::new(conn, stream)), shared)
         }
-        None => exchange(stream, shared),
+        None => exchanges(BufReader::new(stream), shared),
+    };
+    // Closed now, not when the last clone goes.
+    if let Some(stream) = shared.open.lock().unwrap().remove(&id) {
+        let _ = stream.shutdown(std::net::Shutdown::Both);
     }
+    served
 }
 
-/// One request and its answer; the connection closes after.
-fn exchange<S: Read + Write>(stream: S, shared: &Shared) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream);
+/// Request after request on one connection (HTTP/1.1 keeps it open), until
+/// the client closes it.
+fn exchanges<S: Read + Write>(mut reader: BufReader<S>, shared: &Shared) -> std::io::Result<()> {
+    while exchange(&mut reader, shared)? {}
+    Ok(())
+}
+
+/// One request and its answer; false when the client closed the
+/// connection instead.
+fn exchange<S: Read + Write>(reader: &mut BufReader<S>, shared: &Shared) -> std::io::Result<bool> {
     let mut line = String::new();
-    reader.read_line(&mut line)?;
+    if reader.read_line(&mut line)? == 0 {
+        return Ok(false);
+    }
     let mut parts = line.split_whitespace();
     let (method, path) = (
         parts.next().unwrap_or("").to_string(),
@@ -268,7 +303,7 @@ fn exchange<S: Read + Write>(stream: S, shared: &Shared) -> std::io::Result<()> 
     shared.received.fetch_add(1, Ordering::SeqCst);
     if shared.vanish.load(Ordering::SeqCst) {
         shared.stopped.store(true, Ordering::SeqCst);
-        return Ok(()); // dropped: no answer
+        return Ok(false); // dropped: no answer
     }
     let delay = *shared.delay.lock().unwrap();
     std::thread::sleep(delay);
@@ -295,7 +330,7 @@ fn exchange<S: Read + Write>(stream: S, shared: &Shared) -> std::io::Result<()> 
         409 => "Conflict",
         _ => "Error",
     };
-    let mut stream = reader.into_inner();
+    let stream = reader.get_mut();
     // A 204 has no body and so no length (HTTP clients hold to that).
     let length = if status == 204 {
         String::new()
@@ -304,9 +339,10 @@ fn exchange<S: Read + Write>(stream: S, shared: &Shared) -> std::io::Result<()> 
     };
     write!(
         stream,
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n{length}connection: close\r\n\r\n{text}"
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n{length}\r\n{text}"
     )?;
-    stream.flush()
+    stream.flush()?;
+    Ok(true)
 }
 
 fn volume_json(v: &Volume) -> Value {

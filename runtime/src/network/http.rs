@@ -5,20 +5,23 @@
 //! its byte limit (what the driver sends was counted when it handed it
 //! over: `handover.rs`).
 
+use super::keep_alive::Connection;
 use super::{Meter, Outbound, OverLimit, Scheme};
 use crate::metrics::Refusal;
 use bytes::Bytes;
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
+use http_body_util::combinators::UnsyncBoxBody;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
 use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
+type Request = http::Request<UnsyncBoxBody<Bytes, HttpError>>;
 type IoDone = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 type Sent = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoDone), HttpError>> + Send>;
 
@@ -183,21 +186,60 @@ impl Outbound {
                 self.network.describe()
             )));
         }
+        let traffic = self.metrics.request(&target);
+        let meter = Meter {
+            traffic,
+            ..self.meter()
+        };
+        // The request line carries the path only: this is no proxy.
+        let mut parts = parts;
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        parts.uri = http::Uri::try_from(path).map_err(|_| HttpError::HttpRequestUriInvalid)?;
+        let body = body.take().expect("the body is sent once");
+        let mut request = http::Request::from_parts(parts, Bounded::new(body, self, None).boxed_unsync());
+
+        // A connection kept from an earlier request first; a request it
+        // could not take (closed meanwhile) goes on a new one.
+        if let Some(kept) = self.keep_alive.take(&target, &meter).await {
+            match self.exchange_on(kept, request, &target, &options).await? {
+                Ok(response) => return Ok(response),
+                Err(unsent) => request = unsent,
+            }
+        }
+        let connection = self
+            .connect(scheme, &host, port, &target, meter, &options)
+            .await?;
+        match self.exchange_on(connection, request, &target, &options).await? {
+            Ok(response) => Ok(response),
+            Err(_) => Err(HttpError::HttpProtocolError),
+        }
+    }
+
+    /// A new connection to `target` (host and port), its bytes counted by
+    /// `meter`: TCP, TLS for https, HTTP/1.1.
+    async fn connect(
+        &self,
+        scheme: Scheme,
+        host: &str,
+        port: u16,
+        target: &str,
+        meter: Meter,
+        options: &RequestOptions,
+    ) -> Result<Connection, HttpError> {
         if !self.usage.connect(&self.network.limits) {
-            self.metrics.refused(&target, Refusal::MaxConnections);
+            self.metrics.refused(target, Refusal::MaxConnections);
             return Err(self.refuse(format!(
                 "an operation may open at most {} connections (limits.max_connections)",
                 self.network.limits.max_connections
             )));
         }
-        let traffic = self.metrics.request(&target);
         let connect = self.time_left(options.connect_timeout)?;
         let stream = self
             .within(
                 connect,
                 &format!("connecting to {target}"),
                 HttpError::ConnectionTimeout,
-                tokio::net::TcpStream::connect((host.as_str(), port)),
+                tokio::net::TcpStream::connect((host, port)),
             )
             .await?
             .map_err(HttpError::Connect)?;
@@ -205,16 +247,14 @@ impl Outbound {
         // algorithm the body would wait for the server's delayed ACK (40 ms
         // a request on Linux).
         let _ = stream.set_nodelay(true);
+        let meter = Arc::new(Mutex::new(meter));
         let stream = Received {
             inner: stream,
-            meter: Meter {
-                traffic,
-                ..self.meter()
-            },
+            meter: Arc::clone(&meter),
         };
         let stream: Box<dyn Stream> = match (scheme, &self.network.tls) {
             (Scheme::Https, Some(tls)) => {
-                let name = rustls::pki_types::ServerName::try_from(host.clone())
+                let name = rustls::pki_types::ServerName::try_from(host.to_string())
                     .map_err(|e| self.refuse(format!("{host:?} is not a name TLS can verify: {e}")))?;
                 let connector = tokio_rustls::TlsConnector::from(Arc::clone(tls));
                 let wait = self.time_left(options.connect_timeout)?;
@@ -232,41 +272,62 @@ impl Outbound {
             (Scheme::Https, None) => unreachable!("a network with https endpoints has a TLS config"),
             _ => Box::new(stream),
         };
-        let (mut sender, connection) =
+        let (sender, connection) =
             hyper::client::conn::http1::handshake(wasmtime_wasi_http::io::TokioIo::new(stream))
                 .await
                 .map_err(HttpError::Hyper)?;
-        // The connection runs as its own task, cancelled with the response.
-        let connection = wasmtime_wasi::runtime::spawn(connection);
+        let task = wasmtime_wasi::runtime::spawn(connection);
+        Ok(Connection::new(sender, meter, task))
+    }
 
-        // The request line carries the path only: this is no proxy.
-        let mut parts = parts;
-        let path = uri.path_and_query().map_or("/", |p| p.as_str());
-        parts.uri = http::Uri::try_from(path).map_err(|_| HttpError::HttpRequestUriInvalid)?;
-        let body = body.take().expect("the body is sent once");
-        let request = http::Request::from_parts(parts, Bounded::new(body, self, None).boxed_unsync());
-
+    /// Send `request` on `connection`: the response, or the request back
+    /// when the connection closed before any of it was sent. The
+    /// connection goes back to the instance's list once the response has
+    /// been read to its end.
+    async fn exchange_on(
+        &self,
+        mut connection: Connection,
+        request: http::Request<UnsyncBoxBody<Bytes, HttpError>>,
+        target: &str,
+        options: &RequestOptions,
+    ) -> Result<Result<(http::Response<WasiBody>, IoDone), Request>, HttpError> {
         let first_byte = self.time_left(options.first_byte_timeout)?;
-        let response = self
+        let sent = self
             .within(
                 first_byte,
                 &format!("waiting for {target} to answer"),
                 HttpError::ConnectionReadTimeout,
-                sender.send_request(request),
+                connection.sender.try_send_request(request),
             )
-            .await?
-            .map_err(HttpError::Hyper)?;
+            .await?;
+        let response = match sent {
+            Ok(response) => response,
+            Err(mut failed) => {
+                return match failed.take_message() {
+                    Some(unsent) => Ok(Err(unsent)),
+                    None => Err(HttpError::Hyper(failed.into_error())),
+                };
+            }
+        };
         let between = options.between_bytes_timeout;
+        let (keep_alive, target) = (self.keep_alive.clone(), target.to_string());
         let response = response.map(|body| {
-            Bounded::new(
+            let mut body = Bounded::new(
                 body.map_err(HttpError::Hyper),
                 self,
                 Some(between.unwrap_or(Duration::MAX)),
-            )
-            .boxed_unsync()
+            );
+            let give_back: AtEnd = Box::new(move || keep_alive.give_back(&target, connection));
+            if body.is_end_stream() {
+                give_back();
+            } else {
+                body.at_end = Some(give_back);
+            }
+            body.boxed_unsync()
         });
-        let done: IoDone = Box::new(async move { connection.await.map_err(HttpError::Hyper) });
-        Ok((response, done))
+        // The connection outlives the response: nothing to wait for.
+        let done: IoDone = Box::new(async { Ok(()) });
+        Ok(Ok((response, done)))
     }
 }
 
@@ -283,7 +344,13 @@ struct Bounded<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static
     deadline: Instant,
     between: Option<Duration>,
     timer: Pin<Box<tokio::time::Sleep>>,
+    /// What to do once a response has been read to its end: give its
+    /// connection back (`keep_alive.rs`). Until then the body holds the
+    /// connection, which runs while the body is read.
+    at_end: Option<AtEnd>,
 }
+
+type AtEnd = Box<dyn FnOnce() + Send>;
 
 impl<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> Bounded<B> {
     fn new(inner: B, outbound: &Outbound, between: Option<Duration>) -> Self {
@@ -292,9 +359,16 @@ impl<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> Bounded<
             deadline: outbound.deadline,
             between,
             timer: Box::pin(tokio::time::sleep_until(outbound.deadline.into())),
+            at_end: None,
         };
         bounded.rearm();
         bounded
+    }
+
+    fn ended(&mut self) {
+        if let Some(at_end) = self.at_end.take() {
+            at_end();
+        }
     }
 
     fn rearm(&mut self) {
@@ -338,7 +412,14 @@ impl<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> Body for
         match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 self.rearm();
+                if self.is_end_stream() {
+                    self.ended();
+                }
                 Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(None) => {
+                self.ended();
+                Poll::Ready(None)
             }
             Poll::Ready(other) => Poll::Ready(other),
             Poll::Pending if self.between.is_some() => {
@@ -362,7 +443,14 @@ impl<B: Body<Data = Bytes, Error = HttpError> + Send + Unpin + 'static> Body for
 /// bodies, TLS records) against the operation's limit.
 struct Received<S> {
     inner: S,
-    meter: Meter,
+    /// The meter of the operation using the connection (`keep_alive.rs`).
+    meter: Arc<Mutex<Meter>>,
+}
+
+impl<S> Received<S> {
+    fn meter(&self) -> std::sync::MutexGuard<'_, Meter> {
+        self.meter.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Received<S> {
@@ -376,11 +464,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Received<S> {
         let n = buf.filled().len() - before;
         // Past the limit the read fails with the reason, which the driver
         // is told (see `p2_error_from_hyper`).
-        let counted = self
-            .meter
+        let meter = self.meter();
+        let counted = meter
             .count(n)
             .map_err(|message| std::io::Error::other(OverLimit(message)));
-        if let Some(t) = &self.meter.traffic {
+        if let Some(t) = &meter.traffic {
             t.received(n);
         }
         Poll::Ready(counted)
@@ -396,7 +484,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Received<S> {
         // What goes out was counted against the limit when the driver
         // handed it over; here it is counted for the endpoint's metrics.
         let n = ready!(Pin::new(&mut self.inner).poll_write(cx, buf))?;
-        if let Some(t) = &self.meter.traffic {
+        if let Some(t) = &self.meter().traffic {
             t.sent(n);
         }
         Poll::Ready(Ok(n))
