@@ -1,0 +1,73 @@
+"""Manila's in-tree drivers, in-tree and sandboxed: the same ShareManager
+lifecycle against the same fake array, wall time side by side.
+
+    PRIVDATA_QNAP_DRIVER=qnap.wasm PRIVDATA_POWERSCALE_DRIVER=powerscale.wasm \\
+        python python/bench/in_tree_bench.py [--rounds N]
+
+The lifecycle is python/tests/in_tree_suite.py's (22 steps: shares,
+access rules, snapshots, a share from one, extend, shrink, revert, manage,
+a restart, deletes). Each round runs both deployments, in turn, each in a
+fresh Manila database; the first round (imports, the component's first
+compile) is left out. Prints the median of the rest and the ratio.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+
+import in_tree_suite as suite  # noqa: E402
+
+TIMES = {}  # driver -> deployment -> seconds of each round
+
+
+class Rounds(suite.InTreeDriverTest):
+    def round(self):
+        times = TIMES.setdefault(self.driver.name, {suite.UNSANDBOXED: [], suite.SANDBOXED: []})
+        order = (suite.UNSANDBOXED, suite.SANDBOXED)
+        if len(times[suite.SANDBOXED]) % 2:
+            order = order[::-1]
+        for deployment in order:
+            started = time.perf_counter()
+            self.lifecycle(deployment)
+            times[deployment].append(time.perf_counter() - started)
+
+
+class QnapRounds(Rounds, suite.test.TestCase):
+    driver = suite.Qnap()
+
+
+class PowerScaleRounds(Rounds, suite.test.TestCase):
+    driver = suite.PowerScale()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=6, help="rounds per driver, the first left out")
+    args = parser.parse_args()
+    for environment in (suite.Qnap.environment, suite.PowerScale.environment):
+        if not os.environ.get(environment):
+            sys.exit("set $%s to the driver's component (.wasm)" % environment)
+    suite._required_options_set()
+    loader = unittest.TestSuite()
+    for case in (QnapRounds, PowerScaleRounds):
+        for _ in range(max(args.rounds, 2)):
+            loader.addTest(case("round"))
+    result = unittest.TextTestRunner(verbosity=0).run(loader)
+    if not result.wasSuccessful():
+        return 1
+    print("\nwhole ShareManager lifecycle, median of %d rounds (the first left out), seconds" % (args.rounds - 1))
+    print("%-12s %12s %12s %8s" % ("driver", "in-tree", "sandboxed", "ratio"))
+    for driver, times in TIMES.items():
+        tree = statistics.median(times[suite.UNSANDBOXED][1:])
+        boxed = statistics.median(times[suite.SANDBOXED][1:])
+        print("%-12s %12.2f %12.2f %8.2f" % (driver, tree, boxed, boxed / tree))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
