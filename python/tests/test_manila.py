@@ -134,6 +134,7 @@ class ManilaStorageTest(unittest.TestCase):
                 "privdata_max_network_bytes",
                 "privdata_max_resources",
                 "privdata_max_value_bytes",
+                "privdata_metrics_dir",
                 "privdata_options",
                 "privdata_root",
                 "privdata_storage_url",
