@@ -45,7 +45,7 @@ pub struct SqliteStorage {
     /// The one connection that writes.
     conn: Mutex<Connection>,
     /// Read-only connections not in use.
-    readers: Mutex<Vec<Connection>>,
+    readers: [readers::Slot; readers::READERS],
     audit: bool,
 }
 
@@ -109,7 +109,7 @@ impl SqliteStorage {
             path,
             durability,
             conn: Mutex::new(conn),
-            readers: Mutex::new(Vec::new()),
+            readers: Default::default(),
             audit: options.audit,
         };
         if let Some(days) = options.audit_retention_days {
