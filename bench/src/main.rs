@@ -411,8 +411,8 @@ fn metrics_cost(bench: &privdata_host::DriverComponent, sandbox: &Sandbox, sizes
 
 /// Instantiation alone (a store with its limits and WASI context, the
 /// instance from the pre-instance in the pooling allocator, and freeing it),
-/// and a whole driver call that does no work (the same plus `setup` and the
-/// call), in ns.
+/// and a driver call that does no work on a live instance (the backend's
+/// instances are set up once and kept), in ns.
 fn per_call_overhead(
     bench: &privdata_host::DriverComponent,
     sandbox: &Sandbox,
@@ -438,7 +438,8 @@ fn per_call_overhead(
 }
 
 /// A driver in Python (componentize-py): compiling it and loading it from
-/// the cache (ms), instantiation alone and a whole no-op call (ns), and
+/// the cache (ms), instantiation alone and a no-op call on a live instance
+/// (ns), and
 /// get_one through the Python SDK, timed inside the guest (ns per call).
 fn python(runtime: &Runtime, storage: &Arc<dyn Admin>, dir: &Path, sizes: Sizes) -> Result<Value> {
     let path = Path::new(drivers::PYTHON_BENCH);
@@ -735,13 +736,13 @@ fn table(r: &Value) -> String {
         cost("noop_call")
     ));
     s.push_str(&format!(
-        "\ninstantiate per call (pooling): {} ns; a whole no-op call (instantiate, setup, call): {} ns\n\
+        "\ninstantiate per call (pooling): {} ns; a no-op call on a live instance: {} ns\n\
          cold start, worst example driver: compile {} ms, from cache {} ms\n\
          scale: get_one {} ns with {} entities, {} ns with {} entities (ratio {})\n\
          durability: update_one {} ns with durability=full, {} ns with durability=normal\n\
          reads (get_one): {} a second from one thread, {} from two (ratio {}); \
          the floor (rusqlite, a connection per thread): {}, {} (ratio {})\n\
-         python driver: compile {} ms, from cache {} ms; instantiate {} ns; a whole no-op call {} ns; \
+         python driver: compile {} ms, from cache {} ms; instantiate {} ns; a no-op call on a live instance {} ns; \
          get_one through the Python SDK {} ns\n",
         r["instantiate_ns"],
         r["noop_call_ns"],

@@ -165,27 +165,23 @@ pub fn exposition(backends: &[&Backend]) -> String {
         }
     });
     network(&mut out, &counted);
-    out.family(
-        "privdata_instances_built_total",
-        "counter",
-        "Driver instances made and set up since the backend was loaded.",
-    );
-    each(&mut out, &counted, |out, backend, c| {
-        out.sample(
+    let instances = [
+        (
             "privdata_instances_built_total",
-            &[("backend", backend)],
-            c.built.load(Relaxed),
-        )
-    });
-    out.family(
-        "privdata_instances_rebuilt_total",
-        "counter",
-        "Driver instances made to replace one discarded after a trap or timeout.",
-    );
-    each(&mut out, &counted, |out, backend, c| {
-        let n = c.rebuilt.load(Relaxed);
-        out.sample("privdata_instances_rebuilt_total", &[("backend", backend)], n)
-    });
+            "Driver instances made and set up since the backend was loaded.",
+        ),
+        (
+            "privdata_instances_rebuilt_total",
+            "Driver instances made to replace one discarded after a trap or timeout.",
+        ),
+    ];
+    for (i, (name, help)) in instances.into_iter().enumerate() {
+        out.family(name, "counter", help);
+        each(&mut out, &counted, |out, backend, c| {
+            let n = if i == 0 { &c.built } else { &c.rebuilt };
+            out.sample(name, &[("backend", backend)], n.load(Relaxed))
+        });
+    }
     out.family("privdata_instances_live", "gauge", "Driver instances alive now.");
     for (b, _) in &counted {
         out.sample(
