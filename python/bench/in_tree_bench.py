@@ -8,13 +8,17 @@ The lifecycle is python/tests/in_tree_suite.py's (22 steps: shares,
 access rules, snapshots, a share from one, extend, shrink, revert, manage,
 a restart, deletes). Each round runs both deployments, in turn, each in a
 fresh Manila database; the first round (imports, the component's first
-compile) is left out. Prints the median of the rest and the ratio.
+compile) is left out. Prints the median of the rest and the ratio, then
+the memory a live instance of each driver takes: the process's resident
+memory before and after four backends of it each set up an instance
+(against its fake array) and answered get_stats.
 """
 
 import argparse
 import os
 import statistics
 import sys
+import tempfile
 import time
 import unittest
 
@@ -45,6 +49,45 @@ class PowerScaleRounds(Rounds, suite.test.TestCase):
     driver = suite.PowerScale()
 
 
+def resident_mib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def memory_per_instance(driver, backends=4):
+    """MiB of resident memory a backend's loaded component and a live
+    instance of it add, each the mean over `backends` backends."""
+    import privdata
+
+    with driver.array() as array, tempfile.TemporaryDirectory() as scratch:
+        store = privdata.Store("sqlite://" + os.path.join(scratch, "privdata.db"))
+        section = {"driver_handles_share_servers": "False", "share_backend_name": driver.backend_name}
+        section.update({k: str(v) for k, v in driver.options(array).items()})
+        component = os.environ[driver.environment]
+
+        def backend(i):
+            root = os.path.join(scratch, "root%d" % i)
+            os.makedirs(root, exist_ok=True)
+            return privdata.Backend(
+                store, "%s%d" % (driver.name, i), "bench@%s%d" % (driver.name, i), component, root,
+                cache_dir=os.path.join(scratch, "cache"), allowed_outbound=[array.url],
+                ca_file=getattr(array, "ca_file", None), manila_conf=section,
+                limits={"max_memory_mib": 1024, "timeout_secs": 120},
+            )
+
+        backend(backends)  # compiled once into the cache, as a restart finds it
+        start = resident_mib()
+        made = [backend(i) for i in range(backends)]
+        loaded = resident_mib()
+        for backend in made:
+            backend.get_stats()
+        live = resident_mib()
+    return (loaded - start) / backends, (live - loaded) / backends
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=6, help="rounds per driver, the first left out")
@@ -66,6 +109,11 @@ def main():
         tree = statistics.median(times[suite.UNSANDBOXED][1:])
         boxed = statistics.median(times[suite.SANDBOXED][1:])
         print("%-12s %12.2f %12.2f %8.2f" % (driver, tree, boxed, boxed / tree))
+    print("\nresident memory per backend, MiB (mean of four)")
+    print("%-12s %12s %14s" % ("driver", "loaded", "live instance"))
+    for driver in (suite.Qnap(), suite.PowerScale()):
+        loaded, live = memory_per_instance(driver)
+        print("%-12s %12.1f %14.1f" % (driver.name, loaded, live))
     return 0
 
 
