@@ -17,14 +17,15 @@
 //! `--max-request-bytes` (1.5 MiB by default). The audit journal is not kept
 //! here.
 
-mod gateway;
+mod client;
 mod keys;
+mod messages;
 mod operator;
 
 use super::change::{EntityChange, Usage};
 use super::{EtcdUrl, Pair, Quota, Storage, StorageOptions};
 use crate::error::{Error, Result};
-use gateway::{Gateway, Kv, Op};
+use client::{Client, Kv, Op};
 use keys::{Keys, end_of};
 use std::collections::{BTreeMap, HashSet};
 
@@ -37,7 +38,7 @@ const MAX_ATTEMPTS: usize = 64;
 /// Private data in an etcd cluster.
 #[derive(Debug)]
 pub struct EtcdStorage {
-    gateway: Gateway,
+    client: Client,
     keys: Keys,
     max_txn_ops: usize,
 }
@@ -54,7 +55,7 @@ impl EtcdStorage {
         }
         let endpoints = url.members.iter().map(|m| format!("http://{m}")).collect();
         let store = EtcdStorage {
-            gateway: Gateway::new(endpoints, url.written.clone()),
+            client: Client::new(endpoints, url.written.clone())?,
             keys: Keys {
                 prefix: url.prefix.clone(),
             },
@@ -67,7 +68,7 @@ impl EtcdStorage {
     /// Mark the prefix as this layout's (version 1), or refuse a newer one.
     fn check_schema(&self) -> Result<()> {
         let key = self.keys.schema();
-        let read = self.gateway.txn(
+        let read = self.client.txn(
             &[(key.clone(), 0)],
             &[Op::Put {
                 key: key.clone(),
@@ -84,7 +85,7 @@ impl EtcdStorage {
                 return Err(Error::Storage(format!(
                     "etcd at {}: the prefix {} holds layout version {}, which this program does \
                      not know; use the newer privdata that wrote it",
-                    self.gateway.label(),
+                    self.client.label(),
                     self.keys.prefix,
                     version.unwrap_or_default()
                 )));
@@ -97,7 +98,7 @@ impl EtcdStorage {
     /// reading.
     fn read_entity(&self, host: &str, entity: &str) -> Result<(Usage, i64, BTreeMap<String, String>)> {
         let prefix = self.keys.data(Some(host), Some(entity));
-        let read = self.gateway.txn(
+        let read = self.client.txn(
             &[],
             &[
                 range(&self.keys.usage(host), None),
@@ -123,7 +124,7 @@ impl EtcdStorage {
         });
         self.fits(ops.len())?;
         Ok(self
-            .gateway
+            .client
             .txn(&[(self.keys.usage(host), revision)], &ops, &[])?
             .succeeded)
     }
@@ -152,7 +153,7 @@ impl EtcdStorage {
         mut f: impl FnMut(&Kv) -> Result<bool>,
     ) -> Result<()> {
         loop {
-            let (kvs, more) = self.gateway.range(&start, end, PAGE, keys_only)?;
+            let (kvs, more) = self.client.range(&start, end, PAGE, keys_only)?;
             for kv in &kvs {
                 if !f(kv)? {
                     return Ok(());
@@ -191,7 +192,7 @@ impl EtcdStorage {
         Err(Error::StorageUnavailable(format!(
             "etcd at {}: {MAX_ATTEMPTS} tries in a row lost the race to other writers of the same \
              host; try again",
-            self.gateway.label()
+            self.client.label()
         )))
     }
 }
@@ -229,7 +230,7 @@ impl Storage for EtcdStorage {
     fn get(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<Vec<Pair>> {
         if let Some([key]) = keys {
             let key = self.keys.pair(host, entity, key);
-            let read = self.gateway.txn(&[], &[range(&key, None)], &[])?;
+            let read = self.client.txn(&[], &[range(&key, None)], &[])?;
             let found = read.ranges[0].0.first().map(|kv| text(&kv.value)).transpose()?;
             return Ok(found
                 .map(|v| (keys.unwrap_or_default()[0].clone(), v))
@@ -237,7 +238,7 @@ impl Storage for EtcdStorage {
                 .collect());
         }
         let prefix = self.keys.data(Some(host), Some(entity));
-        let (kvs, _) = self.gateway.range(&prefix, &end_of(&prefix), 0, false)?;
+        let (kvs, _) = self.client.range(&prefix, &end_of(&prefix), 0, false)?;
         let wanted: Option<HashSet<&str>> = keys.map(|keys| keys.iter().map(String::as_str).collect());
         let mut pairs = Vec::new();
         for kv in &kvs {
@@ -316,7 +317,7 @@ impl Storage for EtcdStorage {
 
     fn usage(&self, host: &str) -> Result<(u64, u64)> {
         let read = self
-            .gateway
+            .client
             .txn(&[], &[range(&self.keys.usage(host), None)], &[])?;
         Ok(usage_of(&read.ranges[0].0)?.0)
     }

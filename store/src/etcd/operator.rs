@@ -2,7 +2,7 @@
 //! a host, purge entities, and page through entries for an export or a
 //! migration and write them back, each within one transaction's limits.
 
-use super::gateway::Op;
+use super::client::Op;
 use super::keys::end_of;
 use super::{EtcdStorage, range, text, usage_of};
 use crate::change::{self, remove_from, set_in};
@@ -82,7 +82,7 @@ impl EtcdStorage {
     pub(super) fn rename(&self, old: &str, new: &str, merge: bool) -> Result<RenameReport> {
         crate::refuse_same_host(old, new)?;
         self.retried(|| {
-            let read = self.gateway.txn(
+            let read = self.client.txn(
                 &[],
                 &[
                     range(&self.keys.usage(old), None),
@@ -140,7 +140,7 @@ impl EtcdStorage {
                 (self.keys.usage(old), old_revision),
                 (self.keys.usage(new), new_revision),
             ];
-            let done = self.gateway.txn(&unchanged, &ops, &[])?.succeeded;
+            let done = self.client.txn(&unchanged, &ops, &[])?.succeeded;
             Ok(done.then_some(RenameReport {
                 moved: moving.len() as u64,
                 entities,
@@ -159,7 +159,7 @@ impl EtcdStorage {
                     let prefix = self.keys.data(Some(host), Some(entity));
                     reads.push(range(&prefix, Some(end_of(&prefix))));
                 }
-                let read = self.gateway.txn(&[], &reads, &[])?;
+                let read = self.client.txn(&[], &reads, &[])?;
                 let (mut usage, revision) = usage_of(&read.ranges[0].0)?;
                 let mut gone = 0;
                 let mut ops = Vec::new();
@@ -241,7 +241,7 @@ impl EtcdStorage {
                         .iter()
                         .map(|((e, k), _)| range(&self.keys.pair(host, e, k), None)),
                 );
-                let read = self.gateway.txn(&[], &reads, &[])?;
+                let read = self.client.txn(&[], &reads, &[])?;
                 if before.is_none() {
                     let usage = usage_of(&read.ranges[0].0)?.0;
                     (before, after) = (Some(usage), usage);
@@ -262,7 +262,7 @@ impl EtcdStorage {
                             .iter()
                             .map(|((e, k), _)| range(&self.keys.pair(host, e, k), None)),
                     );
-                    let read = self.gateway.txn(&[], &reads, &[])?;
+                    let read = self.client.txn(&[], &reads, &[])?;
                     let (before, revision) = usage_of(&read.ranges[0].0)?;
                     let mut after = before;
                     let mut ops = Vec::new();

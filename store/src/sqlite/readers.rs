@@ -13,6 +13,7 @@ use crate::Durability;
 use crate::error::{Error, Result};
 use rusqlite::Connection;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Idle read connections kept open at most; more may be open while that
 /// many threads read at once, and are closed when they finish.
@@ -23,13 +24,12 @@ pub(super) const READERS: usize = 8;
 #[repr(align(128))]
 pub(super) struct Slot(Mutex<Option<Connection>>);
 
-/// The slot this thread starts from.
+/// The slot this thread starts from: threads take them in turn, so the
+/// first [`READERS`] threads that read each have one of their own.
 fn home() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static HOME: usize = {
-            use std::hash::{BuildHasher, RandomState};
-            RandomState::new().hash_one(std::thread::current().id()) as usize % READERS
-        };
+        static HOME: usize = NEXT.fetch_add(1, Ordering::Relaxed) % READERS;
     }
     HOME.with(|h| *h)
 }
