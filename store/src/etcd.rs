@@ -95,17 +95,26 @@ impl EtcdStorage {
     }
 
     /// The host's usage and its revision, and the entity's pairs, as one
-    /// reading.
-    fn read_entity(&self, host: &str, entity: &str) -> Result<(Usage, i64, BTreeMap<String, String>)> {
+    /// reading: `local`, from the member asked without a round of the
+    /// cluster (a write's first reading: if it was behind, the write's
+    /// comparison of the usage key fails and it reads again, not locally),
+    /// or linearizable.
+    fn read_entity(
+        &self,
+        host: &str,
+        entity: &str,
+        local: bool,
+    ) -> Result<(Usage, i64, BTreeMap<String, String>)> {
         let prefix = self.keys.data(Some(host), Some(entity));
-        let read = self.client.txn(
-            &[],
-            &[
-                range(&self.keys.usage(host), None),
-                range(&prefix, Some(end_of(&prefix))),
-            ],
-            &[],
-        )?;
+        let ranges = [
+            range(&self.keys.usage(host), None),
+            range(&prefix, Some(end_of(&prefix))),
+        ];
+        let read = if local {
+            self.client.read_local(&ranges)?
+        } else {
+            self.client.txn(&[], &ranges, &[])?
+        };
         let (usage, revision) = usage_of(&read.ranges[0].0)?;
         let mut pairs = BTreeMap::new();
         for kv in &read.ranges[1].0 {
@@ -259,13 +268,20 @@ impl Storage for EtcdStorage {
         quota: &Quota,
     ) -> Result<()> {
         self.fits(details.len() + 1)?;
+        let mut local = true;
         self.retried(|| {
-            let (before, revision, old) = self.read_entity(host, entity)?;
+            // A local reading is checked by the commit; where there is no
+            // commit (nothing to change, or over the quota), the answer
+            // rests on a linearizable reading.
+            let first = std::mem::replace(&mut local, false);
+            let (before, revision, old) = self.read_entity(host, entity, first)?;
             let change = EntityChange::update(before, &old, details, delete_existing);
             if change.is_empty() {
-                return Ok(Some(()));
+                return Ok((!first).then_some(()));
             }
-            quota.check(host, before, change.after)?;
+            if let Err(refused) = quota.check(host, before, change.after) {
+                return if first { Ok(None) } else { Err(refused) };
+            }
             let ops = change
                 .keys
                 .iter()
@@ -285,11 +301,13 @@ impl Storage for EtcdStorage {
     }
 
     fn delete(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<()> {
+        let mut local = true;
         self.retried(|| {
-            let (before, revision, old) = self.read_entity(host, entity)?;
+            let first = std::mem::replace(&mut local, false);
+            let (before, revision, old) = self.read_entity(host, entity, first)?;
             let change = EntityChange::delete(before, &old, keys);
             if change.is_empty() {
-                return Ok(Some(()));
+                return Ok((!first).then_some(()));
             }
             let ops = match keys {
                 None => {

@@ -144,6 +144,40 @@ impl Client {
         })
     }
 
+    /// `ranges` (of [`Op::Range`]) read together, as the member asked has
+    /// applied them: no round of the cluster, but possibly behind its last
+    /// commits. For a reading that a write then checks (its comparison
+    /// fails if the reading was behind).
+    pub(super) fn read_local(&self, ranges: &[Op]) -> Result<TxnResult> {
+        let success = ranges
+            .iter()
+            .map(|op| {
+                let mut op = request_op(op);
+                if let Some(Request::Range(range)) = &mut op.request {
+                    range.serializable = true;
+                }
+                op
+            })
+            .collect();
+        let request = TxnRequest {
+            compare: Vec::new(),
+            success,
+            failure: Vec::new(),
+        };
+        let answer: TxnResponse = self.call("/etcdserverpb.KV/Txn", request)?;
+        Ok(TxnResult {
+            succeeded: answer.succeeded,
+            ranges: answer
+                .responses
+                .into_iter()
+                .filter_map(|r| match r.response {
+                    Some(Response::Range(range)) => Some(range_of(range)),
+                    _ => None,
+                })
+                .collect(),
+        })
+    }
+
     /// One range, outside a transaction (a linearizable read).
     pub(super) fn range(
         &self,
@@ -277,6 +311,7 @@ fn range_request(key: &[u8], end: Option<&[u8]>, limit: usize, keys_only: bool) 
         key: key.to_vec(),
         range_end: end.map(<[u8]>::to_vec).unwrap_or_default(),
         limit: i64::try_from(limit).unwrap_or(i64::MAX),
+        serializable: false,
         keys_only,
     }
 }
