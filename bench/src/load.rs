@@ -11,10 +11,15 @@
 //! - 15% extend a share: get one key, update one key (2 calls);
 //! - 10% recreate a share: delete it, write three keys replacing what was
 //!   there, read one back (3 calls).
+//!
+//! On etcd the same mix also runs as its floor: each call the one bare etcd
+//! request of its kind through the store's own gRPC client (a range, a
+//! put, a deletion), with no usage key, quota or comparison.
 
 use crate::{entity, round2};
 use anyhow::{Context, Result, bail};
 use privdata_host::store::Entry;
+use privdata_host::store::etcd::Floor;
 use privdata_host::{DataLimits, PrivateData};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -50,6 +55,8 @@ impl LoadSizes {
 pub(crate) struct Target {
     pub(crate) label: String,
     pub(crate) nodes: Vec<String>,
+    /// The floor's bare requests instead of the host's calls (etcd only).
+    pub(crate) floor: bool,
 }
 
 /// Every target at every number of services.
@@ -78,6 +85,7 @@ fn services(target: &Target, n: usize, duration: Duration) -> Result<Value> {
                     .args(["--worker-host", &format!("load-{i}@bench")])
                     .args(["--worker-ms", &duration.as_millis().to_string()])
                     .args(["--worker-seed", &i.to_string()])
+                    .args(target.floor.then_some("--worker-floor"))
                     .stdin(Stdio::piped())
                     .stdout(Stdio::piped())
                     .spawn()
@@ -143,10 +151,13 @@ impl Drop for Services {
 
 /// One service: its own host's data on `url`, then, on `go`, the mix for
 /// `ms`; prints its report and deletes its data.
-pub(crate) fn worker(url: &str, host: &str, ms: u64, seed: u64) -> Result<()> {
+pub(crate) fn worker(url: &str, host: &str, ms: u64, seed: u64, floor: bool) -> Result<()> {
+    let ids: Vec<String> = (0..ENTITIES).map(entity).collect();
+    if floor {
+        return floor_worker(url, host, ms, seed, &ids);
+    }
     let storage = privdata_host::store::open(url)?;
     let data = PrivateData::new(storage.clone(), host, DataLimits::default());
-    let ids: Vec<String> = (0..ENTITIES).map(entity).collect();
     // In one transaction, as an import: 64 services writing 500 entities
     // one by one would measure the setup, not the mix.
     let entries: Vec<Entry> = ids
@@ -161,6 +172,77 @@ pub(crate) fn worker(url: &str, host: &str, ms: u64, seed: u64) -> Result<()> {
         })
         .collect();
     storage.put(&entries, &|_| DataLimits::default().quota)?;
+    mix(&data, &ids, ms, seed)?;
+    storage.delete_entities(host, &ids)?;
+    Ok(())
+}
+
+/// The private-data calls of the mix, as a service makes them.
+trait Calls {
+    /// Get an entity's keys (all of them: `None`).
+    fn get(&self, id: &str, keys: Option<&[String]>) -> privdata_host::Result<()>;
+    /// Set `pairs`, the entity's only keys after it with `replace`.
+    fn update(&self, id: &str, pairs: &[(String, String)], replace: bool) -> privdata_host::Result<()>;
+    /// Delete every key of the entity.
+    fn delete(&self, id: &str) -> privdata_host::Result<()>;
+}
+
+impl Calls for PrivateData {
+    fn get(&self, id: &str, keys: Option<&[String]>) -> privdata_host::Result<()> {
+        PrivateData::get(self, id, keys).map(drop)
+    }
+    fn update(&self, id: &str, pairs: &[(String, String)], replace: bool) -> privdata_host::Result<()> {
+        PrivateData::update(self, id, pairs, replace)
+    }
+    fn delete(&self, id: &str) -> privdata_host::Result<()> {
+        PrivateData::delete(self, id, None)
+    }
+}
+
+/// The floor on etcd: each call one bare request through the same client.
+struct Bare<'a> {
+    floor: &'a Floor,
+    host: &'a str,
+}
+
+impl Calls for Bare<'_> {
+    fn get(&self, id: &str, _: Option<&[String]>) -> privdata_host::Result<()> {
+        self.floor.get(self.host, id).map(drop)
+    }
+    fn update(&self, id: &str, pairs: &[(String, String)], _: bool) -> privdata_host::Result<()> {
+        let entries: Vec<_> = pairs.iter().map(|(k, v)| (id, k.as_str(), v.as_str())).collect();
+        self.floor.put(self.host, &entries)
+    }
+    fn delete(&self, id: &str) -> privdata_host::Result<()> {
+        self.floor.delete(self.host, Some(id))
+    }
+}
+
+/// The floor's service on the etcd cluster `url`.
+fn floor_worker(url: &str, host: &str, ms: u64, seed: u64, ids: &[String]) -> Result<()> {
+    let Ok(privdata_host::store::StorageUrl::Etcd(url)) = privdata_host::store::StorageUrl::parse(url) else {
+        bail!("the floor is measured on etcd only");
+    };
+    let floor = Floor::open(&url)?;
+    let keys: Vec<(String, Vec<(String, String)>)> =
+        ids.iter().map(|id| (id.clone(), share_keys(id))).collect();
+    let entries: Vec<(&str, &str, &str)> = keys
+        .iter()
+        .flat_map(|(id, pairs)| {
+            pairs
+                .iter()
+                .map(move |(k, v)| (id.as_str(), k.as_str(), v.as_str()))
+        })
+        .collect();
+    floor.put(host, &entries)?;
+    mix(&Bare { floor: &floor, host }, ids, ms, seed)?;
+    floor.delete(host, None)?;
+    Ok(())
+}
+
+/// Signal ready, wait for `go`, run the mix on `ids` for `ms`, and print
+/// the report.
+fn mix(data: &dyn Calls, ids: &[String], ms: u64, seed: u64) -> Result<()> {
     println!("ready");
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
@@ -188,20 +270,20 @@ pub(crate) fn worker(url: &str, host: &str, ms: u64, seed: u64) -> Result<()> {
     while start.elapsed() < run {
         let id = &ids[next() as usize % ids.len()];
         match next() % 100 {
-            0..60 => timed(&mut || data.get(id, None).map(drop)),
+            0..60 => timed(&mut || data.get(id, None)),
             60..75 => {
-                timed(&mut || data.get(id, Some(&two)).map(drop));
-                timed(&mut || data.get(id, Some(&one)).map(drop));
+                timed(&mut || data.get(id, Some(&two)));
+                timed(&mut || data.get(id, Some(&one)));
             }
             75..90 => {
-                timed(&mut || data.get(id, Some(&one)).map(drop));
+                timed(&mut || data.get(id, Some(&one)));
                 let size = [("size_gib".to_string(), (next() % 1000).to_string())];
                 timed(&mut || data.update(id, &size, false));
             }
             _ => {
-                timed(&mut || data.delete(id, None));
+                timed(&mut || data.delete(id));
                 timed(&mut || data.update(id, &share_keys(id), true));
-                timed(&mut || data.get(id, Some(&one)).map(drop));
+                timed(&mut || data.get(id, Some(&one)));
             }
         }
     }
@@ -211,7 +293,6 @@ pub(crate) fn worker(url: &str, host: &str, ms: u64, seed: u64) -> Result<()> {
         json!({"calls": calls, "errors": errors, "seconds": seconds, "histogram": histogram.to_json()})
     );
     std::io::stdout().flush()?;
-    storage.delete_entities(host, &ids)?;
     Ok(())
 }
 

@@ -58,6 +58,9 @@ struct Args {
     worker_ms: Option<u64>,
     #[arg(long, hide = true)]
     worker_seed: Option<u64>,
+    /// (internal) The worker makes the floor's bare requests (etcd).
+    #[arg(long, hide = true)]
+    worker_floor: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -69,6 +72,7 @@ fn main() -> std::process::ExitCode {
             args.worker_host.as_deref().unwrap_or_default(),
             args.worker_ms.unwrap_or_default(),
             args.worker_seed.unwrap_or_default(),
+            args.worker_floor,
         )
     } else if args.load {
         run_load(&args)
@@ -238,18 +242,29 @@ fn run_load(args: &Args) -> Result<()> {
     let mut targets = vec![load::Target {
         label: "sqlite".into(),
         nodes: vec![sqlite],
+        floor: false,
     }];
     for url in &args.servers {
         let kind = url.split("://").next().unwrap_or("server");
         targets.push(load::Target {
             label: kind.replace("postgresql", "postgres").replace("mariadb", "mysql"),
             nodes: vec![url.clone()],
+            floor: false,
         });
+        if kind == "etcd" {
+            // The same mix, each call one bare request: the cluster's floor.
+            targets.push(load::Target {
+                label: "etcd floor".into(),
+                nodes: vec![url.clone()],
+                floor: true,
+            });
+        }
     }
     if !args.galera.is_empty() {
         targets.push(load::Target {
             label: format!("galera ({} nodes)", args.galera.len()),
             nodes: args.galera.clone(),
+            floor: false,
         });
     }
     let sizes = if args.quick {

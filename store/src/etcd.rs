@@ -18,6 +18,7 @@
 //! here.
 
 mod client;
+mod floor;
 mod keys;
 mod messages;
 mod operator;
@@ -26,6 +27,7 @@ use super::change::{EntityChange, Usage};
 use super::{EtcdUrl, Pair, Quota, Storage, StorageOptions};
 use crate::error::{Error, Result};
 use client::{Client, Kv, Op};
+pub use floor::Floor;
 use keys::{Keys, end_of};
 use std::collections::{BTreeMap, HashSet};
 
