@@ -356,7 +356,7 @@ fn metrics_that_are_off_leave_the_backend_out() {
     };
     let driver = privdata_host::Runtime::new()
         .unwrap()
-        .with_cache_dir(&driver_cache())
+        .with_cache_dir(driver_cache())
         .load(std::path::Path::new(drivers::GENERIC))
         .unwrap();
     let quiet = privdata_host::Backend::new(driver, sandbox);

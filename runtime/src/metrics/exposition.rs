@@ -259,30 +259,23 @@ fn usage(out: &mut Exposition, counted: &[(&Backend, &Counters)]) {
             }
         })
         .collect();
-    let gauges: [(&str, &str, fn(&((u64, u64), privdata_store::Quota)) -> u64); 4] = [
+    let gauges = [
         (
             "privdata_usage_entries",
             "Key/value pairs the backend's host holds.",
-            |u| u.0.0,
         ),
         (
             "privdata_usage_bytes",
             "Bytes of keys and values the backend's host holds.",
-            |u| u.0.1,
         ),
-        (
-            "privdata_quota_entries",
-            "The host's quota of key/value pairs.",
-            |u| u.1.max_entries,
-        ),
-        ("privdata_quota_bytes", "The host's quota of bytes.", |u| {
-            u.1.max_bytes
-        }),
+        ("privdata_quota_entries", "The host's quota of key/value pairs."),
+        ("privdata_quota_bytes", "The host's quota of bytes."),
     ];
-    for (name, help, value) in gauges {
+    for (i, (name, help)) in gauges.into_iter().enumerate() {
         out.family(name, "gauge", help);
-        for (b, u) in &read {
-            out.sample(name, &[("backend", b.name()), ("host", b.host())], value(u));
+        for (b, ((entries, bytes), quota)) in &read {
+            let value = [*entries, *bytes, quota.max_entries, quota.max_bytes][i];
+            out.sample(name, &[("backend", b.name()), ("host", b.host())], value);
         }
     }
 }
