@@ -379,6 +379,10 @@ impl DriverInstance {
                 let outcome = trap_outcome(&trap);
                 let error = self.trap(operation, trap);
                 self.log_output();
+                // The reason (a time limit, a host limit, the driver's last
+                // words) in the host's log too: the caller may log only that
+                // the operation failed.
+                tracing::warn!(backend = %self.sandbox.backend, "{error}");
                 (Err(error), outcome)
             }
         };
