@@ -129,19 +129,7 @@ impl Client {
             success: success.iter().map(request_op).collect(),
             failure: failure.iter().map(request_op).collect(),
         };
-        let answer: TxnResponse = self.call("/etcdserverpb.KV/Txn", request)?;
-        let ranges = answer
-            .responses
-            .into_iter()
-            .filter_map(|r| match r.response {
-                Some(Response::Range(range)) => Some(range_of(range)),
-                _ => None,
-            })
-            .collect();
-        Ok(TxnResult {
-            succeeded: answer.succeeded,
-            ranges,
-        })
+        Ok(txn_result(self.call("/etcdserverpb.KV/Txn", request)?))
     }
 
     /// `ranges` (of [`Op::Range`]) read together, as the member asked has
@@ -164,18 +152,7 @@ impl Client {
             success,
             failure: Vec::new(),
         };
-        let answer: TxnResponse = self.call("/etcdserverpb.KV/Txn", request)?;
-        Ok(TxnResult {
-            succeeded: answer.succeeded,
-            ranges: answer
-                .responses
-                .into_iter()
-                .filter_map(|r| match r.response {
-                    Some(Response::Range(range)) => Some(range_of(range)),
-                    _ => None,
-                })
-                .collect(),
-        })
+        Ok(txn_result(self.call("/etcdserverpb.KV/Txn", request)?))
     }
 
     /// One range, outside a transaction (a linearizable read).
@@ -335,6 +312,22 @@ fn request_op(op: &Op) -> RequestOp {
     };
     RequestOp {
         request: Some(request),
+    }
+}
+
+/// Whether a transaction's comparisons held, and its ranges' keys.
+fn txn_result(answer: TxnResponse) -> TxnResult {
+    let ranges = answer
+        .responses
+        .into_iter()
+        .filter_map(|r| match r.response {
+            Some(Response::Range(range)) => Some(range_of(range)),
+            _ => None,
+        })
+        .collect();
+    TxnResult {
+        succeeded: answer.succeeded,
+        ranges,
     }
 }
 
