@@ -10,12 +10,14 @@
 //! therefore serialized by that row lock, on one server or a cluster; writes
 //! of different hosts never wait for each other.
 //!
-//! A driver's update or delete does all of that in one round trip, through a
-//! routine on the server (`privdata_update`, `privdata_delete`, created by
-//! the migrations). With the audit journal on, or a write of more than
-//! [`BATCH_ROWS`] keys (which the routines, taking their keys as one list,
-//! would match row by row), the same steps run from here as a transaction
-//! instead, one statement each.
+//! A driver's update or delete does all of that in one round trip: on
+//! MariaDB/MySQL through a stored routine the migrations create, on
+//! PostgreSQL as one statement (see `postgres::writes`, and
+//! [`Written::Retry`] for the second round trip a write that waited behind
+//! another writer of its host takes there). With the audit journal on, or a
+//! write of more than [`BATCH_ROWS`] keys (which a one-trip write, taking
+//! its keys as one list, would match row by row), the same steps run from
+//! here as a transaction instead, one statement each.
 
 mod admin;
 mod migrations;
@@ -31,8 +33,9 @@ use super::change::EntityChange;
 use super::{Admin, Pair, Quota, Storage, StorageOptions, now};
 use crate::error::Result;
 use pool::Pool;
-use sql::{BATCH_ROWS, Dialect, Param, RoutineUpdate, Row, Sql, Tx};
+use sql::{BATCH_ROWS, Dialect, OneTripUpdate, Param, Row, Sql, Tx, Written};
 use statements::{Change, pairs_of};
+use std::collections::BTreeSet;
 
 /// A database-server store: a pool of connections of one dialect.
 pub(crate) struct ServerStorage<D: Dialect> {
@@ -62,6 +65,16 @@ impl<D: Dialect> ServerStorage<D> {
             store.prune_history(now() - i64::from(days) * 86_400)?;
         }
         Ok(store)
+    }
+
+    /// A one-trip write answered what this program never asks for: the
+    /// server's schema is likely another version's.
+    fn foreign_schema(&self, what: impl std::fmt::Display) -> crate::error::Error {
+        crate::error::Error::Storage(format!(
+            "{} at {}: the server {what}; is its schema from another version of privdata?",
+            D::NAME,
+            self.pool.url
+        ))
     }
 
     /// Run `f` on a pooled connection: see [`Pool::run`].
@@ -110,10 +123,10 @@ impl<D: Dialect> Storage for ServerStorage<D> {
         quota: &Quota,
     ) -> Result<()> {
         let bytes: usize = details.iter().map(|(k, v)| k.len() + v.len()).sum();
-        if !self.audit && details.len() <= BATCH_ROWS && bytes <= D::ROUTINE_MAX_BYTES {
+        if !self.audit && details.len() <= BATCH_ROWS && bytes <= D::ONE_TRIP_MAX_BYTES {
             let limit = |max: u64| i64::try_from(max).unwrap_or(i64::MAX);
             let new = super::change::of(details.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            let write = RoutineUpdate {
+            let write = OneTripUpdate {
                 host,
                 entity,
                 details,
@@ -124,21 +137,28 @@ impl<D: Dialect> Storage for ServerStorage<D> {
                 max_bytes: limit(quota.max_bytes),
                 now: now(),
             };
-            let row = self.run(false, |sql| Ok(self.pool.dialect.update_routine(sql, &write)?))?;
-            let mut c = Row::from(row);
-            let mut next = || c.count().map_err(|e| self.pool.failure(e));
-            let applied = next()? == 1;
-            let (before, after) = ((next()?, next()?), (next()?, next()?));
-            if !applied {
-                quota.check(host, before, after)?;
-                return Err(crate::error::Error::Storage(format!(
-                    "{} at {}: privdata_update refused a write within the quota ({after:?} of \
-                     {quota:?}); is the routine from another version of privdata?",
-                    D::NAME,
-                    self.pool.url
-                )));
+            let one_trip = |sql: &mut dyn Sql| -> Tx<Written> {
+                Ok(Written::of(self.pool.dialect.one_trip_update(sql, &write)?)?)
+            };
+            let mut written = self.run(false, one_trip)?;
+            if written == Written::Retry {
+                written = self.run(true, |sql| {
+                    self.lock_usage(sql, &BTreeSet::from([host]))?;
+                    one_trip(sql)
+                })?;
             }
-            return Ok(());
+            return match written {
+                Written::Applied => Ok(()),
+                Written::Refused { before, after } => {
+                    quota.check(host, before, after)?;
+                    Err(self.foreign_schema(format!(
+                        "refused a write within the quota ({after:?} of {quota:?})"
+                    )))
+                }
+                Written::Retry => {
+                    Err(self.foreign_schema("asked to retry a write with the usage row locked"))
+                }
+            };
         }
         self.run(true, |sql| {
             let (before, old) = self.lock_entity(sql, host, entity)?;
@@ -158,10 +178,21 @@ impl<D: Dialect> Storage for ServerStorage<D> {
     fn delete(&self, host: &str, entity: &str, keys: Option<&[String]>) -> Result<()> {
         let named_keys = keys.unwrap_or_default();
         let bytes: usize = named_keys.iter().map(String::len).sum();
-        if !self.audit && named_keys.len() <= BATCH_ROWS && bytes <= D::ROUTINE_MAX_BYTES {
-            return self.run(false, |sql| {
-                Ok(self.pool.dialect.delete_routine(sql, host, entity, keys)?)
-            });
+        if !self.audit && named_keys.len() <= BATCH_ROWS && bytes <= D::ONE_TRIP_MAX_BYTES {
+            let one_trip = |sql: &mut dyn Sql| -> Tx<bool> {
+                Ok(self.pool.dialect.one_trip_delete(sql, host, entity, keys)?)
+            };
+            if self.run(false, one_trip)? {
+                return Ok(());
+            }
+            let done = self.run(true, |sql| {
+                self.lock_usage(sql, &BTreeSet::from([host]))?;
+                one_trip(sql)
+            })?;
+            return match done {
+                true => Ok(()),
+                false => Err(self.foreign_schema("asked to retry a delete with the usage row locked")),
+            };
         }
         self.run(true, |sql| {
             let (before, old) = self.lock_entity(sql, host, entity)?;

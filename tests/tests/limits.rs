@@ -174,3 +174,39 @@ fn writers_racing_on_one_host_stop_exactly_at_its_quota() {
     assert_eq!(f.manager.storage().hosts().unwrap()[0].entries, 50);
     assert_usage_consistent(&f);
 }
+
+#[test]
+fn writers_racing_on_the_same_entities_keep_the_totals_exact() {
+    // Every kind of write on three shared entities at once, so writes of one
+    // host wait for each other and see each other commit between reading
+    // and writing. Replacing `a: xx` by `b: yy` keeps the host's totals
+    // the same while changing its rows: no writer may miss it.
+    let f = Fixture::new([with_quota(1_000, 1 << 20)]);
+    let data = f.backend("small").private_data();
+    let ids = [entity(1), entity(2), entity(3)];
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let ids = &ids;
+            s.spawn(move || {
+                let mut seed = t + 1;
+                for _ in 0..400 {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let id = &ids[(seed >> 33) as usize % ids.len()];
+                    let pair = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+                    match (seed >> 40) % 6 {
+                        0 => data.update(id, &pair("a", "xx"), true),
+                        1 => data.update(id, &pair("b", "yy"), true),
+                        2 => data.update(id, &pair("a", "xxx"), false),
+                        3 => data.update(id, &pair("c", &"z".repeat((seed % 7) as usize)), false),
+                        4 => data.delete(id, Some(&["a".to_string()])),
+                        _ => data.delete(id, None),
+                    }
+                    .unwrap();
+                }
+            });
+        }
+    });
+    assert_usage_consistent(&f);
+}

@@ -1,7 +1,8 @@
 //! What only the database servers (MariaDB/MySQL, PostgreSQL) can get wrong:
 //! passwords kept out of every message, versioned migrations, a deadlock
-//! victim retried to success, a dropped connection replaced. Each test runs
-//! on both servers, so each is ignored unless asked for: start them
+//! victim retried to success, a dropped connection replaced, PostgreSQL's
+//! functions kept for the previous version. Each test runs on both servers
+//! (or on the one it names), so each is ignored unless asked for: start them
 //! (`eval "$(.ci/servers start)"`) and run `cargo test -- --include-ignored`,
 //! as CI does. Asked for without the servers' URLs, a test fails.
 
@@ -131,6 +132,48 @@ fn migrations_are_versioned_and_a_newer_schema_is_refused_untouched() {
         assert_eq!(scratch.query_i64("SELECT version FROM privdata_schema"), 99);
         assert_eq!(scratch.query_i64("SELECT COUNT(*) FROM private_data"), 1);
     }
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: .ci/servers start"]
+fn on_postgres_a_host_of_the_previous_version_writes_correctly_beside_this_one() {
+    // This version's writes see that another writer of the host came
+    // between their reading and their lock by the usage row's version, so
+    // every write that changes a row must rewrite that row. The function the
+    // previous version calls is revised (schema version 3) to do so even
+    // when the totals stay the same: `a: xx` replaced by `b: yy`.
+    let scratch = Scratch::of(StoreKind::Postgres);
+    let storage = store::open(scratch.url()).unwrap();
+    let data = PrivateData::new(storage.clone(), "n@a", DataLimits::default());
+    data.update(ID1, &[("a".into(), "xx".into())], false).unwrap();
+    assert_eq!(
+        scratch.query_i64("SELECT version FROM privdata_schema WHERE id = 1"),
+        3
+    );
+    let version = "SELECT xmin::text::bigint FROM host_usage WHERE host = 'n@a'";
+    let before = scratch.query_i64(version);
+    let previous = |pairs: &str| {
+        scratch.query_i64(&format!(
+            "SELECT CAST(applied AS INT)::BIGINT FROM privdata_update('n@a', '{ID1}', \
+             ARRAY[{pairs}]::BYTEA[], ARRAY['yy']::BYTEA[], true, 1, 3, 1000, 100000, 0)"
+        ))
+    };
+    assert_eq!(previous("'b'"), 1);
+    assert_ne!(
+        scratch.query_i64(version),
+        before,
+        "the usage row was not rewritten"
+    );
+    // Writing what is already there changes no row, and rewrites nothing.
+    let unchanged = scratch.query_i64(version);
+    assert_eq!(previous("'b'"), 1);
+    assert_eq!(scratch.query_i64(version), unchanged);
+    assert_eq!(
+        data.get(ID1, None).unwrap(),
+        vec![("b".to_string(), "yy".to_string())]
+    );
+    data.update(ID1, &[("c".into(), "z".into())], false).unwrap();
+    assert_eq!(storage.usage("n@a").unwrap(), (2, 5));
 }
 
 /// A connection of the test's own, outside privdata.

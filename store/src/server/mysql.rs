@@ -8,7 +8,7 @@
 //! reserved word), strict mode, and `READ COMMITTED`.
 
 use super::ServerStorage;
-use super::sql::{BATCH_BYTES, DbError, Dialect, KeyList, Param, RoutineUpdate, Sql, Tx, Value};
+use super::sql::{BATCH_BYTES, DbError, Dialect, KeyList, OneTripUpdate, Param, Sql, Tx, Value};
 use crate::error::{Error, Result};
 use crate::server_tls::Tls;
 use crate::url::ServerUrl;
@@ -92,7 +92,7 @@ const TABLES: &[&str] = &[
 ];
 
 // The write routines: one round trip per driver write (see
-// `Dialect::update_routine`). Keys and values come as JSON arrays of hex
+// `Dialect::one_trip_update`). Keys and values come as JSON arrays of hex
 // strings, `UNHEX`ed here, so any bytes pass unchanged. Each routine is its
 // own transaction, rolled back on any error (which then reaches the caller,
 // deadlocks and Galera's certification failures included, to be retried).
@@ -236,7 +236,7 @@ impl Dialect for MySql {
     const MIGRATIONS: &'static [&'static [&'static str]] = &[TABLES, ROUTINES, ONE_KEY_ROUTINES];
     // Hex doubles every byte: what fits one statement well under the
     // smallest `max_allowed_packet`.
-    const ROUTINE_MAX_BYTES: usize = BATCH_BYTES / 2;
+    const ONE_TRIP_MAX_BYTES: usize = BATCH_BYTES / 2;
     const UPSERT: &'static str =
         "INSERT INTO private_data (host, entity_id, \"key\", value, created_at, updated_at)
          VALUES {rows}
@@ -257,7 +257,7 @@ impl Dialect for MySql {
         "SELECT COUNT(*), CAST(COALESCE(SUM(LENGTH(\"key\") + LENGTH(value)), 0) AS SIGNED)
          FROM private_data WHERE {where}";
 
-    fn update_routine(&self, sql: &mut dyn Sql, w: &RoutineUpdate<'_>) -> Result<Vec<Value>, DbError> {
+    fn one_trip_update(&self, sql: &mut dyn Sql, w: &OneTripUpdate<'_>) -> Result<Vec<Value>, DbError> {
         let pairs;
         let (call, data) = if let [(key, value)] = w.details {
             (
@@ -294,13 +294,13 @@ impl Dialect for MySql {
         Ok(rows.into_iter().next().unwrap_or_default())
     }
 
-    fn delete_routine(
+    fn one_trip_delete(
         &self,
         sql: &mut dyn Sql,
         host: &str,
         entity: &str,
         keys: Option<&[String]>,
-    ) -> Result<(), DbError> {
+    ) -> Result<bool, DbError> {
         if let None | Some([_]) = keys {
             let key = keys.and_then(<[String]>::first);
             sql.exec(
@@ -311,7 +311,7 @@ impl Dialect for MySql {
                     key.map_or(Param::Null, |k| Param::Text(k)),
                 ],
             )?;
-            return Ok(());
+            return Ok(true);
         }
         let keys = keys.map(|keys| {
             let mut json = String::from("[");
@@ -332,7 +332,7 @@ impl Dialect for MySql {
                 keys.as_deref().map_or(Param::Null, Param::Text),
             ],
         )?;
-        Ok(())
+        Ok(true)
     }
 
     fn connect(&self) -> Result<Self::Conn, DbError> {

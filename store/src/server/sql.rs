@@ -2,6 +2,7 @@
 //! values, the errors a server gives, and the [`Dialect`] each server
 //! implements.
 
+use crate::change::Usage;
 use crate::error::Error;
 
 /// Most rows one multi-row statement carries.
@@ -201,32 +202,34 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// as integers.
     const USAGE_OF: &'static str;
 
-    /// Most bytes of keys and values the write routines take in one call;
-    /// a larger write runs its steps as a transaction from here instead.
-    const ROUTINE_MAX_BYTES: usize;
+    /// Most bytes of keys and values a one-trip write takes; a larger
+    /// write runs its steps as a transaction from here instead.
+    const ONE_TRIP_MAX_BYTES: usize;
 
-    /// Apply a driver's update in one statement, through the server-side
-    /// routine the migrations create: it locks the host's usage row, reads
-    /// what the entity holds, checks the quota (`max_entries`, `max_bytes`)
-    /// and only then writes and stores the new usage, as one transaction.
-    /// Returns one row: `applied` (0 when the quota refused it and nothing
-    /// was written), then entries and bytes before, then after.
-    fn update_routine(
+    /// Apply a driver's update in one round trip (a stored routine on
+    /// MariaDB/MySQL, one statement on PostgreSQL): lock the host's usage
+    /// row, read what the entity holds, check the quota (`max_entries`,
+    /// `max_bytes`) and only then write and store the new usage, as one
+    /// transaction. Returns one row: [`Written::APPLIED`],
+    /// [`Written::REFUSED`] (by the quota; nothing written) or
+    /// [`Written::RETRY`], then entries and bytes before, then after.
+    fn one_trip_update(
         &self,
         sql: &mut dyn Sql,
-        write: &RoutineUpdate<'_>,
+        write: &OneTripUpdate<'_>,
     ) -> std::result::Result<Vec<Value>, DbError>;
 
-    /// Delete `keys` (or, with `None`, every key) of an entity in one
-    /// statement, through the delete routine: it locks the host's usage row
-    /// and lowers it by what went, as one transaction.
-    fn delete_routine(
+    /// Delete `keys` (or, with `None`, every key) of an entity in one round
+    /// trip: lock the host's usage row and lower it by what went, as one
+    /// transaction. `false`: nothing was deleted; run it again with the
+    /// usage row locked (see [`Written::Retry`]).
+    fn one_trip_delete(
         &self,
         sql: &mut dyn Sql,
         host: &str,
         entity: &str,
         keys: Option<&[String]>,
-    ) -> std::result::Result<(), DbError>;
+    ) -> std::result::Result<bool, DbError>;
 
     /// Open a connection.
     fn connect(&self) -> std::result::Result<Self::Conn, DbError>;
@@ -238,8 +241,48 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     fn lock_schema(&self, sql: &mut dyn Sql, lock: bool) -> std::result::Result<(), DbError>;
 }
 
-/// What [`Dialect::update_routine`] writes.
-pub(crate) struct RoutineUpdate<'a> {
+/// What a one-trip write answered.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Written {
+    Applied,
+    /// The quota refused it: what the host held before, and would after.
+    Refused {
+        before: Usage,
+        after: Usage,
+    },
+    /// Nothing written: the write could not be sure it read the host's
+    /// latest state (another writer of the host committed while it waited
+    /// for the usage row), or the host has no usage row yet. Run it again
+    /// in a transaction that has locked (or created) the usage row first.
+    Retry,
+}
+
+impl Written {
+    pub(crate) const REFUSED: i64 = 0;
+    pub(crate) const APPLIED: i64 = 1;
+    pub(crate) const RETRY: i64 = 2;
+
+    /// Read [`Dialect::one_trip_update`]'s row; no row is [`Written::Retry`].
+    pub(crate) fn of(row: Vec<Value>) -> std::result::Result<Written, DbError> {
+        if row.is_empty() {
+            return Ok(Written::Retry);
+        }
+        let mut c = Row::from(row);
+        let answer = c.int()?;
+        let (before, after) = ((c.count()?, c.count()?), (c.count()?, c.count()?));
+        match answer {
+            Written::APPLIED => Ok(Written::Applied),
+            Written::REFUSED => Ok(Written::Refused { before, after }),
+            Written::RETRY => Ok(Written::Retry),
+            other => Err(DbError::fatal(format!(
+                "a write answered {other}, which no version of privdata does"
+            ))),
+        }
+    }
+}
+
+/// What [`Dialect::one_trip_update`] writes.
+pub(crate) struct OneTripUpdate<'a> {
     pub(crate) host: &'a str,
     pub(crate) entity: &'a str,
     pub(crate) details: &'a [crate::Pair],
