@@ -9,7 +9,8 @@ access rules, snapshots, a share from one, extend, shrink, revert, manage,
 a restart, deletes). Each round runs both deployments, in turn, each in a
 fresh Manila database; the first round (imports, the component's first
 compile) is left out. Prints the median of the rest and the ratio, then
-the memory a live instance of each driver takes: the process's resident
+what one call costs on a live instance when the array is not involved,
+then the memory a live instance of each driver takes: the process's resident
 memory before and after four backends of it each set up an instance
 (against its fake array) and answered get_stats.
 """
@@ -57,35 +58,65 @@ def resident_mib():
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
+def backends_of(driver, array, scratch):
+    """A function making backend ``i`` of ``driver`` against ``array``,
+    its store and cache in ``scratch``."""
+    import privdata
+
+    store = privdata.Store("sqlite://" + os.path.join(scratch, "privdata.db"))
+    section = {"driver_handles_share_servers": "False", "share_backend_name": driver.backend_name}
+    section.update({k: str(v) for k, v in driver.options(array).items()})
+    component = os.environ[driver.environment]
+
+    def backend(i):
+        root = os.path.join(scratch, "root%d" % i)
+        os.makedirs(root, exist_ok=True)
+        return privdata.Backend(
+            store, "%s%d" % (driver.name, i), "bench@%s%d" % (driver.name, i), component, root,
+            cache_dir=os.path.join(scratch, "cache"), allowed_outbound=[array.url],
+            ca_file=getattr(array, "ca_file", None), manila_conf=section,
+            limits={"max_memory_mib": 1024, "timeout_secs": 120},
+        )
+
+    return backend
+
+
 def memory_per_instance(driver, backends=4):
     """MiB of resident memory a backend's loaded component and a live
     instance of it add, each the mean over `backends` backends."""
-    import privdata
-
     with driver.array() as array, tempfile.TemporaryDirectory() as scratch:
-        store = privdata.Store("sqlite://" + os.path.join(scratch, "privdata.db"))
-        section = {"driver_handles_share_servers": "False", "share_backend_name": driver.backend_name}
-        section.update({k: str(v) for k, v in driver.options(array).items()})
-        component = os.environ[driver.environment]
-
-        def backend(i):
-            root = os.path.join(scratch, "root%d" % i)
-            os.makedirs(root, exist_ok=True)
-            return privdata.Backend(
-                store, "%s%d" % (driver.name, i), "bench@%s%d" % (driver.name, i), component, root,
-                cache_dir=os.path.join(scratch, "cache"), allowed_outbound=[array.url],
-                ca_file=getattr(array, "ca_file", None), manila_conf=section,
-                limits={"max_memory_mib": 1024, "timeout_secs": 120},
-            )
-
+        backend = backends_of(driver, array, scratch)
         backend(backends)  # compiled once into the cache, as a restart finds it
         start = resident_mib()
         made = [backend(i) for i in range(backends)]
         loaded = resident_mib()
-        for backend in made:
-            backend.get_stats()
+        for b in made:
+            b.get_stats()
         live = resident_mib()
     return (loaded - start) / backends, (live - loaded) / backends
+
+
+def call_overhead(driver, calls=2000, rounds=5):
+    """Microseconds one `unmanage` takes on a live instance, through the
+    host, the component boundary, the Manila adapter and the driver's own
+    method, which does not call the array (QNAP's deletes the share's
+    private data, PowerScale's logs a line): the median of `rounds` rounds
+    of `calls` calls."""
+    share = {"id": "4d5fd1b3-5d7a-4b5e-9d3c-6c1f3a0b8e21", "share_id": "4d5fd1b3-5d7a-4b5e-9d3c-6c1f3a0b8e21",
+             "name": "share-4d5fd1b3", "size_gib": 1, "protocol": "NFS"}
+    with driver.array() as array, tempfile.TemporaryDirectory() as scratch:
+        backend = backends_of(driver, array, scratch)(0)
+        backend.get_stats()
+        requests = array.request_count
+        figures = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            for _ in range(calls):
+                backend.unmanage(share)
+            figures.append((time.perf_counter() - started) / calls * 1e6)
+        if array.request_count != requests:
+            raise RuntimeError("%s's unmanage called the array: not the overhead alone" % driver.name)
+    return statistics.median(figures)
 
 
 def main():
@@ -109,6 +140,9 @@ def main():
         tree = statistics.median(times[suite.UNSANDBOXED][1:])
         boxed = statistics.median(times[suite.SANDBOXED][1:])
         print("%-12s %12.2f %12.2f %8.2f" % (driver, tree, boxed, boxed / tree))
+    print("\na call on a live instance (unmanage: host, boundary, Manila adapter, driver), µs, median of 5 x 2000")
+    for driver in (suite.Qnap(), suite.PowerScale()):
+        print("%-12s %12.1f" % (driver.name, call_overhead(driver)))
     print("\nresident memory per backend, MiB (mean of four)")
     print("%-12s %12s %14s" % ("driver", "loaded", "live instance"))
     for driver in (suite.Qnap(), suite.PowerScale()):

@@ -385,7 +385,7 @@ fn params(params: &[Param<'_>]) -> Result<mysql::Params, DbError> {
             Param::Int(i) => Ok(mysql::Value::Int(*i)),
             Param::Bool(b) => Ok(mysql::Value::Int(i64::from(*b))),
             Param::Null => Ok(mysql::Value::NULL),
-            Param::BytesList(_) | Param::NullList => Err(DbError::fatal("MySQL has no array parameters")),
+            Param::BytesList(_) => Err(DbError::fatal("MySQL has no array parameters")),
         })
         .collect::<Result<_, _>>()?;
     Ok(mysql::Params::Positional(values))

@@ -102,14 +102,17 @@ impl Dialect for Postgres {
     fn one_trip_update(&self, sql: &mut dyn Sql, w: &OneTripUpdate<'_>) -> Result<Vec<Value>, DbError> {
         let keys: Vec<&str> = w.details.iter().map(|(k, _)| k.as_str()).collect();
         let values: Vec<&str> = w.details.iter().map(|(_, v)| v.as_str()).collect();
+        let statement = match w.delete_existing {
+            true => writes::UPDATE_REPLACE,
+            false => writes::UPDATE_MERGE,
+        };
         let rows = sql.query(
-            writes::UPDATE,
+            statement,
             &[
                 Param::Text(w.host),
                 Param::Text(w.entity),
                 Param::BytesList(&keys),
                 Param::BytesList(&values),
-                Param::Bool(w.delete_existing),
                 Param::Int(w.new_entries),
                 Param::Int(w.new_bytes),
                 Param::Int(w.max_entries),
@@ -128,12 +131,13 @@ impl Dialect for Postgres {
         keys: Option<&[String]>,
     ) -> Result<bool, DbError> {
         let keys: Option<Vec<&str>> = keys.map(|keys| keys.iter().map(String::as_str).collect());
-        let mut params = vec![Param::Text(host), Param::Text(entity)];
-        params.push(match &keys {
-            Some(keys) => Param::BytesList(keys),
-            None => Param::NullList,
-        });
-        let rows = sql.query(writes::DELETE, &params)?;
+        let rows = match &keys {
+            Some(keys) => sql.query(
+                writes::DELETE_KEYS,
+                &[Param::Text(host), Param::Text(entity), Param::BytesList(keys)],
+            )?,
+            None => sql.query(writes::DELETE_ALL, &[Param::Text(host), Param::Text(entity)])?,
+        };
         let answer = rows
             .into_iter()
             .next()
@@ -147,17 +151,11 @@ impl Dialect for Postgres {
             None => self.config.connect(postgres::NoTls),
         }
         .map_err(classify)?;
-        // Plan each prepared statement once. Left to choose, the server
-        // plans the write statements ([`writes`]) anew on every call: their
-        // parameters decide which of their parts run, so a plan for the
-        // values at hand looks cheaper than the general one. Replanning cost
-        // more than the statement (a delete took 2.7 times the floor's time,
-        // 1.4 times without it).
-        let mut session = String::from("SET plan_cache_mode = force_generic_plan");
         if self.relaxed {
-            session.push_str("; SET synchronous_commit = off");
+            client
+                .batch_execute("SET synchronous_commit = off")
+                .map_err(classify)?;
         }
-        client.batch_execute(&session).map_err(classify)?;
         Ok(Conn {
             client,
             prepared: HashMap::new(),
@@ -206,7 +204,6 @@ enum Arg<'a> {
     Int(i64),
     Bool(bool),
     Null(Option<&'a str>),
-    NullList(Option<Vec<&'a [u8]>>),
 }
 
 impl<C: GenericClient> Session<'_, C> {
@@ -252,7 +249,6 @@ impl<C: GenericClient> Session<'_, C> {
                 Param::Int(i) => Arg::Int(i),
                 Param::Bool(b) => Arg::Bool(b),
                 Param::Null => Arg::Null(None),
-                Param::NullList => Arg::NullList(None),
             })
             .collect();
         let refs: Vec<&(dyn ToSql + Sync)> = args
@@ -263,7 +259,6 @@ impl<C: GenericClient> Session<'_, C> {
                 Arg::BytesList(l) => l as &(dyn ToSql + Sync),
                 Arg::Int(i) => i as &(dyn ToSql + Sync),
                 Arg::Bool(b) => b as &(dyn ToSql + Sync),
-                Arg::NullList(n) => n as &(dyn ToSql + Sync),
                 Arg::Null(n) => n as &(dyn ToSql + Sync),
             })
             .collect();

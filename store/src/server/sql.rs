@@ -25,8 +25,6 @@ pub(crate) enum Param<'a> {
     Bool(bool),
     /// A NULL text.
     Null,
-    /// A NULL list of keys (PostgreSQL's `BYTEA[]`).
-    NullList,
 }
 
 /// How a statement names a list of keys.
