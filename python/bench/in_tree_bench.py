@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import in_tree_suite as suite  # noqa: E402
 
 TIMES = {}  # driver -> deployment -> seconds of each round
+STEPS = {}  # driver -> deployment -> step -> seconds of each round
 
 
 class Rounds(suite.InTreeDriverTest):
@@ -40,6 +41,9 @@ class Rounds(suite.InTreeDriverTest):
             started = time.perf_counter()
             self.lifecycle(deployment)
             times[deployment].append(time.perf_counter() - started)
+            steps = STEPS.setdefault(self.driver.name, {}).setdefault(deployment, {})
+            for step, seconds in self.runs[deployment].seconds.items():
+                steps.setdefault(step, []).append(seconds)
 
 
 class QnapRounds(Rounds, suite.test.TestCase):
@@ -140,6 +144,16 @@ def main():
         tree = statistics.median(times[suite.UNSANDBOXED][1:])
         boxed = statistics.median(times[suite.SANDBOXED][1:])
         print("%-12s %12.2f %12.2f %8.2f" % (driver, tree, boxed, boxed / tree))
+    print("\nwhere the sandboxed lifecycle's extra time goes: the five steps that gain most, ms (median)")
+    print("%-12s %-34s %10s %10s %8s" % ("driver", "step", "in-tree", "sandboxed", "extra"))
+    for driver, deployments in STEPS.items():
+        tree, boxed = deployments[suite.UNSANDBOXED], deployments[suite.SANDBOXED]
+        extra = {step: statistics.median(boxed[step][1:]) - statistics.median(tree[step][1:]) for step in tree}
+        for step in sorted(extra, key=extra.get, reverse=True)[:5]:
+            print("%-12s %-34s %10.1f %10.1f %8.1f" % (
+                driver, step, 1e3 * statistics.median(tree[step][1:]), 1e3 * statistics.median(boxed[step][1:]),
+                1e3 * extra[step]))
+        print("%-12s %-34s %10s %10s %8.1f" % (driver, "all steps", "", "", 1e3 * sum(extra.values())))
     print("\na call on a live instance (unmanage: host, boundary, Manila adapter, driver), µs, median of 5 x 2000")
     for driver in (suite.Qnap(), suite.PowerScale()):
         print("%-12s %12.1f" % (driver.name, call_overhead(driver)))

@@ -64,6 +64,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import traceback
 import unittest
 from unittest import mock
@@ -246,6 +247,7 @@ class Lifecycle:
         self.trace = []
         self.requests = []  # each step's requests to the array (not in the trace)
         self.tracebacks = {}  # step -> the traceback of what the manager raised
+        self.seconds = {}  # step -> its wall time (for python/bench/in_tree_bench.py)
         self.seen = 0
         self.manager = None
 
@@ -408,11 +410,13 @@ class Lifecycle:
     def step(self, name, action, *args, stats=False, **kwargs):
         """Call the manager as its RPC server would, and record the outcome."""
         raised = None
+        started = time.perf_counter()
         try:
             action(*args, **kwargs)
         except Exception as e:  # what Manila records is the point
             raised = type(e).__name__
             self.tracebacks[name] = traceback.format_exc()
+        self.seconds[name] = time.perf_counter() - started
         self.record(name, raised, stats=stats)
         return raised
 
