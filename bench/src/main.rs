@@ -621,6 +621,14 @@ fn durability(dir: &Path, sizes: Sizes) -> Result<Value> {
 /// a share service's threads get when they read together. The floor does
 /// the same with plain rusqlite, a connection per thread: how far SQLite
 /// itself goes on this machine.
+///
+/// A round must be long enough for the two threads to run side by side
+/// all through it: one of a few milliseconds is mostly the second thread
+/// waiting to be scheduled, and moved the ratio from 0.55 to 1.75 between
+/// runs here. So each thread makes [`READ_PASSES`] passes over the
+/// entities a round (a tenth of a second or more), and the host's and the
+/// floor's rounds alternate, one thread and two, in an order that turns
+/// each round: a slow spell of the machine falls on both.
 fn read_threads(dir: &Path, sizes: Sizes) -> Result<Value> {
     let path = dir.join("threads.db");
     let storage: Arc<dyn Admin> = Arc::new(SqliteStorage::open_with(&path, Durability::Normal)?);
@@ -630,18 +638,37 @@ fn read_threads(dir: &Path, sizes: Sizes) -> Result<Value> {
     let mut floor = SqliteFloor::open(&path)?;
     floor.prepare(&ids)?;
     floor.settle()?;
-    let reads = |threads: usize| per_second(threads, ids.len(), sizes, |_| host_op(&data, "get_one", &ids));
     let floors = [SqliteFloor::open(&path)?, SqliteFloor::open(&path)?].map(std::sync::Mutex::new);
-    let floor_reads = |threads: usize| {
-        per_second(threads, ids.len(), sizes, |thread| {
-            floors[thread]
-                .lock()
-                .expect("a floor reader panicked")
-                .op("get_one", &ids)
-        })
+    let passes = if sizes.iterations < Sizes::FULL.iterations {
+        1
+    } else {
+        READ_PASSES
     };
-    let (one, two) = (reads(1)?, reads(2)?);
-    let (floor_one, floor_two) = (floor_reads(1)?, floor_reads(2)?);
+    let host = |_: usize| -> Result<()> {
+        for _ in 0..passes {
+            host_op(&data, "get_one", &ids)?;
+        }
+        Ok(())
+    };
+    let floor = |thread: usize| -> Result<()> {
+        let mut floor = floors[thread].lock().expect("a floor reader panicked");
+        for _ in 0..passes {
+            floor.op("get_one", &ids)?;
+        }
+        Ok(())
+    };
+    let ops = passes * ids.len();
+    // [host one, host two, floor one, floor two], a round each.
+    let mut rounds: [Vec<f64>; 4] = Default::default();
+    for round in 0..sizes.rounds * 2 {
+        let mut order = [(0, 1), (1, 2), (2, 1), (3, 2)];
+        order.rotate_left(round % 4);
+        for (figure, threads) in order {
+            let work: &(dyn Fn(usize) -> Result<()> + Sync) = if figure < 2 { &host } else { &floor };
+            rounds[figure].push(per_second(threads, ops, work)?);
+        }
+    }
+    let [one, two, floor_one, floor_two] = rounds.map(median);
     Ok(json!({
         "one_thread_per_s": one.round() as u64,
         "two_threads_per_s": two.round() as u64,
@@ -649,37 +676,26 @@ fn read_threads(dir: &Path, sizes: Sizes) -> Result<Value> {
         "floor_one_thread_per_s": floor_one.round() as u64,
         "floor_two_threads_per_s": floor_two.round() as u64,
         "floor_ratio": round2(floor_two / floor_one),
+        "against_floor": round2((two / one) / (floor_two / floor_one)),
+        "ops_per_thread_round": ops,
+        "rounds": sizes.rounds * 2,
     }))
 }
 
+/// Passes over the entities each reading thread makes in a round.
+const READ_PASSES: usize = 40;
+
 /// Aggregate operations a second of `threads` threads running `work` at
-/// once (given the thread's number; `ops` operations each): the median of
-/// the rounds.
-fn per_second(
-    threads: usize,
-    ops: usize,
-    sizes: Sizes,
-    work: impl Fn(usize) -> Result<()> + Sync,
-) -> Result<f64> {
-    let mut rounds = Vec::new();
-    for _ in 0..sizes.rounds {
-        let start = Instant::now();
-        std::thread::scope(|s| {
-            let workers: Vec<_> = (0..threads)
-                .map(|t| {
-                    s.spawn({
-                        let work = &work;
-                        move || work(t)
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .try_for_each(|w| w.join().expect("a reader panicked"))
-        })?;
-        rounds.push((threads * ops) as f64 / start.elapsed().as_secs_f64());
-    }
-    Ok(median(rounds))
+/// once (given the thread's number; `ops` operations each).
+fn per_second(threads: usize, ops: usize, work: &(dyn Fn(usize) -> Result<()> + Sync)) -> Result<f64> {
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads).map(|t| s.spawn(move || work(t))).collect();
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().expect("a reader panicked"))
+    })?;
+    Ok((threads * ops) as f64 / start.elapsed().as_secs_f64())
 }
 
 fn machine() -> Value {
@@ -756,7 +772,8 @@ fn table(r: &Value) -> String {
          scale: get_one {} ns with {} entities, {} ns with {} entities (ratio {})\n\
          durability: update_one {} ns with durability=full, {} ns with durability=normal\n\
          reads (get_one): {} a second from one thread, {} from two (ratio {}); \
-         the floor (rusqlite, a connection per thread): {}, {} (ratio {})\n\
+         the floor (rusqlite, a connection per thread): {}, {} (ratio {}); \
+         the host's ratio {}× the floor's\n\
          python driver: compile {} ms, from cache {} ms; instantiate {} ns; a no-op call on a live instance {} ns; \
          get_one through the Python SDK {} ns\n",
         r["instantiate_ns"],
@@ -776,6 +793,7 @@ fn table(r: &Value) -> String {
         r["read_threads"]["floor_one_thread_per_s"],
         r["read_threads"]["floor_two_threads_per_s"],
         r["read_threads"]["floor_ratio"],
+        r["read_threads"]["against_floor"],
         r["python"]["compile_ms"],
         r["python"]["cached_ms"],
         r["python"]["instantiate_ns"],

@@ -82,6 +82,15 @@ fn quick(servers: &[(&str, String)]) {
     assert!(r["durability"]["update_one_normal_ns"].as_u64().unwrap() > 0);
     assert!(r["read_threads"]["two_threads_per_s"].as_u64().unwrap() > 0);
     assert!(r["read_threads"]["floor_two_threads_per_s"].as_u64().unwrap() > 0);
+    let reads = &r["read_threads"];
+    let host_ratio =
+        reads["two_threads_per_s"].as_f64().unwrap() / reads["one_thread_per_s"].as_f64().unwrap();
+    let floor_ratio = reads["floor_two_threads_per_s"].as_f64().unwrap()
+        / reads["floor_one_thread_per_s"].as_f64().unwrap();
+    assert!(
+        (reads["against_floor"].as_f64().unwrap() - host_ratio / floor_ratio).abs() < 0.02,
+        "against_floor is the host's ratio over the floor's: {reads}"
+    );
 }
 
 /// `--load --quick` on SQLite and `servers`: one row per number of
