@@ -77,6 +77,10 @@ fn share_operations_and_inspection_from_the_command_line() {
             "volume_id".len() + volume.len()
         ),
         "privdata_quota_entries{backend=\"alpha\",host=\"cli-node@alpha\"} 1000000\n".to_string(),
+        format!(
+            "privdata_quota_bytes{{backend=\"alpha\",host=\"cli-node@alpha\"}} {}\n",
+            1u64 << 30
+        ),
     ] {
         assert!(metrics.contains(&want), "missing {want:?} in:\n{metrics}");
     }

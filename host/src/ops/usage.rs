@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::error::Result;
 use privdata_runtime::Exposition;
-use privdata_store::Admin;
+use privdata_store::{Admin, HostSummary, Quota};
 
 /// The store's usage per host (entities, entries, bytes), and the quota of
 /// each backend of `config` with the host it is bound to.
@@ -15,48 +15,51 @@ pub fn exposition(storage: &dyn Admin, config: &Config) -> Result<String> {
     for h in &hosts {
         usage.push((h, storage.usage(&h.host)?));
     }
-    let mut out = Exposition::new();
-    out.family(
-        "privdata_store_entities",
-        "gauge",
-        "Entities a host holds private data for.",
-    );
-    for (h, _) in &usage {
-        out.sample("privdata_store_entities", &[("host", &h.host)], h.entities);
-    }
-    out.family(
-        "privdata_usage_entries",
-        "gauge",
-        "Key/value pairs a host holds, as its quota counts them.",
-    );
-    for (h, (entries, _)) in &usage {
-        out.sample("privdata_usage_entries", &[("host", &h.host)], entries);
-    }
-    out.family(
-        "privdata_usage_bytes",
-        "gauge",
-        "Bytes of keys and values a host holds, as its quota counts them.",
-    );
-    for (h, (_, bytes)) in &usage {
-        out.sample("privdata_usage_bytes", &[("host", &h.host)], bytes);
-    }
-    let quotas = [
+    // Each family: its name, its help, and its value from what a host
+    // holds (entities, and entries and bytes as its quota counts them).
+    type HostValue = fn(&HostSummary, (u64, u64)) -> u64;
+    type QuotaValue = fn(&Quota) -> u64;
+    let held: [(&str, &str, HostValue); 3] = [
+        (
+            "privdata_store_entities",
+            "Entities a host holds private data for.",
+            |h, _| h.entities,
+        ),
+        (
+            "privdata_usage_entries",
+            "Key/value pairs a host holds, as its quota counts them.",
+            |_, (entries, _)| entries,
+        ),
+        (
+            "privdata_usage_bytes",
+            "Bytes of keys and values a host holds, as its quota counts them.",
+            |_, (_, bytes)| bytes,
+        ),
+    ];
+    let quotas: [(&str, &str, QuotaValue); 2] = [
         (
             "privdata_quota_entries",
             "The quota of key/value pairs of a backend's host.",
+            |q| q.max_entries,
         ),
-        ("privdata_quota_bytes", "The quota of bytes of a backend's host."),
+        (
+            "privdata_quota_bytes",
+            "The quota of bytes of a backend's host.",
+            |q| q.max_bytes,
+        ),
     ];
-    for (i, (name, help)) in quotas.into_iter().enumerate() {
+    let mut out = Exposition::new();
+    for (name, help, value) in held {
+        out.family(name, "gauge", help);
+        for (h, used) in &usage {
+            out.sample(name, &[("host", &h.host)], value(h, *used));
+        }
+    }
+    for (name, help, value) in quotas {
         out.family(name, "gauge", help);
         for (backend, b) in &config.backends {
-            let quota = b.data_limits.quota;
-            let value = if i == 0 {
-                quota.max_entries
-            } else {
-                quota.max_bytes
-            };
-            out.sample(name, &[("backend", backend), ("host", &b.host)], value);
+            let quota = value(&b.data_limits.quota);
+            out.sample(name, &[("backend", backend), ("host", &b.host)], quota);
         }
     }
     Ok(out.finish())
