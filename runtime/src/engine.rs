@@ -104,25 +104,16 @@ impl Runtime {
             path: path.to_path_buf(),
             message: format!("cannot read the file: {e}"),
         })?;
-        if let Some(pinned) = sha256 {
-            let actual = sha256_hex(&bytes);
-            if !actual.eq_ignore_ascii_case(pinned.trim()) {
-                return Err(Error::DriverLoad {
-                    path: path.to_path_buf(),
-                    message: format!(
-                        "its sha256 is {actual}, not the {pinned} the backend pins (driver_sha256): \
-                         the file changed since it was pinned; check the new component, then pin its \
-                         digest"
-                    ),
-                });
-            }
-        }
-        self.load_bytes(&bytes, path)
+        self.load_checked(&bytes, path, sha256)
     }
 
     /// Compile (or load from the cache) a driver component from its bytes;
     /// `path` names it in errors.
     pub fn load_bytes(&self, wasm: &[u8], path: &Path) -> Result<DriverComponent> {
+        self.load_checked(wasm, path, None)
+    }
+
+    fn load_checked(&self, wasm: &[u8], path: &Path, pinned: Option<&str>) -> Result<DriverComponent> {
         let load_err = |message: String| Error::DriverLoad {
             path: path.to_path_buf(),
             message,
@@ -137,11 +128,25 @@ impl Runtime {
                  build drivers with `cargo build --target wasm32-wasip2`"
             )));
         }
-        if let Some(dir) = &self.cache_dir {
-            crate::cache::check_owner_only(dir).map_err(load_err)?;
+        let cached = match &self.cache_dir {
+            Some(dir) => {
+                crate::cache::check_owner_only(dir).map_err(load_err)?;
+                Some(crate::cache::Entry::new(&self.engine, dir, wasm))
+            }
+            None => None,
+        };
+        let actual = hex(&cached.as_ref().map_or_else(|| sha256(wasm), |c| c.sha256()));
+        if let Some(pinned) = pinned
+            && !actual.eq_ignore_ascii_case(pinned.trim())
+        {
+            return Err(load_err(format!(
+                "its sha256 is {actual}, not the {pinned} the backend pins (driver_sha256): \
+                 the file changed since it was pinned; check the new component, then pin its \
+                 digest"
+            )));
         }
-        let component = match &self.cache_dir {
-            Some(dir) => crate::cache::load(&self.engine, dir, wasm),
+        let component = match &cached {
+            Some(entry) => entry.component(),
             None => Component::new(&self.engine, wasm),
         }
         .map_err(|e| {
@@ -156,15 +161,20 @@ impl Runtime {
             ))
         })?;
         let pre = DriverPre::new(pre).map_err(load_err)?;
-        Ok(DriverComponent::new(pre, path, sha256_hex(wasm)))
+        Ok(DriverComponent::new(pre, path, actual))
     }
 }
 
 /// The SHA-256 of `bytes`, in lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&sha256(bytes))
+}
+
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    sha2::Sha256::digest(bytes).into()
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }

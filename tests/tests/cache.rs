@@ -155,3 +155,44 @@ fn a_cache_others_can_write_is_refused_naming_it() {
     chmod(&artifact, 0o600);
     runtime.load(Path::new(drivers::GENERIC)).unwrap();
 }
+
+#[test]
+fn the_drivers_digest_is_recorded_once_and_a_damaged_record_is_computed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new().unwrap().with_cache_dir(dir.path());
+    let actual = privdata_host::runtime::sha256_hex(&std::fs::read(drivers::GENERIC).unwrap());
+    assert_eq!(runtime.load(Path::new(drivers::GENERIC)).unwrap().sha256(), actual);
+    let record = artifacts(dir.path()).remove(0).with_extension("sha256");
+    let good = std::fs::read(&record).unwrap();
+    assert_eq!(good.len(), 64, "the digest and its checksum");
+    let written = std::fs::metadata(&record).unwrap().modified().unwrap();
+    let driver = runtime.load(Path::new(drivers::GENERIC)).unwrap();
+    assert_eq!(driver.sha256(), actual);
+    assert_eq!(std::fs::metadata(&record).unwrap().modified().unwrap(), written, "read, not rewritten");
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    Runtime::new()
+        .unwrap()
+        .with_cache_dir(elsewhere.path())
+        .load(Path::new(drivers::SHORT_NAMES))
+        .unwrap();
+    let other = std::fs::read(artifacts(elsewhere.path()).remove(0).with_extension("sha256")).unwrap();
+    for (what, damage) in [
+        ("record missing", None),
+        ("record emptied", Some(Vec::new())),
+        ("a digest byte flipped", {
+            let mut b = good.clone();
+            b[3] ^= 0x01;
+            Some(b)
+        }),
+        ("another driver's record", Some(other)),
+    ] {
+        match damage {
+            None => std::fs::remove_file(&record).unwrap(),
+            Some(bytes) => std::fs::write(&record, bytes).unwrap(),
+        }
+        let pinned = runtime.load_pinned(Path::new(drivers::GENERIC), Some(&actual));
+        assert_eq!(pinned.unwrap().sha256(), actual, "{what}");
+        assert_eq!(std::fs::read(&record).unwrap(), good, "{what}: recorded again");
+    }
+}
