@@ -212,7 +212,8 @@ impl Backend {
     }
 
     /// Start the driver and run its setup, and nothing else: a missing root
-    /// or a refused option shows here.
+    /// or a refused option shows here. The instance then serves the next
+    /// operation.
     fn check_setup(&self, py: Python<'_>) -> PyResult<()> {
         py.detach(|| self.backend.check_setup()).map_err(driver_raised)
     }

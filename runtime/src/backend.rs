@@ -30,12 +30,10 @@ impl Backend {
     /// Start a new instance of the driver in its sandbox and run `setup`
     /// with the backend's options, and nothing else: what `privdata
     /// check-config` asks of every backend (a missing root, a refused
-    /// option).
+    /// option), and Manila's `check_for_setup_error`. The instance then
+    /// serves the next operation, if the backend has room for it.
     pub fn check_setup(&self) -> Result<()> {
-        let mut instance = self.pool.driver().instantiate(self.pool.sandbox())?;
-        let result = instance.setup();
-        instance.finish();
-        result
+        self.pool.check_setup()
     }
 
     /// The backend's name.

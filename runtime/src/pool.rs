@@ -83,6 +83,38 @@ impl InstancePool {
         result
     }
 
+    /// Make a new instance and set it up, as the first operation would,
+    /// even when others are live: a missing root or a refused option shows
+    /// here. The instance then serves the next operation if there is room
+    /// for it; a driver is not set up twice (nor logs in to its array
+    /// twice) because its backend was checked before its first operation.
+    pub(crate) fn check_setup(&self) -> Result<()> {
+        let kept = {
+            let mut instances = self.lock();
+            let room = instances.live < self.sandbox.limits.max_instances.max(1);
+            if room {
+                instances.live += 1;
+                instances.made += 1;
+            }
+            room
+        };
+        match self.make() {
+            Ok(instance) if kept => {
+                self.sandbox.metrics.instance_built(false);
+                self.give_back(instance);
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => {
+                if kept {
+                    self.lock().live -= 1;
+                    self.returned.notify_one();
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// An idle instance, or a new one set up once there is room for it.
     fn take(&self) -> Result<DriverInstance> {
         let mut instances = self.lock();

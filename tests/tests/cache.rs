@@ -161,14 +161,21 @@ fn the_drivers_digest_is_recorded_once_and_a_damaged_record_is_computed_again() 
     let dir = tempfile::tempdir().unwrap();
     let runtime = Runtime::new().unwrap().with_cache_dir(dir.path());
     let actual = privdata_host::runtime::sha256_hex(&std::fs::read(drivers::GENERIC).unwrap());
-    assert_eq!(runtime.load(Path::new(drivers::GENERIC)).unwrap().sha256(), actual);
+    assert_eq!(
+        runtime.load(Path::new(drivers::GENERIC)).unwrap().sha256(),
+        actual
+    );
     let record = artifacts(dir.path()).remove(0).with_extension("sha256");
     let good = std::fs::read(&record).unwrap();
     assert_eq!(good.len(), 64, "the digest and its checksum");
     let written = std::fs::metadata(&record).unwrap().modified().unwrap();
     let driver = runtime.load(Path::new(drivers::GENERIC)).unwrap();
     assert_eq!(driver.sha256(), actual);
-    assert_eq!(std::fs::metadata(&record).unwrap().modified().unwrap(), written, "read, not rewritten");
+    assert_eq!(
+        std::fs::metadata(&record).unwrap().modified().unwrap(),
+        written,
+        "read, not rewritten"
+    );
 
     let elsewhere = tempfile::tempdir().unwrap();
     Runtime::new()

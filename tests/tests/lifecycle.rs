@@ -269,6 +269,29 @@ fn a_bad_driver_option_is_refused_by_setup_naming_it() {
     }
 }
 
+/// Manila checks a backend's setup before its first operation: the
+/// instance that check set up serves that operation, so a driver is not set
+/// up twice (nor logs in to its array twice). A failed check keeps no place.
+#[test]
+fn a_checked_backend_serves_its_first_operation_on_the_instance_it_set_up() {
+    use privdata_host::PoolStats;
+    let f = Fixture::new([
+        BackendSpec::new("g", drivers::GENERIC),
+        BackendSpec::new("bad", drivers::SHORT_NAMES).option("max_name_length", "eight"),
+    ]);
+    let g = f.backend("g");
+    g.check_setup().unwrap();
+    assert_eq!(g.instances(), PoolStats { live: 1, made: 1 });
+    g.create_share(&share(ID1)).unwrap();
+    g.delete_share(&share(ID1)).unwrap();
+    assert_eq!(g.instances(), PoolStats { live: 1, made: 1 }, "set up once");
+
+    let bad = f.backend("bad");
+    let err = bad.check_setup().unwrap_err().to_string();
+    assert!(err.contains("max_name_length"), "{err}");
+    assert_eq!(bad.instances(), PoolStats { live: 0, made: 1 });
+}
+
 #[test]
 fn a_misspelled_driver_option_is_refused_naming_what_the_driver_reads() {
     let f = Fixture::new([
