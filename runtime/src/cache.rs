@@ -34,10 +34,8 @@ impl Hasher for Blake3 {
     }
 }
 
-/// What an artifact is for: this driver on this engine.
-fn artifact_key(engine: &Engine, wasm: &[u8]) -> [u8; 32] {
-    let mut h = Blake3(blake3::Hasher::new());
-    h.0.update(wasm);
+/// What an artifact is for: this driver (hashed into `h`) on this engine.
+fn finish_key(engine: &Engine, mut h: Blake3) -> [u8; 32] {
     engine.precompile_compatibility_hash().hash(&mut h);
     *h.0.finalize().as_bytes()
 }
@@ -97,23 +95,40 @@ pub fn check_owner_only(dir: &Path) -> Result<(), String> {
 
 /// One driver's entry in a cache directory: its compiled artifact and its
 /// SHA-256, each with a checksum beside it.
-pub struct Entry<'a> {
-    engine: &'a Engine,
-    wasm: &'a [u8],
+pub struct Entry {
     key: [u8; 32],
     artifact: PathBuf,
     sum: PathBuf,
     digest: PathBuf,
 }
 
-impl<'a> Entry<'a> {
+/// Why a cached artifact was not loaded.
+enum Miss {
+    Absent,
+    Damaged,
+    Refused(wasmtime::Error),
+    Unreadable(std::io::Error),
+}
+
+impl Entry {
     /// The entry of the driver `wasm` for `engine` in `dir`.
-    pub fn new(engine: &'a Engine, dir: &Path, wasm: &'a [u8]) -> Self {
-        let key = artifact_key(engine, wasm);
+    pub fn of_bytes(engine: &Engine, dir: &Path, wasm: &[u8]) -> Self {
+        let mut h = Blake3(blake3::Hasher::new());
+        h.0.update(wasm);
+        Self::at(dir, finish_key(engine, h))
+    }
+
+    /// The entry of the driver file at `path`, read in pieces: a start that
+    /// finds its driver in the cache makes no copy of the whole file.
+    pub fn of_file(engine: &Engine, dir: &Path, path: &Path) -> std::io::Result<Self> {
+        let mut h = Blake3(blake3::Hasher::new());
+        h.0.update_reader(std::fs::File::open(path)?)?;
+        Ok(Self::at(dir, finish_key(engine, h)))
+    }
+
+    fn at(dir: &Path, key: [u8; 32]) -> Self {
         let name = blake3::Hash::from(key).to_hex();
         Entry {
-            engine,
-            wasm,
             key,
             artifact: dir.join(format!("{name}.cwasm")),
             sum: dir.join(format!("{name}.blake3")),
@@ -121,16 +136,20 @@ impl<'a> Entry<'a> {
         }
     }
 
-    /// The driver's SHA-256: as recorded, when the record's checksum holds;
-    /// otherwise computed, and recorded for next time.
-    pub fn sha256(&self) -> [u8; 32] {
-        if let Ok(record) = std::fs::read(&self.digest)
-            && let Some((digest, sum)) = record.split_first_chunk::<32>()
-            && sum == checksum(&self.key, digest)
-        {
-            return *digest;
+    /// The driver's SHA-256 as recorded, if the record's checksum holds.
+    pub fn recorded_sha256(&self) -> Option<[u8; 32]> {
+        let record = std::fs::read(&self.digest).ok()?;
+        let (digest, sum) = record.split_first_chunk::<32>()?;
+        (sum == checksum(&self.key, digest)).then_some(*digest)
+    }
+
+    /// The SHA-256 of `wasm`, this entry's driver: as recorded, or computed
+    /// and recorded for next time.
+    pub fn sha256(&self, wasm: &[u8]) -> [u8; 32] {
+        if let Some(digest) = self.recorded_sha256() {
+            return digest;
         }
-        let digest = crate::engine::sha256(self.wasm);
+        let digest = crate::engine::sha256(wasm);
         let record = [digest, checksum(&self.key, &digest)].concat();
         if let Err(e) = write_atomically(&self.digest, &record) {
             tracing::warn!(path = %self.digest.display(), error = %e, "cannot record the driver's digest");
@@ -138,24 +157,38 @@ impl<'a> Entry<'a> {
         digest
     }
 
-    /// The component, from the artifact when it is valid, otherwise
-    /// compiled and stored for next time.
-    pub fn component(&self) -> wasmtime::Result<Component> {
-        let (engine, path) = (self.engine, &self.artifact);
-        match verified(&self.key, path, &self.sum) {
-            Ok(true) => match deserialize_file(engine, path) {
-                Ok(component) => return Ok(component),
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "cached driver refused; compiling again")
-                }
-            },
-            Ok(false) => tracing::warn!(path = %path.display(), "cached driver is damaged; compiling again"),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
+    /// The component from the artifact, if it is there and valid.
+    pub fn cached(&self, engine: &Engine) -> Option<Component> {
+        self.load(engine).ok()
+    }
+
+    fn load(&self, engine: &Engine) -> Result<Component, Miss> {
+        match verified(&self.key, &self.artifact, &self.sum) {
+            Ok(true) => deserialize_file(engine, &self.artifact).map_err(Miss::Refused),
+            Ok(false) => Err(Miss::Damaged),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Miss::Absent),
+            Err(e) => Err(Miss::Unreadable(e)),
+        }
+    }
+
+    /// The component of `wasm`, this entry's driver: from the artifact when
+    /// it is valid, otherwise compiled and stored for next time.
+    pub fn component(&self, engine: &Engine, wasm: &[u8]) -> wasmtime::Result<Component> {
+        let path = &self.artifact;
+        match self.load(engine) {
+            Ok(component) => return Ok(component),
+            Err(Miss::Absent) => {}
+            Err(Miss::Damaged) => {
+                tracing::warn!(path = %path.display(), "cached driver is damaged; compiling again")
+            }
+            Err(Miss::Refused(e)) => {
+                tracing::warn!(path = %path.display(), error = %e, "cached driver refused; compiling again")
+            }
+            Err(Miss::Unreadable(e)) => {
                 tracing::warn!(path = %path.display(), error = %e, "cannot read the cached driver; compiling again")
             }
         }
-        let artifact = engine.precompile_component(self.wasm)?;
+        let artifact = engine.precompile_component(wasm)?;
         let sum = checksum(&self.key, &artifact);
         // The checksum last: a reader finds no checksum for a half-stored
         // artifact.

@@ -100,6 +100,23 @@ impl Runtime {
     /// [`Runtime::load`], refusing the file unless its SHA-256 is `sha256`
     /// (hex, either case): checked before anything of it is compiled or run.
     pub fn load_pinned(&self, path: &Path, sha256: Option<&str>) -> Result<DriverComponent> {
+        // A start that finds the driver and its digest in the cache reads
+        // the file in pieces, for its key; anything else reads it whole.
+        if let Some(dir) = &self.cache_dir {
+            crate::cache::check_owner_only(dir).map_err(|message| Error::DriverLoad {
+                path: path.to_path_buf(),
+                message,
+            })?;
+            if let Ok(entry) = crate::cache::Entry::of_file(&self.engine, dir, path)
+                && let Some(digest) = entry.recorded_sha256()
+            {
+                let actual = hex(&digest);
+                check_pin(path, &actual, sha256)?;
+                if let Some(component) = entry.cached(&self.engine) {
+                    return self.driver(component, path, actual);
+                }
+            }
+        }
         let bytes = std::fs::read(path).map_err(|e| Error::DriverLoad {
             path: path.to_path_buf(),
             message: format!("cannot read the file: {e}"),
@@ -131,22 +148,14 @@ impl Runtime {
         let cached = match &self.cache_dir {
             Some(dir) => {
                 crate::cache::check_owner_only(dir).map_err(load_err)?;
-                Some(crate::cache::Entry::new(&self.engine, dir, wasm))
+                Some(crate::cache::Entry::of_bytes(&self.engine, dir, wasm))
             }
             None => None,
         };
-        let actual = hex(&cached.as_ref().map_or_else(|| sha256(wasm), |c| c.sha256()));
-        if let Some(pinned) = pinned
-            && !actual.eq_ignore_ascii_case(pinned.trim())
-        {
-            return Err(load_err(format!(
-                "its sha256 is {actual}, not the {pinned} the backend pins (driver_sha256): \
-                 the file changed since it was pinned; check the new component, then pin its \
-                 digest"
-            )));
-        }
+        let actual = hex(&cached.as_ref().map_or_else(|| sha256(wasm), |c| c.sha256(wasm)));
+        check_pin(path, &actual, pinned)?;
         let component = match &cached {
-            Some(entry) => entry.component(),
+            Some(entry) => entry.component(&self.engine, wasm),
             None => Component::new(&self.engine, wasm),
         }
         .map_err(|e| {
@@ -155,13 +164,38 @@ impl Runtime {
                  `cargo build --target wasm32-wasip2`"
             ))
         })?;
+        self.driver(component, path, actual)
+    }
+
+    /// The loaded driver, linked: ready to be instantiated.
+    fn driver(&self, component: Component, path: &Path, sha256: String) -> Result<DriverComponent> {
+        let load_err = |message: String| Error::DriverLoad {
+            path: path.to_path_buf(),
+            message,
+        };
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {
             load_err(format!(
                 "the component does not fit the manila:driver world: {e:#}"
             ))
         })?;
         let pre = DriverPre::new(pre).map_err(load_err)?;
-        Ok(DriverComponent::new(pre, path, actual))
+        Ok(DriverComponent::new(pre, path, sha256))
+    }
+}
+
+/// Refuse the driver at `path`, whose SHA-256 is `actual`, unless it is
+/// `pinned` (or nothing is).
+fn check_pin(path: &Path, actual: &str, pinned: Option<&str>) -> Result<()> {
+    match pinned {
+        Some(pinned) if !actual.eq_ignore_ascii_case(pinned.trim()) => Err(Error::DriverLoad {
+            path: path.to_path_buf(),
+            message: format!(
+                "its sha256 is {actual}, not the {pinned} the backend pins (driver_sha256): \
+                 the file changed since it was pinned; check the new component, then pin its \
+                 digest"
+            ),
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -109,4 +109,11 @@ fn a_replaced_file_is_refused_and_never_served_from_the_cache() {
     );
     let replaced = runtime.load(&driver).unwrap();
     assert_eq!(replaced.sha256(), digest(drivers::SHORT_NAMES));
+
+    // Both are cached now, each with its digest: the pin still refuses the
+    // replacement, and takes the pinned file back when it returns.
+    let err = runtime.load_pinned(&driver, Some(&pin)).unwrap_err().to_string();
+    assert!(err.contains(&digest(drivers::SHORT_NAMES)), "{err}");
+    std::fs::copy(drivers::GENERIC, &driver).unwrap();
+    assert_eq!(runtime.load_pinned(&driver, Some(&pin)).unwrap().sha256(), pin);
 }
