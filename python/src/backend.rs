@@ -95,6 +95,20 @@ fn runtime(cache_dir: Option<PathBuf>) -> PyResult<Runtime> {
     Ok(r)
 }
 
+/// The key of `manila_conf` that tells a Manila driver's adapter in the
+/// component the least level the host logs its lines at.
+const LOG_LEVEL: &str = "privdata_log_level";
+
+/// The least level Python's `logging` passes for a driver's lines (its
+/// logger's effective level): a component of a Manila driver then formats
+/// no line the host would drop, as an in-tree driver does not.
+fn driver_log_level(py: Python<'_>) -> PyResult<i64> {
+    py.import("logging")?
+        .call_method1("getLogger", ("privdata.driver",))?
+        .call_method0("getEffectiveLevel")?
+        .extract()
+}
+
 /// A share driver component run in its sandbox, bound to one backend host:
 /// the private data it keeps is that host's, the files it sees are `root`.
 #[pyclass(frozen, module = "privdata")]
@@ -114,7 +128,8 @@ impl Backend {
     /// `privdata.LIMITS` by name; `timeout`, `max_memory_mib` and
     /// `max_value_bytes` are three of them. `manila_conf` is the backend's
     /// section of manila.conf, passed to the driver's setup as Manila gives
-    /// an in-tree driver its configuration. With `driver_sha256`, a
+    /// an in-tree driver its configuration, with `privdata_log_level` added:
+    /// the level Python's `logging` passes for the driver's lines. With `driver_sha256`, a
     /// component whose SHA-256 differs is refused before it is compiled.
     #[new]
     #[pyo3(signature = (
@@ -168,7 +183,11 @@ impl Backend {
         if let Some(pin) = &driver_sha256 {
             config = config.pinned(pin).map_err(PyValueError::new_err)?;
         }
-        config.manila_conf = manila_conf.unwrap_or_default().into_iter().collect();
+        let mut manila_conf = manila_conf.unwrap_or_default();
+        if !manila_conf.is_empty() {
+            manila_conf.insert(LOG_LEVEL.to_string(), driver_log_level(py)?.to_string());
+        }
+        config.manila_conf = manila_conf.into_iter().collect();
         let runtime = runtime(cache_dir)?;
         let component = py
             .detach(|| config.load_driver(&runtime))

@@ -99,7 +99,7 @@ SANDBOXED = "sandboxed"
 # A component runs the in-tree driver with Manila's modules in it: more
 # than the limits' defaults.
 SANDBOX_LIMITS = {"privdata_timeout": 120.0, "privdata_max_memory_mib": 1024}
-EXPECTED_TESTS = 12
+EXPECTED_TESTS = 14
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
@@ -748,6 +748,15 @@ class InTreeDriverTest:
         encoded = base64.b64encode(self.driver.password.encode()).decode()
         for secret in (self.driver.password, encoded):
             self.assertNotIn(secret, self.log.output)
+
+    def test_the_driver_logs_at_the_services_level(self):
+        # The service logs everything: the component is told so at setup,
+        # and the driver's own debug lines reach the service's log, as they
+        # do in-tree. (At a higher level it formats none of them.)
+        run = self.sandboxed()
+        run.step("start", run.start_manager)
+        self.assertTrue(run.manager.driver.initialized)
+        self.assertRegex(self.log.output, r"privdata\.driver DEBUG manila\.share\.drivers\.")
 
     def test_a_hanging_array_costs_one_call(self):
         run = self.sandboxed(privdata_timeout=20.0)

@@ -24,6 +24,8 @@ from manila_driver.types import ShareUpdate, ShareUsage
 
 # The section's name, under which the host passes it along with the options.
 CONFIG_GROUP = "config_group"
+# The least level the host logs the driver's lines at (the privdata host adds it).
+LOG_LEVEL = "privdata_log_level"
 
 
 class _Context:
@@ -41,10 +43,15 @@ class _Context:
 
 
 def _configure(manila_conf):
-    """Give oslo.config the backend's section as if manila.conf were read."""
+    """Give oslo.config the backend's section as if manila.conf were read,
+    and logging the host's level."""
     from oslo_config import cfg
 
     conf = dict(manila_conf)
+    level = conf.pop(LOG_LEVEL, None)
+    if level and level.isdigit():
+        # A line below it would be formatted here only to be dropped there.
+        logging.getLogger().setLevel(int(level))
     group = conf.pop(CONFIG_GROUP, None) or "backend"
     section = {key: [value] for key, value in conf.items()}
     default = {}
