@@ -128,9 +128,10 @@ impl Backend {
     /// `privdata.LIMITS` by name; `timeout`, `max_memory_mib` and
     /// `max_value_bytes` are three of them. `manila_conf` is the backend's
     /// section of manila.conf, passed to the driver's setup as Manila gives
-    /// an in-tree driver its configuration, with `privdata_log_level` added:
-    /// the level Python's `logging` passes for the driver's lines. With `driver_sha256`, a
-    /// component whose SHA-256 differs is refused before it is compiled.
+    /// an in-tree driver its configuration, with `privdata_log_level`
+    /// added: the level Python's `logging` passes for the driver's lines.
+    /// With `driver_sha256`, a component whose SHA-256 differs is refused
+    /// before it is compiled.
     #[new]
     #[pyo3(signature = (
         store, name, host, driver, root, options = None, timeout = None,

@@ -100,21 +100,17 @@ impl Runtime {
     /// [`Runtime::load`], refusing the file unless its SHA-256 is `sha256`
     /// (hex, either case): checked before anything of it is compiled or run.
     pub fn load_pinned(&self, path: &Path, sha256: Option<&str>) -> Result<DriverComponent> {
+        self.check_cache(path)?;
         // A start that finds the driver and its digest in the cache reads
         // the file in pieces, for its key; anything else reads it whole.
-        if let Some(dir) = &self.cache_dir {
-            crate::cache::check_owner_only(dir).map_err(|message| Error::DriverLoad {
-                path: path.to_path_buf(),
-                message,
-            })?;
-            if let Ok(entry) = crate::cache::Entry::of_file(&self.engine, dir, path)
-                && let Some(digest) = entry.recorded_sha256()
-            {
-                let actual = hex(&digest);
-                check_pin(path, &actual, sha256)?;
-                if let Some(component) = entry.cached(&self.engine) {
-                    return self.driver(component, path, actual);
-                }
+        if let Some(dir) = &self.cache_dir
+            && let Ok(entry) = crate::cache::Entry::of_file(&self.engine, dir, path)
+            && let Some(digest) = entry.recorded_sha256()
+        {
+            let actual = hex(&digest);
+            check_pin(path, &actual, sha256)?;
+            if let Some(component) = entry.cached(&self.engine) {
+                return self.driver(component, path, actual);
             }
         }
         let bytes = std::fs::read(path).map_err(|e| Error::DriverLoad {
@@ -127,9 +123,23 @@ impl Runtime {
     /// Compile (or load from the cache) a driver component from its bytes;
     /// `path` names it in errors.
     pub fn load_bytes(&self, wasm: &[u8], path: &Path) -> Result<DriverComponent> {
+        self.check_cache(path)?;
         self.load_checked(wasm, path, None)
     }
 
+    /// Refuse a cache others could write (its files are native code the
+    /// host runs); `path` is the driver the error names.
+    fn check_cache(&self, path: &Path) -> Result<()> {
+        match &self.cache_dir {
+            Some(dir) => crate::cache::check_owner_only(dir).map_err(|message| Error::DriverLoad {
+                path: path.to_path_buf(),
+                message,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Runtime::load_bytes`] after [`Runtime::check_cache`].
     fn load_checked(&self, wasm: &[u8], path: &Path, pinned: Option<&str>) -> Result<DriverComponent> {
         let load_err = |message: String| Error::DriverLoad {
             path: path.to_path_buf(),
@@ -145,13 +155,8 @@ impl Runtime {
                  build drivers with `cargo build --target wasm32-wasip2`"
             )));
         }
-        let cached = match &self.cache_dir {
-            Some(dir) => {
-                crate::cache::check_owner_only(dir).map_err(load_err)?;
-                Some(crate::cache::Entry::of_bytes(&self.engine, dir, wasm))
-            }
-            None => None,
-        };
+        let cached =
+            (self.cache_dir.as_deref()).map(|dir| crate::cache::Entry::of_bytes(&self.engine, dir, wasm));
         let actual = hex(&cached.as_ref().map_or_else(|| sha256(wasm), |c| c.sha256(wasm)));
         check_pin(path, &actual, pinned)?;
         let component = match &cached {

@@ -89,29 +89,14 @@ impl InstancePool {
     /// for it; a driver is not set up twice (nor logs in to its array
     /// twice) because its backend was checked before its first operation.
     pub(crate) fn check_setup(&self) -> Result<()> {
-        let kept = {
-            let mut instances = self.lock();
-            let room = instances.live < self.sandbox.limits.max_instances.max(1);
-            if room {
-                instances.live += 1;
-                instances.made += 1;
-            }
-            room
-        };
-        match self.make() {
-            Ok(instance) if kept => {
-                self.sandbox.metrics.instance_built(false);
+        let place = self.reserve(&mut self.lock());
+        match place {
+            Some(replacing) => {
+                let instance = self.build(replacing)?;
                 self.give_back(instance);
                 Ok(())
             }
-            Ok(_) => Ok(()),
-            Err(e) => {
-                if kept {
-                    self.lock().live -= 1;
-                    self.returned.notify_one();
-                }
-                Err(e)
-            }
+            None => self.make().map(drop),
         }
     }
 
@@ -122,27 +107,42 @@ impl InstancePool {
             if let Some(instance) = instances.idle.pop() {
                 return Ok(instance);
             }
-            if instances.live < self.sandbox.limits.max_instances.max(1) {
-                instances.live += 1;
-                instances.made += 1;
-                let replacing = instances.lost > 0;
-                instances.lost = instances.lost.saturating_sub(1);
+            if let Some(replacing) = self.reserve(&mut instances) {
                 drop(instances);
-                let made = self.make();
-                match &made {
-                    Ok(_) => self.sandbox.metrics.instance_built(replacing),
-                    Err(_) => {
-                        let mut instances = self.lock();
-                        instances.lost += u64::from(replacing);
-                        instances.live -= 1;
-                        drop(instances);
-                        self.returned.notify_one();
-                    }
-                }
-                return made;
+                return self.build(replacing);
             }
             instances = self.returned.wait(instances).unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    /// A place for a new instance, if the backend has room for one: counted
+    /// as live and made from now. Whether it replaces one lost to a trap.
+    fn reserve(&self, instances: &mut Instances) -> Option<bool> {
+        if instances.live >= self.sandbox.limits.max_instances.max(1) {
+            return None;
+        }
+        instances.live += 1;
+        instances.made += 1;
+        let replacing = instances.lost > 0;
+        instances.lost = instances.lost.saturating_sub(1);
+        Some(replacing)
+    }
+
+    /// A new instance in a place [`Self::reserve`] gave; the place is given
+    /// back if it cannot be made or set up.
+    fn build(&self, replacing: bool) -> Result<DriverInstance> {
+        let made = self.make();
+        match &made {
+            Ok(_) => self.sandbox.metrics.instance_built(replacing),
+            Err(_) => {
+                let mut instances = self.lock();
+                instances.lost += u64::from(replacing);
+                instances.live -= 1;
+                drop(instances);
+                self.returned.notify_one();
+            }
+        }
+        made
     }
 
     fn make(&self) -> Result<DriverInstance> {
